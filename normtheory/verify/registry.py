@@ -1,0 +1,214 @@
+"""The claim registry: what each claim states, where it is checked, and how it passes.
+
+A :class:`Claim` bundles, stated in advance of any simulation:
+
+- ``statement`` -- the claim in words (ids as in SCIENCE.md: F1..F4, R1..R4, B1..B3);
+- ``grid`` -- for each mode (``"quick"``, ``"full"``) the settings it is checked at, each a
+  :class:`Point` (a dict of parameters and a number of independent trials);
+- ``theory(setting) -> float`` -- the closed form (from :mod:`normtheory.bounds`);
+- ``measure(setting, trials, seed) -> Measurement`` -- the simulator (from
+  :mod:`normtheory.montecarlo`), returning per-trial arrays;
+- ``estimate(measurement, level) -> Interval`` -- the statistic and its confidence
+  interval (from :mod:`normtheory.verify.stats`), with ``statistic`` and ``interval``
+  saying in words what is estimated (which expectation the closed form predicts) and how
+  the interval is built;
+- ``rule`` -- the pass rule (:class:`~normtheory.verify.stats.InsideInterval` or
+  :class:`~normtheory.verify.stats.BoundHolds`).
+
+Claims register themselves when their module is imported; :func:`load_claims` imports the
+three claim modules and :func:`select` picks claims by id or family. Heavy imports (numba,
+torch) happen inside ``measure``, so that loading the registry stays fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from normtheory.verify.stats import BoundHolds, InsideInterval, Interval
+
+MODES = ("quick", "full")
+FAMILIES = ("forward", "rank", "gradients")
+CLAIM_MODULES = {
+    "forward": "normtheory.verify.claims_forward",
+    "rank": "normtheory.verify.claims_rank",
+    "gradients": "normtheory.verify.claims_gradients",
+}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One setting of a claim's grid and the number of independent trials run there."""
+
+    setting: Mapping[str, object]
+    trials: int
+
+    def __post_init__(self):
+        if self.trials < 2:
+            raise ValueError(f"trials must be >= 2 for an interval, got {self.trials}")
+
+    @property
+    def key(self) -> str:
+        return setting_key(self.setting)
+
+
+@dataclass
+class Measurement:
+    """What a claim's simulator returns for one setting.
+
+    ``data`` maps names to arrays with one leading entry per independent trial (the
+    estimator decides how to combine them). ``diverged_layer`` is the first layer where
+    any trial overflowed (inf/NaN), ``diverged_trials`` how many trials did; such trials
+    carry NaN in ``data``.
+    """
+
+    data: dict[str, np.ndarray]
+    trials: int
+    diverged_layer: int | None = None
+    diverged_trials: int = 0
+
+    def __post_init__(self):
+        self.data = {k: np.asarray(v, dtype=np.float64) for k, v in self.data.items()}
+        for name, arr in self.data.items():
+            if arr.ndim == 0 or arr.shape[0] != self.trials:
+                raise ValueError(
+                    f"measurement {name!r} must have one entry per trial ({self.trials}), "
+                    f"got shape {arr.shape}")
+
+    def finite(self) -> dict[str, np.ndarray]:
+        """The data restricted to trials whose every entry is finite."""
+        keep = np.ones(self.trials, dtype=bool)
+        for arr in self.data.values():
+            keep &= np.all(np.isfinite(arr.reshape(self.trials, -1)), axis=1)
+        return {k: v[keep] for k, v in self.data.items()}
+
+    def to_json(self) -> dict:
+        return {"data": {k: v.tolist() for k, v in self.data.items()}, "trials": self.trials,
+                "diverged_layer": self.diverged_layer, "diverged_trials": self.diverged_trials}
+
+    @classmethod
+    def from_json(cls, obj: Mapping) -> "Measurement":
+        data = {k: np.array(v, dtype=np.float64) for k, v in obj["data"].items()}
+        return cls(data, int(obj["trials"]), obj.get("diverged_layer"),
+                   int(obj.get("diverged_trials", 0)))
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claim with its grid, closed form, simulator, statistic and pass rule."""
+
+    id: str
+    family: str
+    title: str
+    statement: str
+    statistic: str
+    interval: str
+    rule: InsideInterval | BoundHolds
+    grid: Mapping[str, Sequence[Point]]
+    theory: Callable[[Mapping], float]
+    measure: Callable[[Mapping, int, int], Measurement]
+    estimate: Callable[[Measurement, float], Interval]
+    source: str = ""
+    version: str = "1"
+    notes: str = field(default="")
+
+    def __post_init__(self):
+        if not self.id or not self.id.replace("_", "").isalnum():
+            raise ValueError(f"claim id must be alphanumeric, got {self.id!r}")
+        for mode in MODES:
+            if not self.grid.get(mode):
+                raise ValueError(f"claim {self.id}: grid has no settings for mode {mode!r}")
+        for mode, points in self.grid.items():
+            if mode not in MODES:
+                raise ValueError(f"claim {self.id}: unknown mode {mode!r}; expected {MODES}")
+            keys = [p.key for p in points]
+            if len(set(keys)) != len(keys):
+                raise ValueError(f"claim {self.id}: mode {mode!r} repeats a setting")
+
+    def points(self, mode: str) -> Sequence[Point]:
+        check_mode(mode)
+        return self.grid[mode]
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+def setting_key(setting: Mapping) -> str:
+    """Canonical text of a setting (sorted JSON), used for caching and seeding."""
+    return json.dumps(dict(setting), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def setting_seed(seed: int, claim_id: str, key: str) -> int:
+    """Seed of one setting: distinct settings get independent streams, reproducibly.
+
+    Kept below ``2**31 − 2**20`` so that per-trial seeds ``seed + trial`` stay valid
+    numpy seeds.
+    """
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
+    mixed = zlib.crc32(f"{claim_id}|{key}".encode()) + 1_000_003 * int(seed)
+    return int(mixed % (2**31 - 2**20))
+
+
+_CLAIMS: dict[str, Claim] = {}
+
+
+def register(claim: Claim, *, replace: bool = False) -> Claim:
+    """Add a claim to the registry (``replace=True`` to redefine an id)."""
+    if claim.id in _CLAIMS and not replace:
+        raise ValueError(f"claim {claim.id!r} is already registered")
+    _CLAIMS[claim.id] = claim
+    return claim
+
+
+def unregister(claim_id: str) -> None:
+    _CLAIMS.pop(claim_id, None)
+
+
+def load_claims(families: Sequence[str] = FAMILIES) -> None:
+    """Import the claim modules of the given families (they register their claims)."""
+    for family in families:
+        if family not in CLAIM_MODULES:
+            raise ValueError(f"unknown claim family {family!r}; expected one of {FAMILIES}")
+        importlib.import_module(CLAIM_MODULES[family])
+
+
+def registered() -> list[Claim]:
+    """All registered claims, in registration order."""
+    return list(_CLAIMS.values())
+
+
+def select(ids: str | Sequence[str] | None = None, *, family: str | None = None) -> list[Claim]:
+    """Claims by comma-separated ids (case-insensitive) and/or family, registry order.
+
+    Unknown ids raise ValueError naming the closest registered ids.
+    """
+    claims = registered()
+    if family is not None:
+        if family not in FAMILIES and family not in {c.family for c in claims}:
+            raise ValueError(f"unknown claim family {family!r}; expected one of {FAMILIES}")
+        claims = [c for c in claims if c.family == family]
+    if ids is None:
+        return claims
+    if isinstance(ids, str):
+        ids = [s for s in ids.split(",")]
+    wanted = [s.strip().upper() for s in ids if s.strip()]
+    if not wanted:
+        raise ValueError("claims: no claim id given")
+    known = {c.id.upper(): c for c in claims}
+    for w in wanted:
+        if w not in known:
+            close = difflib.get_close_matches(w, list(known), n=3, cutoff=0.3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise ValueError(f"claims: unknown claim id {w!r}{hint} "
+                             f"(known: {', '.join(c.id for c in claims)})")
+    return [c for c in claims if c.id.upper() in wanted]
