@@ -1,0 +1,62 @@
+"""Time ``normtheory verify --quick`` (and optionally ``--full``) against its budget.
+
+Runs the command twice in fresh processes on at most 2 threads, without the results
+cache:
+
+- cold: numba's on-disk cache in an empty temporary directory, so every kernel compiles;
+- warm: the same numba cache directory again, so compiled kernels are loaded.
+
+Prints the seconds of each run and the ratio to the budget (60 s for --quick, 900 s for
+--full; a ratio below 1 meets it), the exit status, and the per-claim verdicts.
+
+Usage: python bench/verify_quick.py [--full] [--claims IDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+BUDGET_S = {"quick": 60.0, "full": 900.0}
+
+
+def timed_run(mode: str, numba_cache: str, claims: str | None) -> tuple[float, int, str]:
+    env = dict(os.environ, NUMBA_CACHE_DIR=numba_cache, NUMBA_NUM_THREADS="2",
+               OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
+    cmd = [sys.executable, "-m", "normtheory.cli", "verify", f"--{mode}", "--no-cache",
+           "--no-progress"]
+    if claims:
+        cmd += ["--claims", claims]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"normtheory verify exited with {proc.returncode}")
+    return seconds, proc.returncode, proc.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="time --full instead of --quick")
+    parser.add_argument("--claims", default=None, help="restrict to these claim ids")
+    args = parser.parse_args()
+    mode = "full" if args.full else "quick"
+    budget = BUDGET_S[mode]
+    with tempfile.TemporaryDirectory(prefix="numba-cache-") as numba_cache:
+        runs = [("cold (numba compiles)", *timed_run(mode, numba_cache, args.claims)),
+                ("warm (numba cache)", *timed_run(mode, numba_cache, args.claims))]
+    print(f"normtheory verify --{mode}, 2 threads, budget {budget:.0f} s")
+    for label, seconds, rc, _ in runs:
+        print(f"  {label:22s} {seconds:7.1f} s   ratio to budget {seconds / budget:.2f}   "
+              f"exit {rc}")
+    summary = runs[-1][3].split("\n\n")[-1]
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()
