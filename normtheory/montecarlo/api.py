@@ -1,0 +1,111 @@
+"""``simulate_mlp``: Monte Carlo over independent random theory MLPs (docs/settings.md)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from normtheory.montecarlo.result import MLPSimulation
+
+ENGINES = ("auto", "explicit", "gram", "torch")
+_CENTRED_STAT = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "evonorm_b0", "evonorm_s0")
+
+
+def check_settings(norm, *, width, depth, batch, trials, nonlinearity, residual, alpha, group_size,
+                   num_groups, input_corr, betas):
+    """Validate and normalise the arguments of :func:`simulate_mlp`; ``ValueError`` naming the parameter."""
+    from normtheory.normalizers import check_name
+    from normtheory.normalizers._checks import positive_int, resolve_group_size
+
+    norm = check_name(norm)
+    width = positive_int(width, "width")
+    depth = positive_int(depth, "depth")
+    batch = positive_int(batch, "batch")
+    trials = positive_int(trials, "trials")
+    if nonlinearity not in ("linear", "relu"):
+        raise ValueError(f"nonlinearity must be 'linear' or 'relu', got {nonlinearity!r}")
+    if batch < 2:
+        raise ValueError("batch must be at least 2 (cosine similarity and batch statistics need two samples)")
+    if not math.isfinite(alpha) or alpha < 0:
+        raise ValueError(f"alpha must be a finite number >= 0, got {alpha}")
+    if not 0.0 <= input_corr < 1.0:
+        raise ValueError(f"input_corr must lie in [0, 1), got {input_corr}")
+    g = 1
+    if norm in ("groupnorm", "evonorm_s0"):
+        g = resolve_group_size(width, group_size, num_groups)
+    elif group_size is not None or num_groups is not None:
+        raise ValueError(f"group_size/num_groups apply to groupnorm and evonorm_s0, not to {norm}")
+    n = {"layernorm": width, "instancenorm": 1, "groupnorm": g, "evonorm_s0": g}.get(norm, batch)
+    if norm in _CENTRED_STAT and n < 2:
+        raise ValueError(
+            f"{norm} in an MLP computes each statistic from n={n} entry: its centred output is identically 0; "
+            "use a group_size >= 2 (or a CNN, where n includes the spatial size)"
+        )
+    if betas is not None:
+        betas = np.asarray(betas, dtype=np.float64)
+        if betas.shape != (depth,) or not np.all(np.isfinite(betas)) or np.any(betas <= 0):
+            raise ValueError(f"betas must be {depth} finite positive numbers, one per layer")
+    return norm, width, depth, batch, trials, g
+
+
+def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", residual=False, alpha=1.0,
+                 nf_scaling=False, betas=None, group_size=None, num_groups=None, input_corr=0.0, seed=0,
+                 engine="auto", backward=True, eps=1e-5) -> MLPSimulation:
+    """Probe ``trials`` independent random MLPs at init; see :class:`MLPSimulation`.
+
+    Non-residual: ``X_l = phi(N(X_{l-1} W_lᵀ))``; residual:
+    ``X_l = X_{l-1} + alpha · N(phi(X_{l-1} / beta_l) W_lᵀ)`` (``beta_l = 1`` unless
+    ``nf_scaling`` (closed-form ``beta_l`` from :func:`normtheory.bounds.expected_std`) or
+    explicit ``betas``). Parametric names and plain have no activation normalizer and use
+    their weight parametrisation instead. Same ``seed``, same numbers.
+    """
+    norm, width, depth, batch, trials, g = check_settings(
+        norm, width=width, depth=depth, batch=batch, trials=trials, nonlinearity=nonlinearity,
+        residual=residual, alpha=alpha, group_size=group_size, num_groups=num_groups,
+        input_corr=input_corr, betas=betas)
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if nf_scaling:
+        if not residual:
+            raise ValueError("nf_scaling applies to residual networks (residual=True)")
+        if betas is not None:
+            raise ValueError("give nf_scaling or betas, not both")
+        from normtheory.bounds import expected_std
+
+        betas = np.asarray(expected_std(norm, np.arange(depth), alpha=alpha, nonlinearity=nonlinearity),
+                           dtype=np.float64)
+    if betas is None:
+        betas = np.ones(depth)
+    settings = dict(norm=norm, width=width, depth=depth, batch=batch, trials=trials,
+                    nonlinearity=nonlinearity, residual=bool(residual), alpha=float(alpha),
+                    nf_scaling=bool(nf_scaling), group_size=g, input_corr=float(input_corr), seed=int(seed),
+                    eps=float(eps))
+    if engine == "auto":
+        engine = "explicit"
+    settings["engine"] = engine
+    if engine == "torch":
+        from normtheory.montecarlo.reference import simulate_torch
+
+        arrays = simulate_torch(settings, np.asarray(betas, dtype=np.float64), backward=backward)
+    elif engine == "explicit":
+        arrays = _run_explicit(settings, np.asarray(betas, dtype=np.float64), backward)
+    else:
+        raise ValueError("engine='gram' is not available in this build")
+    var, cos, srank, grad, div = arrays
+    diverged = [(int(t), int(layer)) for t, layer in enumerate(div) if layer >= 0]
+    return MLPSimulation(var, cos, srank, grad, diverged, settings)
+
+
+def _run_explicit(s, betas, backward):
+    from threadpoolctl import threadpool_limits
+
+    from normtheory.kernels.mlp_norms import norm_code, phi_code
+    from normtheory.montecarlo.explicit import GAUSSIAN, SWS, WEIGHTNORM, simulate_explicit
+
+    mode = {"weightnorm": WEIGHTNORM, "sws": SWS}.get(s["norm"], GAUSSIAN)
+    gain = 1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)
+    with threadpool_limits(1):
+        return simulate_explicit(norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"],
+                                 s["eps"], s["batch"], s["width"], s["depth"], s["trials"], s["residual"],
+                                 s["alpha"], betas, mode, gain, s["input_corr"], s["seed"], backward)

@@ -1,0 +1,150 @@
+"""Per-layer probes of a network at initialization (definitions: docs/settings.md).
+
+- :func:`activation_variance`: per-channel variance over batch and space, averaged over channels.
+- :func:`mean_cosine_similarity`: mean over ordered pairs ``i ≠ j`` of ``cos(x_i, x_j)``.
+- :func:`stable_rank`: ``‖X‖_F² / ‖X‖_2²`` of the ``B × (C·H·W)`` sample matrix.
+- :func:`probe`: all of them, plus squared gradient norms with respect to each probed
+  layer's output and weights, for any network of :mod:`normtheory.nets`, as tidy records.
+
+The numba engine (:mod:`normtheory.montecarlo.explicit`) computes the same quantities on
+``(B, d)`` arrays; tests hold the two against each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class Overflow(ValueError):
+    """A probed representation became non-finite (an exploding network)."""
+
+    def __init__(self, layer: int, name: str):
+        super().__init__(f"activations became non-finite (inf/NaN) at layer {layer} ({name})")
+        self.layer = layer
+        self.name = name
+
+
+def _as_tensor(x) -> torch.Tensor:
+    t = torch.as_tensor(x)
+    if t.dim() < 2:
+        raise ValueError(f"x must have shape (B, C) or (B, C, H, W), got {tuple(t.shape)}")
+    if t.shape[0] < 2:
+        raise ValueError(f"x needs at least 2 samples, got batch size {t.shape[0]}")
+    return t.detach()
+
+
+def activation_variance(x) -> float:
+    """Per-channel biased variance over batch and space, averaged over channels."""
+    t = _as_tensor(x)
+    per_channel = t.transpose(0, 1).reshape(t.shape[1], -1)
+    return float(per_channel.var(dim=1, unbiased=False).mean())
+
+
+def _gram(x) -> torch.Tensor:
+    t = _as_tensor(x)
+    flat = t.reshape(t.shape[0], -1).to(torch.float64)
+    return flat @ flat.T
+
+
+def mean_cosine_similarity(x) -> float:
+    """Mean cosine similarity over ordered pairs of distinct samples (uncentred)."""
+    k = _gram(x)
+    nrm = torch.sqrt(torch.diagonal(k))
+    if bool((nrm == 0).any()):
+        raise ValueError("a sample's representation is identically zero: its cosine similarity is undefined")
+    c = k / (nrm[:, None] * nrm[None, :])
+    b = c.shape[0]
+    return float((c.sum() - torch.diagonal(c).sum()) / (b * (b - 1)))
+
+
+def stable_rank(x) -> float:
+    """``‖X‖_F² / ‖X‖_2²`` = trace / largest eigenvalue of the Gram matrix of the samples."""
+    k = _gram(x)
+    top = torch.linalg.eigvalsh(k)[-1]
+    if float(top) <= 0:
+        raise ValueError("the representation is identically zero: its stable rank is undefined")
+    return float(torch.trace(k) / top)
+
+
+def _weights_of(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [p for n, p in module.named_parameters(recurse=False) if n == "weight" and p.dim() >= 2]
+
+
+def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int = 0,
+          on_overflow: str = "raise") -> list[dict]:
+    """Forward ``x`` through ``model`` and probe every point of ``model.probe_points()``.
+
+    ``loss="random"`` backpropagates ``<G, output>`` with ``G`` i.i.d. ``N(0, 1)`` drawn from
+    ``seed`` (docs/settings.md); a callable ``loss(output) -> scalar`` is used as is. Returns
+    one record per probe point: layer, name, variance, cosine, stable_rank,
+    grad_input_sq (``‖∂ℓ/∂X_l‖²``) and grad_weight_sq (the squared gradient norm of the
+    weights of the layer producing ``X_l``, summed; NaN where it has none). A non-finite
+    representation raises :class:`Overflow` naming the layer, or with
+    ``on_overflow="record"`` returns the records up to it with ``overflow=True`` on the last.
+    """
+    if on_overflow not in ("raise", "record"):
+        raise ValueError(f"on_overflow must be 'raise' or 'record', got {on_overflow!r}")
+    points = model.probe_points()
+    outputs: dict[int, torch.Tensor] = {}
+    hooks = []
+
+    def keep(idx):
+        def hook(_mod, _inp, out):
+            if out.requires_grad:
+                out.retain_grad()
+            outputs[idx] = out
+        return hook
+
+    for idx, (_name, mod) in enumerate(points):
+        hooks.append(mod.register_forward_hook(keep(idx)))
+    try:
+        model.zero_grad(set_to_none=True)
+        out = model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    records = []
+    overflow_at = None
+    for idx, (name, _mod) in enumerate(points):
+        rep = outputs[idx]
+        if not bool(torch.isfinite(rep).all()):
+            overflow_at = (idx, name)
+            break
+    n_ok = len(points) if overflow_at is None else overflow_at[0]
+    if overflow_at is None:
+        if loss == "random":
+            gen = torch.Generator().manual_seed(int(seed))
+            g = torch.randn(out.shape, generator=gen, dtype=out.dtype).to(out.device)
+            scalar = (out * g).sum()
+        elif callable(loss):
+            scalar = loss(out)
+        else:
+            raise ValueError("loss must be 'random' or a callable(output) -> scalar")
+        scalar.backward()
+    elif on_overflow == "raise":
+        raise Overflow(*overflow_at)
+    for idx in range(n_ok):
+        name, mod = points[idx]
+        rep = outputs[idx].detach()
+        grad = outputs[idx].grad
+        ws = _weights_of(mod)
+        records.append({
+            "layer": idx, "name": name,
+            "variance": activation_variance(rep), "cosine": mean_cosine_similarity(rep),
+            "stable_rank": stable_rank(rep),
+            "grad_input_sq": float(grad.pow(2).sum()) if grad is not None else float("nan"),
+            "grad_weight_sq": float(sum(w.grad.pow(2).sum() for w in ws if w.grad is not None))
+            if ws else float("nan"),
+        })
+    if overflow_at is not None:
+        records.append({"layer": overflow_at[0], "name": overflow_at[1], "overflow": True})
+    return records
+
+
+def as_columns(records: list[dict]) -> dict[str, np.ndarray]:
+    """Tidy records -> dict of columns (numpy arrays)."""
+    keys = [k for k in records[0] if k != "name"]
+    cols = {k: np.array([r.get(k, np.nan) for r in records], dtype=float) for k in keys}
+    cols["name"] = np.array([r["name"] for r in records])
+    return cols
