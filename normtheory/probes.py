@@ -68,7 +68,7 @@ def stable_rank(x) -> float:
 
 
 def _weights_of(module: torch.nn.Module) -> list[torch.Tensor]:
-    return [p for n, p in module.named_parameters(recurse=False) if n == "weight" and p.dim() >= 2]
+    return [p for n, p in module.named_parameters() if n.endswith("weight") and p.dim() >= 2]
 
 
 def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int = 0,
@@ -79,7 +79,7 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
     ``seed`` (docs/settings.md); a callable ``loss(output) -> scalar`` is used as is. Returns
     one record per probe point: layer, name, variance, cosine, stable_rank,
     grad_input_sq (``‖∂ℓ/∂X_l‖²``) and grad_weight_sq (the squared gradient norm of the
-    weights of the layer producing ``X_l``, summed; NaN where it has none). A non-finite
+    conv / linear weights inside the probed module, summed; NaN where it has none). A non-finite
     representation raises :class:`Overflow` naming the layer, or with
     ``on_overflow="record"`` returns the records up to it with ``overflow=True`` on the last.
     """
