@@ -1,0 +1,118 @@
+"""``normtheory figures``: regenerate the paper's figures (PNG, PDF, CSV and caption each).
+
+Also the entry point of the per-figure scripts ``figures/<name>.py`` (same options, one
+figure). Exit status: 0 when every requested figure was written (or skipped because it
+needs training logs that were not given), 1 when any failed, 2 on bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+from normtheory.figures import FIGURES, check_name
+
+HELP = ("regenerate the paper's figures from theory and simulation: PNG, PDF, the data "
+        "behind each (CSV) and a caption")
+DEFAULT_OUT = "figures-out"
+
+
+def add_arguments(parser: argparse.ArgumentParser, *, single: bool = False) -> None:
+    parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
+                        help=f"output folder (default {DEFAULT_OUT}/)")
+    if not single:
+        parser.add_argument("--only", metavar="NAMES", default=None,
+                            help="comma-separated figure names (default: all; see --list)")
+        parser.add_argument("--list", action="store_true",
+                            help="list the figures and exit")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--full", dest="size", action="store_const", const="full",
+                      help="the paper's sizes (long)")
+    size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
+                      help="tiny sizes, seconds per figure (smoke test; noisy)")
+    parser.set_defaults(size="default")
+    parser.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    parser.add_argument("--runs", metavar="DIR", default=None,
+                        help="folder of training logs (normtheory train) for training_curves; "
+                             "without it that figure is skipped")
+    parser.add_argument("--force", action="store_true",
+                        help="recompute figures whose CSV is already in --out")
+    parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 110)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _selected(args) -> list[str]:
+    only = getattr(args, "only", None)
+    if only is None:
+        return list(FIGURES)
+    names = [check_name(s.strip()) for s in only.split(",") if s.strip()]
+    if not names:
+        raise ValueError("--only: no figure name given")
+    return names
+
+
+def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
+    from normtheory.figures import load, style
+    from normtheory.figures.runner import run_figure
+
+    try:
+        names = list(names) if names is not None else _selected(args)
+        if args.seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {args.seed}")
+        if args.dpi is not None and not 20 <= args.dpi <= 600:
+            raise ValueError(f"--dpi must lie in [20, 600], got {args.dpi}")
+    except ValueError as exc:
+        print(f"normtheory figures: error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "list", False):
+        for name in names:
+            print(f"{name:17s} {FIGURES[name]}")
+        return 0
+    progress = not args.no_progress
+    failed = 0
+    start = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(names), desc="figures", position=0, dynamic_ncols=True)
+    try:
+        for name in names:
+            if bar is not None:
+                bar.set_postfix_str(name)
+            line = _one(name, args, progress, load, run_figure, style)
+            failed += line.startswith("FAILED")
+            (bar.write if bar is not None else print)(line)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"{len(names) - failed} of {len(names)} figures done in "
+          f"{time.perf_counter() - start:.1f} s; files in {args.out}/")
+    return 1 if failed else 0
+
+
+def _one(name, args, progress, load, run_figure, style) -> str:
+    module = load(name)
+    options = {}
+    if getattr(module, "NEEDS_RUNS", False):
+        if args.runs is None:
+            return f"skipped  {name}: needs training logs, pass --runs DIR"
+        options["runs"] = args.runs
+    try:
+        result = run_figure(module, args.out, size=args.size, seed=args.seed, force=args.force,
+                            progress=progress, dpi=args.dpi or style.PNG_DPI, **options)
+    except (ImportError, ValueError) as exc:
+        return f"FAILED   {name}: {type(exc).__name__}: {exc}"
+    return f"{result.status:8s} {name} ({result.seconds:.1f} s)"
+
+
+def main(argv: Sequence[str] | None = None, *, name: str | None = None,
+         prog: str | None = None) -> int:
+    """Parse ``argv`` and run all figures, or the one ``name`` (the per-figure scripts)."""
+    parser = argparse.ArgumentParser(prog=prog or "normtheory figures",
+                                     description=FIGURES[name] if name else HELP)
+    add_arguments(parser, single=name is not None)
+    return run(parser.parse_args(argv), names=[name] if name else None)

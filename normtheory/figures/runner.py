@@ -1,0 +1,182 @@
+"""Run a figure: compute its table (resumably), write CSV, PNG, PDF and caption.
+
+A figure module (see :mod:`normtheory.figures`) exposes ``NAME``, ``TITLE``, ``CLAIMS``,
+``CAPTION``, ``VERSION``, ``compute(size, seed, ...) -> rows``, ``plot(rows) -> Figure``
+and ``summary(rows) -> str`` (the measured numbers, in one or two sentences). Simulation
+figures build ``compute`` from ``settings(size) -> list[dict]`` and
+``compute_setting(setting, seed) -> rows`` with :func:`compute_settings`, which saves each
+finished setting as it goes: a killed run resumes where it stopped.
+
+Files written for a figure ``NAME`` into the output folder:
+
+- ``NAME.csv`` -- the tidy table behind the figure (:mod:`normtheory.figures.table`);
+- ``NAME.png`` (small, for the README) and ``NAME.pdf``;
+- ``NAME.caption.txt`` -- one paragraph: what the figure shows, which claims it checks,
+  and the numbers read off the table;
+- ``NAME.meta.json`` -- size, seed and version the CSV was computed with;
+- ``NAME.partial.jsonl`` -- only while computing: the settings finished so far.
+
+A finished CSV is reused (only the plot is redrawn) when its meta matches the requested
+size, seed and version, unless ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Callable, Mapping, Sequence
+
+from normtheory.figures import style
+from normtheory.figures.table import read_csv, write_csv
+from normtheory.verify.registry import setting_key, setting_seed
+
+SIZES = ("tiny", "default", "full")
+
+
+def check_size(size: str) -> str:
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+    return size
+
+
+def check_seed(seed: int) -> int:
+    if int(seed) != seed or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return int(seed)
+
+
+def _progress(iterable, total: int, desc: str, enabled: bool, position: int = 0):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+    return tqdm(iterable, total=total, desc=desc, leave=position == 0, position=position,
+                dynamic_ncols=True)
+
+
+class Checkpoint:
+    """Finished settings of one (figure, version, size, seed), appended to a JSONL file."""
+
+    def __init__(self, path: str | Path | None, header: Mapping):
+        self.path = None if path is None else Path(path)
+        self.header = dict(header)
+        self.done: dict[str, list[dict]] = {}
+        if self.path is not None and self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        lines = self.path.read_text().splitlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                if {k: obj[k] for k in self.header} != self.header:
+                    continue  # another size/seed/version: recompute
+                self.done[obj["key"]] = list(obj["rows"])
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                if number == len(lines):  # written while the run was killed
+                    continue
+                raise ValueError(f"checkpoint {self.path}, line {number}: unreadable "
+                                 f"({exc}); delete it or pass --force") from exc
+
+    def put(self, key: str, rows: list[dict]) -> None:
+        self.done[key] = rows
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as fh:
+            fh.write(json.dumps({**self.header, "key": key, "rows": rows}, allow_nan=True) + "\n")
+            fh.flush()
+
+
+def compute_settings(name: str, version: str, settings: Sequence[Mapping],
+                     compute_setting: Callable[[Mapping, int], list[dict]], *, size: str,
+                     seed: int, checkpoint: str | Path | None = None,
+                     progress: bool = False) -> list[dict]:
+    """Rows of every setting, in order; each setting seeded independently from ``seed``.
+
+    With ``checkpoint`` (a JSONL path) a finished setting is appended at once and reused
+    by a later call with the same name, version, size and seed.
+    """
+    check_size(size)
+    seed = check_seed(seed)
+    saved = Checkpoint(checkpoint, {"figure": name, "version": version, "size": size,
+                                    "seed": seed})
+    rows: list[dict] = []
+    for setting in _progress(settings, len(settings), name, progress, position=1):
+        key = setting_key(setting)
+        if key not in saved.done:
+            saved.put(key, compute_setting(setting, setting_seed(seed, name, key)))
+        rows.extend(saved.done[key])
+    return rows
+
+
+@dataclass
+class FigureResult:
+    name: str
+    status: str                 # "computed", "reused", "skipped" or "failed"
+    seconds: float
+    paths: list[Path] = field(default_factory=list)
+    message: str = ""
+
+
+def _meta(module: ModuleType, size: str, seed: int, extra: Mapping) -> dict:
+    return {"figure": module.NAME, "version": module.VERSION, "size": size, "seed": seed,
+            **extra}
+
+
+def run_figure(module: ModuleType, out: str | Path, *, size: str = "default", seed: int = 0,
+               force: bool = False, progress: bool = False, dpi: int = style.PNG_DPI,
+               **options) -> FigureResult:
+    """Compute (or reuse) one figure's table and write its files; see the module docstring.
+
+    ``options`` are passed on to the figure's ``compute`` (e.g. ``runs`` for the training
+    curves) and recorded in its meta.
+    """
+    check_size(size)
+    seed = check_seed(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = module.NAME
+    csv_path, meta_path = out / f"{name}.csv", out / f"{name}.meta.json"
+    partial = out / f"{name}.partial.jsonl"
+    meta = _meta(module, size, seed, {k: str(v) for k, v in options.items()})
+    start = time.perf_counter()
+    reuse = (not force and getattr(module, "REUSE_CSV", True) and csv_path.exists()
+             and meta_path.exists() and json.loads(meta_path.read_text()) == meta)
+    if reuse:
+        rows = read_csv(csv_path)
+        status = "reused"
+    else:
+        if force and partial.exists():
+            partial.unlink()
+        rows = module.compute(size=size, seed=seed, checkpoint=partial, progress=progress,
+                              **options)
+        if not rows:
+            raise ValueError(f"figure {name}: compute returned no rows")
+        write_csv(csv_path, rows)
+        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+        if partial.exists():
+            partial.unlink()
+        status = "computed"
+    fig = module.plot(rows)
+    try:
+        paths = style.save(fig, out / name, dpi=dpi)
+    finally:
+        import matplotlib.pyplot as plt
+        plt.close(fig)
+    caption_path = out / f"{name}.caption.txt"
+    caption_path.write_text(caption(module, rows) + "\n")
+    return FigureResult(name, status, time.perf_counter() - start,
+                        [csv_path, *paths, caption_path])
+
+
+def caption(module: ModuleType, rows: list[dict]) -> str:
+    """One paragraph: the figure's caption, the claims it checks, the measured numbers."""
+    claims = ", ".join(module.CLAIMS) if module.CLAIMS else "none"
+    text = f"{module.TITLE}. {module.CAPTION.strip()} Claims checked: {claims}."
+    measured = module.summary(rows).strip()
+    return " ".join((text + " " + measured).split())

@@ -1,0 +1,94 @@
+"""Per-layer Monte Carlo arrays (trials x layers) to table rows with confidence intervals.
+
+The simulations come from :mod:`normtheory.montecarlo` (``simulate_mlp``,
+``simulate_net``): arrays of shape ``(trials, depth + 1)``, one independent random network
+per trial, NaN after a trial overflowed. Every interval is pointwise (one layer or one
+setting at a time) at level :data:`LEVEL`, built by :mod:`normtheory.verify.stats` from the
+finite trials only; a layer with fewer than two finite trials gets no point.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from normtheory.figures.table import interval_row
+from normtheory.verify.stats import mean_interval, ratio_interval
+
+LEVEL = 0.95
+
+
+def _per_trial(values) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 2:
+        raise ValueError(f"values must have shape (trials, layers), got {v.shape}")
+    return v
+
+
+def layer_rows(base: dict, values, *, level: float = LEVEL) -> list[dict]:
+    """One row per layer ``l``: the mean over trials of ``values[:, l]`` with a t-interval."""
+    v = _per_trial(values)
+    rows = []
+    for layer in range(v.shape[1]):
+        column = v[:, layer]
+        column = column[np.isfinite(column)]
+        if column.size >= 2:
+            rows.append(interval_row(base, layer, mean_interval(column, level)))
+    return rows
+
+
+def gradient_rows(base: dict, grad_sq, *, level: float = LEVEL) -> list[dict]:
+    """One row per layer ``l``: ``E‖∂ℓ/∂X_l‖² / E‖∂ℓ/∂X_L‖²`` (delta-method interval).
+
+    The ratio of expectations is what the per-layer growth factors of
+    :mod:`normtheory.bounds` multiply up to (docs/settings.md, "gradient growth factor").
+    """
+    g = _per_trial(grad_sq)
+    top = g[:, -1]
+    rows = []
+    for layer in range(g.shape[1]):
+        keep = np.isfinite(g[:, layer]) & np.isfinite(top)
+        if keep.sum() >= 2:
+            rows.append(interval_row(base, layer, ratio_interval(g[keep, layer], top[keep], level)))
+    return rows
+
+
+def last_layer_row(base: dict, x: float, values, *, level: float = LEVEL) -> list[dict]:
+    """A single row at ``x``: the mean over trials of the last layer's value (none if < 2 finite)."""
+    v = _per_trial(values)[:, -1]
+    v = v[np.isfinite(v)]
+    return [interval_row(base, x, mean_interval(v, level))] if v.size >= 2 else []
+
+
+def total_growth_row(base: dict, x: float, grad_sq, *, level: float = LEVEL) -> list[dict]:
+    """A single row at ``x``: ``E‖∂ℓ/∂X_0‖² / E‖∂ℓ/∂X_L‖²`` over the whole depth."""
+    g = _per_trial(grad_sq)
+    keep = np.isfinite(g[:, 0]) & np.isfinite(g[:, -1])
+    if keep.sum() < 2:
+        return []
+    return [interval_row(base, x, ratio_interval(g[keep, 0], g[keep, -1], level))]
+
+
+def first_divergence(diverged) -> int | None:
+    """The first layer where any trial overflowed (``MLPSimulation.diverged``), or None."""
+    layers = [int(layer) for _, layer in diverged]
+    return min(layers) if layers else None
+
+
+def fit_line(x, y) -> tuple[float, float]:
+    """Least-squares ``(slope, intercept)`` of ``y`` on ``x`` over the finite points."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if keep.sum() < 2:
+        return math.nan, math.nan
+    slope, intercept = np.polyfit(x[keep], y[keep], 1)
+    return float(slope), float(intercept)
+
+
+def fit_rate(x, y) -> float:
+    """Geometric rate ``r`` of ``y ≈ a·r**x`` (least squares on ``log y``; positive ``y`` only)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    keep = np.isfinite(y) & (y > 0)
+    slope, _ = fit_line(x[keep], np.log(y[keep]))
+    return math.exp(slope) if math.isfinite(slope) else math.nan
