@@ -1,0 +1,49 @@
+"""Closed forms of the theory of normalization at init, derived with sympy.
+
+Each result exists as a sympy expression (the ``*_expr`` functions; ``sympy.latex`` gives
+the paper form) and as a numpy-vectorized function. The networks they describe are those
+of docs/settings.md; :mod:`normtheory.montecarlo` simulates the same networks.
+
+- forward variance in residual nets (F1-F3): :func:`resnet_variance`,
+  :func:`resnet_variance_skipinit`, :func:`resnet_variance_nf`, :func:`expected_std`,
+  :func:`growth_rate`, :func:`norm_second_moment`
+- gradients (B1-B3): :func:`stat_count`, :func:`gradient_growth_per_layer`,
+  :func:`gradient_growth_from_n`, :func:`gradient_growth_total`, :func:`batchnorm_relu_growth`
+- rank and similarity (R1-R4): :func:`rank_lower_bound`, :func:`rank_collapse_rate`,
+  :func:`relu_correlation_map`, :func:`relu_correlation_iterate`,
+  :func:`relu_similarity_gap_asymptotic`
+- trade-off (B2): :func:`speed_stability`, :func:`recommend_group_size`
+"""
+
+from normtheory.bounds.correlation import (
+    relu_correlation_iterate,
+    relu_correlation_map,
+    relu_correlation_map_expr,
+    relu_similarity_asymptotic_expr,
+    relu_similarity_gap_asymptotic,
+)
+from normtheory.bounds.forward import (
+    expected_std,
+    geometric_growth_expr,
+    growth_rate,
+    linear_growth_expr,
+    resnet_variance,
+    resnet_variance_nf,
+    resnet_variance_skipinit,
+    weightnorm_relu_rate_expr,
+)
+from normtheory.bounds.gradients import (
+    batchnorm_relu_growth,
+    batchnorm_relu_growth_expr,
+    gradient_growth_from_n,
+    gradient_growth_per_layer,
+    gradient_growth_total,
+    growth_from_n_expr,
+    inverse_chi2_mean_expr,
+    stat_count,
+)
+from normtheory.bounds.moments import branch_moments, norm_second_moment
+from normtheory.bounds.rank import RANK_CONSTANT, lyapunov_gap_expr, rank_collapse_rate, rank_lower_bound
+from normtheory.bounds.tradeoff import recommend_group_size, speed_stability
+
+__all__ = [name for name in dir() if not name.startswith("_")]

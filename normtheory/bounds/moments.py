@@ -1,0 +1,156 @@
+"""Moments of a residual branch's output at init, as maps of its input's moments.
+
+Mean-field setting, derived here (infinite width, independent weights): the entries of a
+layer's representation have second moment ``v`` and cross-sample covariance ``s`` (the
+covariance of the same unit in two different samples; ``v − s`` is the activation variance
+probe at infinite batch). A branch ``f(X) = N(phi(X) Wᵀ)`` (docs/settings.md) maps
+``(v, s)`` of its input to ``(v_f, s_f)`` of its output:
+
+- ``phi``: identity keeps ``(v, s)``; ReLU with He gain 2 gives ``(v, v·κ(s/v))`` with ``κ``
+  the arc-cosine map (:mod:`normtheory.bounds.correlation`); the WN corrected ReLU and the
+  SWS scaled ReLU follow from ``E relu(x) = sqrt(v/(2π))`` and ``E relu(x)² = v/2``.
+- centred per-sample normalizers (layernorm, groupnorm, instancenorm): ``(1, ρ)`` with ``ρ = s/v`` the input correlation (the unit's common
+  part survives, scaled by the per-sample std ``sqrt(v)``); batchnorm: ``(1, 0)`` (batch
+  centring removes the common part; exactly ``−1/(B−1)`` at batch ``B``).
+- variancenorm, frn (MLP form) and EvoNorm: the output ``y(c, g)`` of
+  :func:`branch_output_expr` with ``c ~ N(0, s)`` the unit's part common to the samples and
+  ``g ~ N(0, v − s)``; ``v_f = E y²``, ``s_f = E_c[(E_g y)²]``: two-dimensional Gaussian
+  integrals of sympy integrands, evaluated by Gauss–Hermite quadrature.
+- parametric and plain: a Gaussian or unit-row weight preserves ``(v, s)`` of ``phi(X)``.
+
+:func:`norm_second_moment` is ``v_f`` for a N(0, 1) input (``s = 0``).
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from normtheory.bounds._validate import check_name, family
+
+_PER_SAMPLE = ("layernorm", "groupnorm", "instancenorm")
+
+
+@lru_cache(maxsize=None)
+def branch_output_expr(name: str):
+    """``((c, g, v, s), y)``: the normalizer's output for a pre-activation ``h = c + g``.
+
+    ``c ~ N(0, s)`` is the part common to the samples of one unit, ``g ~ N(0, v − s)`` the
+    sample's own part. Variance Norm divides by the unit's batch second moment
+    ``c² + v − s``; FRN in MLP form (one entry per statistic) by ``|h|``; EvoNorm-B0 by
+    ``max(s_b, h)`` with the centred batch std ``s_b = sqrt(v − s)``; EvoNorm-S0 is
+    ``h · sigmoid(h)`` over the per-sample group std ``sqrt(v)``.
+    """
+    c, g, v, s = sp.symbols("c g v s", real=True)
+    h = c + g
+    exprs = {
+        "variancenorm": h / sp.sqrt(c ** 2 + v - s),
+        "frn": sp.sign(h),
+        "evonorm_b0": h / sp.Max(sp.sqrt(v - s), h),
+        "evonorm_s0": h / (1 + sp.exp(-h)) / sp.sqrt(v),
+    }
+    return (c, g, v, s), exprs[name]
+
+
+@lru_cache(maxsize=None)
+def _output_fn(name: str):
+    args, expr = branch_output_expr(name)
+    return sp.lambdify(args, expr, "numpy")
+
+
+@lru_cache(maxsize=None)
+def _hermite(n: int = 80):
+    x, w = np.polynomial.hermite_e.hermegauss(n)
+    return x, w / math.sqrt(2 * math.pi)
+
+
+def output_moments(name: str, v: float, s: float) -> tuple[float, float]:
+    """``(v_f, s_f) = (E y², E_c[(E_g y)²])`` by Gauss–Hermite quadrature over ``(c, g)``."""
+    x, w = _hermite()
+    s = min(max(s, 0.0), v * (1 - 1e-12))
+    c = math.sqrt(s) * x[:, None] * np.ones((1, x.size))
+    g = math.sqrt(v - s) * x[None, :] * np.ones((x.size, 1))
+    y = np.broadcast_to(_output_fn(name)(c, g, v, s), c.shape)
+    return float(w @ (y ** 2) @ w), float(w @ (y @ w) ** 2)
+
+
+def phi_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float, float]:
+    """``(v, s)`` after the nonlinearity paired with ``norm`` (and the weight's gain)."""
+    from normtheory.bounds.correlation import relu_correlation_map
+
+    if nonlinearity == "linear" or norm.startswith("evonorm"):
+        return v, s
+    rho = float(np.clip(s / v, -1.0, 1.0)) if v > 0 else 0.0
+    half_cross = v / 2 * relu_correlation_map(rho)
+    mean_relu = math.sqrt(v / (2 * math.pi))
+    gain2 = 2 * math.pi / (math.pi - 1)
+    if norm == "weightnorm":
+        shift = 1 / math.sqrt(2 * math.pi)
+        return (gain2 * (v / 2 - 2 * shift * mean_relu + shift ** 2),
+                gain2 * (half_cross - 2 * shift * mean_relu + shift ** 2))
+    if norm == "sws":  # the weight's zero row mean removes the units' common mean of relu(x)
+        return gain2 * (v / 2 - mean_relu ** 2), gain2 * (half_cross - mean_relu ** 2)
+    return 2 * (v / 2), 2 * half_cross  # He gain 2 with a plain ReLU
+
+
+def branch_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float, float]:
+    """``(v_f, s_f)`` of the branch ``N(phi(X) Wᵀ)`` for input moments ``(v, s)``."""
+    norm = check_name(norm)
+    vh, sh = phi_moments(norm, nonlinearity, v, s)
+    if family(norm) != "activation":
+        return vh, sh
+    if norm == "batchnorm":
+        return 1.0, 0.0
+    if norm in _PER_SAMPLE:
+        return 1.0, sh / vh
+    return output_moments(norm, vh, sh)
+
+
+@lru_cache(maxsize=None)
+def standardized_second_moment_expr():
+    """``E[z²]`` for ``z ~ N(0, 1)``: the output second moment of an odd, scale-invariant normalizer."""
+    z = sp.symbols("z", real=True)
+    return sp.integrate(z ** 2 * sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi), (z, -sp.oo, sp.oo))
+
+
+@lru_cache(maxsize=None)
+def tlu_second_moment_expr():
+    """``E[max(z, 0)²]`` for ``z ~ N(0, 1)``: FRN followed by its TLU at init (``tau = 0``)."""
+    z = sp.symbols("z", real=True)
+    return sp.integrate(z ** 2 * sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi), (z, 0, sp.oo))
+
+
+@lru_cache(maxsize=None)
+def evonorm_b0_second_moment_expr():
+    """``E[(z / max(1, z))²]`` for ``z ~ N(0, 1)``, integrated piecewise."""
+    z = sp.symbols("z", real=True)
+    pdf = sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi)
+    return sp.simplify(sp.integrate(z ** 2 * pdf, (z, -sp.oo, 1)) + sp.integrate(pdf, (z, 1, sp.oo)))
+
+
+def norm_second_moment(norm: str, *, tlu: bool = False, input_var: float = 1.0) -> float:
+    """Second moment of the normalizer's output at init for N(0, ``input_var``) input.
+
+    1 for the odd scale-invariant normalizers (batchnorm, layernorm, instancenorm,
+    groupnorm, variancenorm, frn); ``1/2`` for frn with its TLU (``tlu=True``); an
+    integral for EvoNorm-B0 (``Φ(1) − φ(1) + 1 − Φ(1)``, scale-free) and EvoNorm-S0
+    (``E[z² sigmoid(σz)²]``, depends on ``input_var = σ²``). Parametric and plain preserve
+    the input's second moment: ``input_var``.
+    """
+    norm = check_name(norm)
+    if not (input_var > 0 and math.isfinite(input_var)):
+        raise ValueError(f"input_var must be a finite number > 0, got {input_var}")
+    if tlu and norm != "frn":
+        raise ValueError("tlu applies to frn only")
+    if family(norm) != "activation":
+        return float(input_var)
+    if norm == "frn" and tlu:
+        return float(tlu_second_moment_expr())
+    if norm == "evonorm_b0":
+        return float(evonorm_b0_second_moment_expr())
+    if norm == "evonorm_s0":
+        return output_moments(norm, input_var, 0.0)[0]
+    return float(standardized_second_moment_expr())
