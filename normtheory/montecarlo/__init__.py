@@ -7,6 +7,7 @@ are checked against live in :mod:`normtheory.bounds`.
 """
 
 from normtheory.montecarlo.api import ENGINES, simulate_mlp
+from normtheory.montecarlo.networks import NET_PROBES, NetSimulation, simulate_net
 from normtheory.montecarlo.result import PROBES, MLPSimulation
 
-__all__ = ["ENGINES", "MLPSimulation", "PROBES", "simulate_mlp"]
+__all__ = ["ENGINES", "MLPSimulation", "NET_PROBES", "NetSimulation", "PROBES", "simulate_mlp", "simulate_net"]

@@ -1,0 +1,93 @@
+"""Monte Carlo over random CNNs / ResNets of :mod:`normtheory.nets`, on torch.
+
+Each trial builds a fresh network at init (seeded), feeds a batch of i.i.d. N(0, 1)
+images and probes every layer with :func:`normtheory.probes.probe`. CUDA is used when
+available (``device="auto"``); float64 by default for theory checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+NET_PROBES = ("variance", "cosine", "stable_rank", "grad_input_sq", "grad_weight_sq")
+
+
+@dataclass
+class NetSimulation:
+    """Probe arrays of shape ``(trials, layers)``; ``names`` labels the layers.
+
+    ``diverged`` lists ``(trial, layer)`` where a representation became non-finite; that
+    trial's entries from the layer on are NaN.
+    """
+
+    names: list
+    variance: np.ndarray
+    cosine: np.ndarray
+    stable_rank: np.ndarray
+    grad_input_sq: np.ndarray
+    grad_weight_sq: np.ndarray
+    diverged: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    def finite_trials(self) -> np.ndarray:
+        bad = {t for t, _ in self.diverged}
+        return np.array([t for t in range(self.variance.shape[0]) if t not in bad], dtype=int)
+
+    def to_records(self) -> list[dict]:
+        out = []
+        for t in range(self.variance.shape[0]):
+            for i, name in enumerate(self.names):
+                rec = {"trial": t, "layer": i, "name": name}
+                rec.update({p: float(getattr(self, p)[t, i]) for p in NET_PROBES})
+                out.append(rec)
+        return out
+
+
+def resolve_device(device: str = "auto"):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} requested but CUDA is not available")
+    return torch.device(device)
+
+
+def simulate_net(arch: str, norm: str, *, trials: int, batch: int, seed: int = 0, device: str = "auto",
+                 dtype=None, image_size: int = 32, in_channels: int = 3, **build_options) -> NetSimulation:
+    """Probe ``trials`` independent random networks ``build(arch, norm, ...)`` at init."""
+    import torch
+
+    from normtheory.nets import build
+    from normtheory.normalizers._checks import positive_int
+    from normtheory.probes import probe
+
+    trials = positive_int(trials, "trials")
+    batch = positive_int(batch, "batch")
+    image_size = positive_int(image_size, "image_size")
+    if batch < 2:
+        raise ValueError("batch must be at least 2 (cosine similarity needs two samples)")
+    dtype = torch.float64 if dtype is None else dtype
+    dev = resolve_device(device)
+    rows, names, diverged = [], None, []
+    for t in range(trials):
+        torch.manual_seed(int(seed) * 1_000_003 + t)
+        model = build(arch, norm, in_channels=in_channels, **build_options).to(device=dev, dtype=dtype)
+        x = torch.randn(batch, in_channels, image_size, image_size, dtype=dtype, device=dev)
+        recs = probe(model, x, seed=int(seed) * 1_000_003 + t, on_overflow="record")
+        if names is None:
+            names = [name for name, _ in model.probe_points()]
+        if recs and recs[-1].get("overflow"):
+            diverged.append((t, recs[-1]["layer"]))
+            recs = recs[:-1]
+        rows.append(recs)
+    arrays = {p: np.full((trials, len(names)), np.nan) for p in NET_PROBES}
+    for t, recs in enumerate(rows):
+        for rec in recs:
+            for p in NET_PROBES:
+                arrays[p][t, rec["layer"]] = rec[p]
+    settings = dict(arch=arch, norm=norm, trials=trials, batch=batch, seed=int(seed), device=str(dev),
+                    dtype=str(dtype), image_size=image_size, **build_options)
+    return NetSimulation(names, diverged=diverged, settings=settings, **arrays)
