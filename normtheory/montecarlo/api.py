@@ -82,7 +82,9 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
                     nf_scaling=bool(nf_scaling), group_size=g, input_corr=float(input_corr), seed=int(seed),
                     eps=float(eps))
     if engine == "auto":
-        engine = "explicit"
+        from normtheory.montecarlo.gram import prefer_gram
+
+        engine = "gram" if prefer_gram(settings) else "explicit"
     settings["engine"] = engine
     if engine == "torch":
         from normtheory.montecarlo.reference import simulate_torch
@@ -91,7 +93,9 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     elif engine == "explicit":
         arrays = _run_explicit(settings, np.asarray(betas, dtype=np.float64), backward)
     else:
-        raise ValueError("engine='gram' is not available in this build")
+        from normtheory.montecarlo.gram import simulate_gram
+
+        arrays = simulate_gram(settings, np.asarray(betas, dtype=np.float64), backward)
     var, cos, srank, grad, div = arrays
     diverged = [(int(t), int(layer)) for t, layer in enumerate(div) if layer >= 0]
     return MLPSimulation(var, cos, srank, grad, diverged, settings)

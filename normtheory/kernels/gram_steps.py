@@ -1,0 +1,74 @@
+"""numba steps of the Gram engine (:mod:`normtheory.montecarlo.gram`) around its weight layers.
+
+Everything a theory-MLP layer does besides multiplying by its weight, forward and backward,
+on the MLP form ``(B, d)`` (docs/settings.md), built from the closed-form normalizer and
+nonlinearity kernels of :mod:`normtheory.kernels.mlp_norms` and the probes of
+:mod:`normtheory.montecarlo.explicit`. All functions release the GIL (``nogil=True``), so
+that the engine's trials run in parallel threads; each thread draws from its own
+``numpy.random.Generator``, passed in.
+
+Non-residual layer: ``H = X_{l-1} Wᵀ`` (the weight, done by the engine), then
+``X_l = phi(N(H))``. Residual layer: ``U = phi(X_{l-1} / beta)``, ``H = U Wᵀ``,
+``X_l = X_{l-1} + alpha · N(H)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from normtheory.kernels.mlp_norms import norm_backward, norm_forward, phi_backward, phi_forward
+from normtheory.montecarlo.explicit import layer_probes
+
+
+@njit(cache=True, nogil=True)
+def standard_normal(rng, rows, cols):
+    """A ``(rows, cols)`` array of i.i.d. N(0, 1) draws from the Generator ``rng``."""
+    return rng.standard_normal((rows, cols))
+
+
+@njit(cache=True, nogil=True)
+def residual_input(phi, x, beta):
+    """The weight's input ``U = phi(x / beta)`` of a residual branch."""
+    return phi_forward(phi, x / beta)
+
+
+@njit(cache=True, nogil=True)
+def layer_output(code, phi, g, eps, h, xp, residual, alpha):
+    """``X_l`` from the weight's output ``h`` (and ``X_{l-1}`` = ``xp`` when residual).
+
+    Returns ``(x, probes, finite)``: ``probes`` = (variance, cosine, stable rank) of ``x``;
+    when ``x`` has a non-finite entry, ``finite`` is False and ``probes`` NaN (the caller
+    records the divergence).
+    """
+    y, r, m = norm_forward(code, h, g, eps)
+    if residual:
+        x = xp + alpha * y
+    else:
+        x = phi_forward(phi, y)
+    probes = np.full(3, np.nan)
+    finite = np.all(np.isfinite(x))
+    if finite:
+        probes[0], probes[1], probes[2] = layer_probes(x)
+    return x, probes, finite
+
+
+@njit(cache=True, nogil=True)
+def output_backward(code, phi, g, eps, gx, h, residual, alpha):
+    """Gradient with respect to the weight's output ``h`` given ``gx = dℓ/dX_l``."""
+    y, r, m = norm_forward(code, h, g, eps)
+    if residual:
+        return norm_backward(code, alpha * gx, h, y, r, m, g, eps)
+    return norm_backward(code, phi_backward(phi, gx, y), h, y, r, m, g, eps)
+
+
+@njit(cache=True, nogil=True)
+def residual_input_backward(phi, gx, gu, xp, beta):
+    """``dℓ/dX_{l-1}`` of a residual layer: the skip path ``gx`` plus the branch's ``gu``."""
+    return gx + phi_backward(phi, gu, xp / beta) / beta
+
+
+@njit(cache=True, nogil=True)
+def squared_norm(a):
+    """``‖a‖_F²``."""
+    return np.sum(a * a)

@@ -1,0 +1,220 @@
+"""The Gram engine: theory-MLP Monte Carlo at O(width · batch²) per layer, exact in distribution.
+
+Setting: the theory MLPs of docs/settings.md whose weights have i.i.d. Gaussian entries,
+``W ∈ R^{d×d}``, ``W_ij ~ N(0, s²)``, ``s = gain / sqrt(d)``: every activation-based
+normalizer and ``plain`` (:data:`EXACT_NORMS`). It does not apply to ``weightnorm`` and
+``sws``, whose rows are normalised (not i.i.d. Gaussian); ``engine="auto"`` runs those on
+the explicit-weight engine.
+
+Derivation (derived here). Let ``U ∈ R^{B×d}`` be the weight's input (rows = samples) and
+``Q ∈ R^{d×k}`` an orthonormal basis of a subspace containing the row space of ``U``,
+chosen from ``U`` alone, with ``U = Rᵀ Qᵀ``, ``R ∈ R^{k×B}``. ``W`` is independent of
+``U``, so ``W Q`` has i.i.d. ``N(0, s²)`` entries, and ``W (I − Q Qᵀ)`` is independent of
+``W Q``. Writing ``W Q = s Zᵀ``:
+
+    forward    H = U Wᵀ = s Rᵀ Z,                          Z ∈ R^{k×d} i.i.d. N(0, 1)
+    backward   dℓ/dU = G W = s G Zᵀ Qᵀ + G W (I − Q Qᵀ),   G = dℓ/dH.
+
+Everything the network computes before the backward pass returns to this layer depends on
+``W`` only through ``W Q`` (each weight is used once forward, once backward), so
+``W (I − Q Qᵀ)`` is still a fresh Gaussian there: ``G W (I − Q Qᵀ)`` has the law of
+``M (I − Q Qᵀ)`` with ``M = G W'`` for an independent ``W'``. The columns of ``M`` are i.i.d.
+``N(0, s² G Gᵀ)``, so ``M = s S Z'`` with ``S Sᵀ = G Gᵀ`` (pivoted Cholesky, exact for a
+positive semidefinite ``G Gᵀ`` of any rank) and ``Z'`` i.i.d. ``N(0, 1)``. Hence
+
+    dℓ/dU = (s G Zᵀ − M Q) Qᵀ + M.
+
+Every product is ``(B × B)`` or ``(B × k)`` times ``(k × d)``: ``O(d · B²)`` per layer instead
+of ``O(d² · B)``, and ``2 · d · B`` random numbers instead of ``d²``. The representations
+``X_l`` stay explicit (``B × d``): the normalizers and probes act on them as in the
+explicit engine (the same kernels, :mod:`normtheory.kernels.gram_steps`).
+
+``Q`` comes from one of two factorizations, both exact in exact arithmetic:
+
+- Cholesky of the Gram ``K = U Uᵀ = L Lᵀ`` when it is well conditioned (LAPACK's estimate of
+  its reciprocal condition number at least :data:`RCOND_MIN`): ``k = B``, ``Qᵀ = L⁻¹ U``,
+  ``H = s L Z``, and, since ``s Zᵀ = Hᵀ L⁻ᵀ``, the backward is
+  ``dℓ/dU = (G Hᵀ − M Uᵀ) K⁻¹ U + M`` (nothing of size ``k × d`` is stored). ``Q``'s loss
+  of orthogonality is of order ``ε / RCOND_MIN ≈ 1e-8`` (Cholesky QR).
+- Householder QR of ``Uᵀ`` otherwise (rank-deficient or ill-conditioned inputs, as in
+  collapsing deep linear nets, or ``d < B``): backward stable, ``k = min(B, d)``, ``Q`` and
+  ``Z`` stored.
+
+Trials run in parallel threads (numba's thread count), each with its own
+``numpy.random.Generator(SFC64)`` seeded from ``(seed, trial)``: the same seed gives the
+same numbers whatever the thread count. BLAS is limited to one thread meanwhile.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from scipy.linalg import cho_solve, lapack, qr
+
+from normtheory.normalizers import NAMES, PARAMETRIC_NAMES
+
+#: normalizers whose theory MLPs have i.i.d. Gaussian weights (the Gram engine is exact)
+EXACT_NORMS = tuple(name for name in NAMES if name not in PARAMETRIC_NAMES)
+#: smallest reciprocal condition number of the Gram ``U Uᵀ`` for the Cholesky route
+RCOND_MIN = 1e-8
+#: ``engine="auto"`` runs the Gram engine from this width on, and from twice the batch
+#: (measured crossover with the explicit engine, bench/mc_engine.py: at batch 64 the Gram
+#: engine is 1.4x slower at width 64 and 1.4x faster at width 128; at batch 16 they tie at 64)
+AUTO_MIN_WIDTH = 128
+
+
+def prefer_gram(s: dict) -> bool:
+    """Whether ``engine="auto"`` should run the settings ``s`` on the Gram engine: exact and faster."""
+    return s["norm"] in EXACT_NORMS and s["width"] >= max(AUTO_MIN_WIDTH, 2 * s["batch"])
+
+
+def _cholesky(gram: np.ndarray) -> np.ndarray | None:
+    """Lower Cholesky factor of ``gram``, or ``None`` if not (well enough) positive definite."""
+    try:
+        chol = np.linalg.cholesky(gram)
+    except np.linalg.LinAlgError:
+        return None
+    rcond, info = lapack.dpocon(chol, np.abs(gram).sum(axis=0).max(), uplo="L")
+    return chol if info == 0 and rcond >= RCOND_MIN else None
+
+
+def psd_factor(a: np.ndarray) -> np.ndarray:
+    """``S`` of shape ``(n, rank)`` with ``S Sᵀ = a`` for a symmetric positive semidefinite ``a``.
+
+    LAPACK ``dpstrf`` (Cholesky with complete pivoting, stopping at the numerical rank with
+    its default tolerance ``n · ε · max(diag(a))``).
+    """
+    c, piv, rank, info = lapack.dpstrf(a, lower=1)
+    if info < 0:
+        raise ValueError(f"psd_factor: invalid argument {-info} to dpstrf")
+    s = np.zeros((a.shape[0], rank))
+    s[piv - 1] = np.tril(c)[:, :rank]
+    return s
+
+
+class GaussianWeight:
+    """One layer's weight ``W`` (``d × d``, i.i.d. ``N(0, scale²)``), drawn through its input.
+
+    ``forward(rng)`` returns ``H = U Wᵀ``; ``backward(G, rng)`` returns ``G W`` for the same
+    ``W`` (see the module docstring). ``gram`` is ``U Uᵀ``.
+    """
+
+    def __init__(self, u: np.ndarray, gram: np.ndarray, scale: float):
+        self.u, self.scale = u, scale
+        self.chol = _cholesky(gram)
+        self.h = self.qt = self.z = None
+
+    def forward(self, rng) -> np.ndarray:
+        from normtheory.kernels.gram_steps import standard_normal
+
+        b, d = self.u.shape
+        if self.chol is not None:
+            self.h = (self.scale * self.chol) @ standard_normal(rng, b, d)
+            return self.h
+        q, r = qr(self.u.T, mode="economic", check_finite=False)
+        self.qt = np.ascontiguousarray(q.T)
+        self.z = standard_normal(rng, q.shape[1], d)
+        self.h = (self.scale * r.T) @ self.z
+        return self.h
+
+    def backward(self, g: np.ndarray, rng) -> np.ndarray:
+        from normtheory.kernels.gram_steps import standard_normal
+
+        b, d = self.u.shape
+        k = b if self.chol is not None else self.qt.shape[0]
+        m = None
+        if d > k:  # the part of W the forward pass did not see
+            s = psd_factor(g @ g.T)
+            m = (self.scale * s) @ standard_normal(rng, s.shape[1], d)
+        if self.chol is not None:
+            c = g @ self.h.T
+            if m is not None:
+                c -= m @ self.u.T
+            grad = cho_solve((self.chol, True), c.T, check_finite=False).T @ self.u
+        else:
+            c = g @ (self.scale * self.z).T
+            if m is not None:
+                c -= m @ self.qt.T
+            grad = c @ self.qt
+        if m is not None:
+            grad += m
+        return grad
+
+
+def _input(rng, b: int, d: int, input_corr: float) -> np.ndarray:
+    """``X_0``: rows ``sqrt(c0)·z + sqrt(1 − c0)·z_i`` (docs/settings.md)."""
+    from normtheory.kernels.gram_steps import standard_normal
+
+    x = standard_normal(rng, b, d)
+    if input_corr > 0.0:
+        x = math.sqrt(1.0 - input_corr) * x + math.sqrt(input_corr) * standard_normal(rng, 1, d)
+    return x
+
+
+def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
+    """One trial: ``(probes (4, depth + 1), divergence layer or -1)``."""
+    from normtheory.kernels.gram_steps import (
+        layer_output,
+        output_backward,
+        residual_input,
+        residual_input_backward,
+        squared_norm,
+        standard_normal,
+    )
+    from normtheory.kernels.mlp_norms import norm_code, phi_code
+    from normtheory.montecarlo.explicit import layer_probes
+
+    b, d, depth, residual, alpha = s["batch"], s["width"], s["depth"], s["residual"], s["alpha"]
+    code, phi, g, eps = norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"], s["eps"]
+    scale = (1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)) / math.sqrt(d)
+    rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence([s["seed"], trial])))
+    out = np.full((4, depth + 1), np.nan)
+    x = _input(rng, b, d, s["input_corr"])
+    out[:3, 0] = layer_probes(x)
+    tape = []
+    for layer in range(1, depth + 1):
+        u = residual_input(phi, x, betas[layer - 1]) if residual else x
+        weight = GaussianWeight(u, u @ u.T, scale)
+        xn, probes, finite = layer_output(code, phi, g, eps, weight.forward(rng), x, residual, alpha)
+        if not finite:
+            return out, layer
+        out[:3, layer] = probes
+        tape.append((weight, x))
+        x = xn
+    if not backward:
+        return out, -1
+    gx = standard_normal(rng, b, d)
+    out[3, depth] = squared_norm(gx)
+    for layer in range(depth, 0, -1):
+        weight, xp = tape.pop()
+        gu = weight.backward(output_backward(code, phi, g, eps, gx, weight.h, residual, alpha), rng)
+        gx = residual_input_backward(phi, gx, gu, xp, betas[layer - 1]) if residual else gu
+        out[3, layer - 1] = squared_norm(gx)
+    return out, -1
+
+
+def simulate_gram(s: dict, betas: np.ndarray, backward: bool = True):
+    """All trials of the settings ``s`` (as built by :func:`normtheory.montecarlo.simulate_mlp`).
+
+    Returns ``(variance, cosine, stable_rank, grad_sq, divergence layers)``, arrays of shape
+    ``(trials, depth + 1)`` and ``(trials,)``.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    from normtheory.kernels.gram_memory import keep_freed_memory
+
+    if s["norm"] not in EXACT_NORMS:
+        raise ValueError(
+            f"engine='gram' needs i.i.d. Gaussian weights; {s['norm']} normalizes each weight row "
+            "(use engine='explicit' or 'auto')")
+    trials = s["trials"]
+    betas = np.asarray(betas, dtype=np.float64)
+    keep_freed_memory()
+    with threadpool_limits(1), ThreadPoolExecutor(max(1, min(numba.get_num_threads(), trials))) as pool:
+        results = list(pool.map(lambda t: _trial(s, betas, t, backward), range(trials)))
+    probes = np.stack([r[0] for r in results], axis=1)  # (4, trials, depth + 1)
+    div = np.array([r[1] for r in results], dtype=np.int64)
+    return probes[0], probes[1], probes[2], probes[3], div
