@@ -1,0 +1,1 @@
+"""Experiments that connect properties at init to training (claim R5)."""
