@@ -31,7 +31,7 @@ from typing import Callable, Mapping, Sequence
 
 from normtheory.figures import style
 from normtheory.figures.table import read_csv, write_csv
-from normtheory.verify.registry import setting_key, setting_seed
+from normtheory.verify.registry import setting_key
 
 SIZES = ("tiny", "default", "full")
 
@@ -96,9 +96,11 @@ def compute_settings(name: str, version: str, settings: Sequence[Mapping],
                      compute_setting: Callable[[Mapping, int], list[dict]], *, size: str,
                      seed: int, checkpoint: str | Path | None = None,
                      progress: bool = False) -> list[dict]:
-    """Rows of every setting, in order; each setting seeded independently from ``seed``.
+    """Rows of every setting, in order.
 
-    With ``checkpoint`` (a JSONL path) a finished setting is appended at once and reused
+    ``compute_setting`` gets the run ``seed``; the simulations it runs derive their own
+    seeds from it and their settings (:func:`normtheory.figures.simulated.mlp`), so that
+    a simulation shared by two figures is the same one. With ``checkpoint`` (a JSONL path) a finished setting is appended at once and reused
     by a later call with the same name, version, size and seed.
     """
     check_size(size)
@@ -109,7 +111,7 @@ def compute_settings(name: str, version: str, settings: Sequence[Mapping],
     for setting in _progress(settings, len(settings), name, progress, position=1):
         key = setting_key(setting)
         if key not in saved.done:
-            saved.put(key, compute_setting(setting, setting_seed(seed, name, key)))
+            saved.put(key, compute_setting(setting, seed))
         rows.extend(saved.done[key])
     return rows
 

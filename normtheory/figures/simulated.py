@@ -14,9 +14,40 @@ import math
 import numpy as np
 
 from normtheory.figures.table import interval_row
+from normtheory.verify.registry import setting_key, setting_seed
 from normtheory.verify.stats import mean_interval, ratio_interval
 
 LEVEL = 0.95
+_MEMO: dict[str, object] = {}
+_MEMO_SIZE = 128
+
+
+def _memoized(engine: str, run_seed: int, settings: dict):
+    key = setting_key(settings)
+    seed = setting_seed(run_seed, engine, key)
+    memo_key = f"{engine}|{seed}|{key}"
+    if memo_key not in _MEMO:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        from normtheory import montecarlo
+
+        _MEMO[memo_key] = getattr(montecarlo, engine)(**settings, seed=seed)
+    return _MEMO[memo_key]
+
+
+def mlp(run_seed: int, **settings):
+    """``normtheory.montecarlo.simulate_mlp(**settings)``, seeded from the run seed and the settings.
+
+    The simulation's seed is a function of ``run_seed`` and ``settings`` only, so figures
+    that need the same network family get the same simulation, and within one process it
+    is run once (kept in a small in-memory memo).
+    """
+    return _memoized("simulate_mlp", run_seed, settings)
+
+
+def net(run_seed: int, **settings):
+    """``normtheory.montecarlo.simulate_net(**settings)`` (CNNs, ResNets), seeded like :func:`mlp`."""
+    return _memoized("simulate_net", run_seed, settings)
 
 
 def _per_trial(values) -> np.ndarray:

@@ -9,7 +9,7 @@ figure is placed at a paper's column width (:data:`COLUMN_WIDTH`) or text width
   the same colour;
 - each normalizer has one colour and one marker in every figure (:func:`norm_color`,
   :func:`norm_marker`), and group sizes run along one sequential colour map
-  (:func:`group_color`);
+  (:func:`group_color`: plasma, dark for small groups, clear of BatchNorm's blue);
 - every artist a helper draws carries a ``gid`` ``"<kind>:<series>"`` (kind ``theory``,
   ``simulation``, ``band``, ``curve``, ``marker``), so that tests can count the series on
   an axis without looking at pixels (:func:`series_on`).
@@ -107,7 +107,7 @@ def group_color(group_size: float, smallest: float, largest: float) -> tuple:
     if not (0 < smallest <= group_size <= largest):
         raise ValueError(f"group_size must lie in [{smallest}, {largest}], got {group_size}")
     frac = 0.0 if largest == smallest else math.log(group_size / smallest) / math.log(largest / smallest)
-    return plt.get_cmap("viridis")(0.05 + 0.85 * frac)
+    return plt.get_cmap("plasma")(0.82 * frac)
 
 
 @contextmanager
@@ -188,6 +188,30 @@ def mark_vertical(ax, x: float, *, series: str, label: str | None = None, color=
                       gid=f"marker:{series}", zorder=0)
 
 
+def legend(ax, *, kinds: bool = False, target=None, theory: str = "closed form",
+           simulation: str = "simulation, 95% CI", **kwargs):
+    """A legend of the labelled artists on ``ax`` (on ``target``, an axis or figure, if given).
+
+    With ``kinds``, two entries first explain the kinds: a grey line for the closed form
+    and a grey point with a band for the simulation.
+    """
+    from matplotlib.legend_handler import HandlerTuple
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles, labels = ax.get_legend_handles_labels()
+    if kinds:
+        handles = [Line2D([], [], color="0.35", linestyle="-"),
+                   (Patch(color="0.35", alpha=BAND_ALPHA, linewidth=0),
+                    Line2D([], [], color="0.35", linestyle="none", marker="o",
+                           markeredgecolor="white", markeredgewidth=0.4))] + handles
+        labels = [theory, simulation] + labels
+    if not handles:
+        return None
+    return (target or ax).legend(handles, labels, handler_map={tuple: HandlerTuple(ndivide=1)},
+                                 **kwargs)
+
+
 def series_on(ax, kind: str) -> list[str]:
     """The series names drawn on ``ax`` as ``kind`` (see the module docstring), in order."""
     if kind not in KINDS:
@@ -204,14 +228,6 @@ def series_on(ax, kind: str) -> list[str]:
 def panel_title(ax, letter: str, text: str) -> None:
     """``(a) text`` at the top left of a panel, as in the paper."""
     ax.set_title(f"({letter}) {text}", loc="left")
-
-
-def legend(ax, **kwargs):
-    """A compact legend (skips artists without a label)."""
-    handles, labels = ax.get_legend_handles_labels()
-    if not handles:
-        return None
-    return ax.legend(handles, labels, **kwargs)
 
 
 def save(fig, stem: Path | str, *, dpi: int = PNG_DPI) -> list[Path]:
