@@ -64,6 +64,8 @@ def layer_probes(x):
         var += v / b
     var /= d
     k = x @ x.T
+    if not np.all(np.isfinite(k)):
+        return np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
     cos = 0.0
     for i in range(b):
         for j in range(b):
@@ -109,6 +111,8 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
         if not np.all(np.isfinite(xn)):
             return layer
         v, c, s = layer_probes(xn)
+        if not (np.isfinite(v) and np.isfinite(c) and np.isfinite(s)):
+            return layer
         out_var[trial, layer], out_cos[trial, layer], out_srank[trial, layer] = v, c, s
     if not backward:
         return -1
