@@ -61,10 +61,11 @@ def mean_cosine_similarity(x) -> float:
 def stable_rank(x) -> float:
     """``‖X‖_F² / ‖X‖_2²`` = trace / largest eigenvalue of the Gram matrix of the samples."""
     k = _gram(x)
-    top = torch.linalg.eigvalsh(k)[-1]
-    if float(top) <= 0:
+    scale = k.abs().max()
+    if float(scale) <= 0:
         raise ValueError("the representation is identically zero: its stable rank is undefined")
-    return float(torch.trace(k) / top)
+    k = k / scale  # stable rank is scale invariant; this keeps eigvalsh well conditioned
+    return float(torch.trace(k) / torch.linalg.eigvalsh(k)[-1])
 
 
 def _weights_of(module: torch.nn.Module) -> list[torch.Tensor]:
@@ -108,7 +109,7 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
     overflow_at = None
     for idx, (name, _mod) in enumerate(points):
         rep = outputs[idx]
-        if not bool(torch.isfinite(rep).all()):
+        if not (bool(torch.isfinite(rep).all()) and bool(torch.isfinite(rep.detach().double().pow(2).sum()))):
             overflow_at = (idx, name)
             break
     n_ok = len(points) if overflow_at is None else overflow_at[0]
