@@ -38,9 +38,8 @@ def layer_output(code, phi, g, eps, h, xp, residual, alpha):
     """``X_l`` from the weight's output ``h`` (and ``X_{l-1}`` = ``xp`` when residual).
 
     Returns ``(x, probes, finite)``: ``probes`` = (variance, cosine, stable rank) of ``x``.
-    ``finite`` is False, and ``probes`` NaN, when ``x`` has a non-finite entry or ``‖x‖²``
-    overflows (then so would its Gram ``x xᵀ``, which the probes and the next layer need):
-    the caller records the divergence.
+    ``finite`` is False when ``x`` or its probes are not finite (an overflowing Gram ``x xᵀ``
+    makes the probes NaN), the explicit engine's rule: the caller records the divergence.
     """
     y, r, m = norm_forward(code, h, g, eps)
     if residual:
@@ -48,9 +47,10 @@ def layer_output(code, phi, g, eps, h, xp, residual, alpha):
     else:
         x = phi_forward(phi, y)
     probes = np.full(3, np.nan)
-    finite = np.isfinite(np.sum(x * x))
+    finite = np.all(np.isfinite(x))
     if finite:
         probes[0], probes[1], probes[2] = layer_probes(x)
+        finite = np.all(np.isfinite(probes))
     return x, probes, finite
 
 
