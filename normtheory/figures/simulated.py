@@ -15,7 +15,7 @@ import numpy as np
 
 from normtheory.figures.table import interval_row
 from normtheory.verify.registry import setting_key, setting_seed
-from normtheory.verify.stats import mean_interval, ratio_interval
+from normtheory.verify.stats import log_mean_interval, mean_interval, ratio_interval
 
 LEVEL = 0.95
 _MEMO: dict[str, object] = {}
@@ -66,6 +66,23 @@ def layer_rows(base: dict, values, *, level: float = LEVEL) -> list[dict]:
         column = column[np.isfinite(column)]
         if column.size >= 2:
             rows.append(interval_row(base, layer, mean_interval(column, level)))
+    return rows
+
+
+def log_layer_rows(base: dict, values, *, level: float = LEVEL) -> list[dict]:
+    """One row per layer: the geometric mean ``exp E[log v]`` of the positive ``values[:, l]``.
+
+    The statistic for almost-sure exponential rates (Lyapunov exponents): the log of a
+    product of random matrices concentrates, its expectation is what the rate predicts.
+    Non-positive values (for a stable rank minus one: rank 1 up to rounding) are left out.
+    """
+    v = _per_trial(values)
+    rows = []
+    for layer in range(v.shape[1]):
+        column = v[:, layer]
+        column = column[np.isfinite(column) & (column > 0)]
+        if column.size >= 2:
+            rows.append(interval_row(base, layer, log_mean_interval(column, level)))
     return rows
 
 

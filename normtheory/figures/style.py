@@ -168,6 +168,18 @@ def simulation_points(ax, x, estimate, low, high, *, series: str, color, marker=
     return points
 
 
+def simulation_level(ax, x_range, estimate: float, low: float, high: float, *, series: str,
+                     color, label: str | None = None):
+    """A Monte Carlo estimate that does not depend on the x axis (e.g. BN on a group-size
+    axis): a horizontal line over ``x_range`` with its confidence band."""
+    x_range = [float(v) for v in x_range]
+    ax.fill_between(x_range, [low] * 2, [high] * 2, color=color, alpha=BAND_ALPHA, linewidth=0,
+                    gid=f"band:{series}", zorder=1)
+    (line,) = ax.plot(x_range, [estimate] * 2, color=color, linewidth=0.9, label=label,
+                      gid=f"{SIMULATION_KIND}:{series}", zorder=3)
+    return line
+
+
 def curve(ax, x, y, *, series: str, color, low=None, high=None, linestyle="-",
           label: str | None = None, linewidth: float = 1.0):
     """A measured curve (training logs): a line, with a band when ``low``/``high`` are given."""
@@ -223,6 +235,16 @@ def series_on(ax, kind: str) -> list[str]:
         if gid.startswith(prefix) and gid[len(prefix):] not in names:
             names.append(gid[len(prefix):])
     return names
+
+
+def group_axis(ax) -> None:
+    """A base-2 log axis for group sizes, labelled with plain integers (2, 4, 8, ...)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_locator(LogLocator(base=2, subs=(1.0,), numticks=20))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def panel_title(ax, letter: str, text: str) -> None:
