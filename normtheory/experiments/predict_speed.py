@@ -29,7 +29,7 @@ def measure(setting, *, seed, data, base_config, steps) -> dict:
     norm, g = setting
     cfg = replace(base_config, norm=norm, group_size=g, seed=seed)
     torch.manual_seed(seed)
-    model = build_model(cfg, data)
+    model = build_model(cfg, data).float()
     gen = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(data.x_train)
     y = torch.as_tensor(data.y_train)

@@ -134,7 +134,7 @@ def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False
     dev = resolve_device(config.device)
     cuda = dev.type == "cuda"
     torch.manual_seed(config.seed)
-    model = build_model(config, data).to(dev)
+    model = build_model(config, data).to(device=dev, dtype=torch.float32)
     set_input_checks(False)  # the loop checks the loss for non-finite values instead
     if config.channels_last and cuda:
         model = model.to(memory_format=torch.channels_last)
