@@ -22,12 +22,13 @@ from normtheory.montecarlo.gram import GaussianWeight, prefer_gram, psd_factor
 ALPHA = 0.01
 SIZE = dict(width=32, depth=10, batch=8, trials=200)
 LAYERS = {"variance": (1, 5, 10), "cosine": (1, 5, 10), "stable_rank": (1, 5, 10), "grad_sq": (0, 5, 9)}
-# (norm, options): non-residual linear and ReLU, residual linear and ReLU, and width < batch
+# (norm, options): non-residual linear and ReLU, residual linear and ReLU, NF-scaled, width < batch
 CASES = [
     ("groupnorm", dict(group_size=4, nonlinearity="relu")),
     ("batchnorm", dict(nonlinearity="linear")),
     ("layernorm", dict(nonlinearity="linear", residual=True, alpha=0.5)),
     ("plain", dict(nonlinearity="relu", residual=True)),
+    ("evonorm_s0", dict(nonlinearity="relu", residual=True, nf_scaling=True, group_size=4)),
     ("variancenorm", dict(nonlinearity="linear", width=8, batch=16)),
 ]
 N_COMPARISONS = len(CASES) * sum(len(v) for v in LAYERS.values())

@@ -67,9 +67,3 @@ def output_backward(code, phi, g, eps, gx, h, residual, alpha):
 def residual_input_backward(phi, gx, gu, xp, beta):
     """``dℓ/dX_{l-1}`` of a residual layer: the skip path ``gx`` plus the branch's ``gu``."""
     return gx + phi_backward(phi, gu, xp / beta) / beta
-
-
-@njit(cache=True, nogil=True)
-def squared_norm(a):
-    """``‖a‖_F²``."""
-    return np.sum(a * a)

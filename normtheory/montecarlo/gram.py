@@ -143,6 +143,12 @@ class GaussianWeight:
         return grad
 
 
+def _squared_norm(a: np.ndarray) -> float:
+    """``‖a‖_F²`` (one BLAS dot)."""
+    flat = a.ravel()
+    return float(flat @ flat)
+
+
 def _input(rng, b: int, d: int, input_corr: float) -> np.ndarray:
     """``X_0``: rows ``sqrt(c0)·z + sqrt(1 − c0)·z_i`` (docs/settings.md)."""
     from normtheory.kernels.gram_steps import standard_normal
@@ -160,7 +166,6 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
         output_backward,
         residual_input,
         residual_input_backward,
-        squared_norm,
         standard_normal,
     )
     from normtheory.kernels.mlp_norms import norm_code, phi_code
@@ -186,12 +191,12 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
     if not backward:
         return out, -1
     gx = standard_normal(rng, b, d)
-    out[3, depth] = squared_norm(gx)
+    out[3, depth] = _squared_norm(gx)
     for layer in range(depth, 0, -1):
         weight, xp = tape.pop()
         gu = weight.backward(output_backward(code, phi, g, eps, gx, weight.h, residual, alpha), rng)
         gx = residual_input_backward(phi, gx, gu, xp, betas[layer - 1]) if residual else gu
-        out[3, layer - 1] = squared_norm(gx)
+        out[3, layer - 1] = _squared_norm(gx)
     return out, -1
 
 
