@@ -51,7 +51,7 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from scipy.linalg import cho_solve, lapack, qr
+from scipy.linalg import lapack, qr
 
 from normtheory.normalizers import NAMES, PARAMETRIC_NAMES
 
@@ -71,10 +71,10 @@ def prefer_gram(s: dict) -> bool:
 
 
 def _cholesky(gram: np.ndarray) -> np.ndarray | None:
-    """Lower Cholesky factor of ``gram``, or ``None`` if not (well enough) positive definite."""
-    try:
-        chol = np.linalg.cholesky(gram)
-    except np.linalg.LinAlgError:
+    """Lower Cholesky factor of ``gram`` (LAPACK ``dpotrf``), or ``None`` if ``gram`` is not
+    positive definite or its reciprocal condition number (``dpocon``) is below RCOND_MIN."""
+    chol, info = lapack.dpotrf(gram, lower=1, clean=1)
+    if info != 0:
         return None
     rcond, info = lapack.dpocon(chol, np.abs(gram).sum(axis=0).max(), uplo="L")
     return chol if info == 0 and rcond >= RCOND_MIN else None
@@ -132,7 +132,7 @@ class GaussianWeight:
             c = g @ self.h.T
             if m is not None:
                 c -= m @ self.u.T
-            grad = cho_solve((self.chol, True), c.T, check_finite=False).T @ self.u
+            grad = lapack.dpotrs(self.chol, c.T, lower=1)[0].T @ self.u
         else:
             c = g @ (self.scale * self.z).T
             if m is not None:
