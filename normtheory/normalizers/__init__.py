@@ -2,18 +2,24 @@
 
 >>> from normtheory import normalizers
 >>> gn = normalizers.make("groupnorm", 64, group_size=8)
+>>> gn.family, gn.stat_axes, gn.stat_count((16, 64, 8, 8))
+('activation', ('C', 'H', 'W'), 512)
 
 Definitions: docs/settings.md. Families: activation-based (batchnorm, layernorm,
 instancenorm, groupnorm, frn, variancenorm, evonorm_b0, evonorm_s0), parametric
-(weightnorm, sws: see :func:`make_conv`, :func:`make_linear`) and none (plain).
+(weightnorm, sws: see :func:`make_conv`, :func:`make_linear`) and none (plain). Every
+module works on (B, C, H, W) and (B, C) in any floating dtype, raises ``ValueError`` on
+bad input, and checks its input for inf/NaN unless :func:`input_checks` is off.
 """
 
-from normtheory.normalizers._checks import input_checks, set_input_checks
-from normtheory.normalizers.batch import BatchNorm, VarianceNorm
+from normtheory.normalizers._checks import input_checks, input_checks_enabled, set_input_checks
+from normtheory.normalizers.base import ActivationNorm, Passthrough
+from normtheory.normalizers.batch import BatchNorm, BatchStatNorm, VarianceNorm
 from normtheory.normalizers.evonorm import EvoNormB0, EvoNormS0
 from normtheory.normalizers.factory import (
     ACTIVATION_NAMES,
     BATCH_NAMES,
+    GROUPED_NAMES,
     NAMES,
     PARAMETRIC_NAMES,
     check_name,
@@ -24,9 +30,10 @@ from normtheory.normalizers.factory import (
     make_linear,
 )
 from normtheory.normalizers.frn import FilterResponseNorm
-from normtheory.normalizers.group import GroupNorm, InstanceNorm, LayerNorm
+from normtheory.normalizers.group import GroupNorm, GroupStatNorm, InstanceNorm, LayerNorm
 from normtheory.normalizers.parametric import (
     RELU_GAIN,
+    RELU_MEAN,
     CorrectedReLU,
     ScaledReLU,
     SWSConv2d,
@@ -36,9 +43,10 @@ from normtheory.normalizers.parametric import (
 )
 
 __all__ = [
-    "ACTIVATION_NAMES", "BATCH_NAMES", "NAMES", "PARAMETRIC_NAMES", "RELU_GAIN",
-    "BatchNorm", "CorrectedReLU", "EvoNormB0", "EvoNormS0", "FilterResponseNorm", "GroupNorm",
-    "InstanceNorm", "LayerNorm", "SWSConv2d", "SWSLinear", "ScaledReLU", "VarianceNorm",
-    "WNConv2d", "WNLinear", "check_name", "family", "input_checks", "make", "make_activation",
+    "ACTIVATION_NAMES", "BATCH_NAMES", "GROUPED_NAMES", "NAMES", "PARAMETRIC_NAMES", "RELU_GAIN",
+    "RELU_MEAN", "ActivationNorm", "BatchNorm", "BatchStatNorm", "CorrectedReLU", "EvoNormB0",
+    "EvoNormS0", "FilterResponseNorm", "GroupNorm", "GroupStatNorm", "InstanceNorm", "LayerNorm",
+    "Passthrough", "SWSConv2d", "SWSLinear", "ScaledReLU", "VarianceNorm", "WNConv2d", "WNLinear",
+    "check_name", "family", "input_checks", "input_checks_enabled", "make", "make_activation",
     "make_conv", "make_linear", "set_input_checks",
 ]

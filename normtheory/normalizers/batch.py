@@ -1,98 +1,95 @@
-"""Batch-statistics normalizers: BatchNorm and Variance Norm.
+"""Batch-statistics normalizers: BatchNorm and Variance Norm (and the base of EvoNorm-B0).
 
 BatchNorm (Ioffe & Szegedy 2015): ``(x − mean) / sqrt(var + eps)`` with mean and biased
 variance over (B, H, W) per channel. Variance Norm (the BatchNorm ablation without
 centring analysed by Daneshmand et al. 2020): ``x / sqrt(mean(x²) + eps)`` over the same
-axes. Both keep running statistics (momentum 0.1, as ``torch.nn.BatchNorm2d``) used in eval
-mode, so trained networks can be evaluated.
+axes (docs/settings.md).
+
+In training mode the statistics are those of the batch, which needs at least two samples
+(``ValueError`` otherwise, whatever H·W). Running estimates, updated as
+``running ← (1 − momentum)·running + momentum·batch_stat`` with momentum 0.1 and the
+variance made unbiased (multiplied by n / (n − 1)) as in ``torch.nn.BatchNorm2d``, replace
+them in eval mode, so that a trained network can be evaluated on any batch size.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from normtheory.normalizers._checks import check_input, positive_int
-from normtheory.normalizers.group import channel_affine
-
-
-def check_batch(x: torch.Tensor, layer: str) -> None:
-    if x.shape[0] < 2:
-        raise ValueError(
-            f"{layer}: batch statistics need a batch of at least 2 in training mode, got batch size {x.shape[0]}"
-        )
+from normtheory.normalizers._checks import check_batch, check_momentum
+from normtheory.normalizers.base import ActivationNorm, channel_shape
 
 
-def _reduce_dims(x: torch.Tensor) -> tuple[int, ...]:
+def batch_dims(x: torch.Tensor) -> tuple[int, ...]:
+    """The axes (B, H, W) of ``x`` (B, C[, H, W]) that batch statistics reduce."""
     return (0,) + tuple(range(2, x.dim()))
 
 
-def _bshape(x: torch.Tensor) -> tuple[int, ...]:
-    return (1, -1) + (1,) * (x.dim() - 2)
+class BatchStatNorm(ActivationNorm):
+    """Base of the normalizers with batch statistics over (B, H, W) per channel and running
+    estimates of them for eval mode."""
 
+    stat_axes = ("B", "H", "W")
 
-class _BatchStatNorm(nn.Module):
-    family = "activation"
-    stat_axes = "(B, H, W) per channel"
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1, device=None, dtype=None):
+        super().__init__(num_channels, eps=eps, device=device, dtype=dtype)
+        self.momentum = check_momentum(momentum)
 
-    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1):
-        super().__init__()
-        self.num_channels = positive_int(num_channels, "num_channels")
-        if not eps >= 0:
-            raise ValueError(f"eps must be non-negative, got {eps}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
-        self.eps = float(eps)
-        self.momentum = float(momentum)
-        self.weight = nn.Parameter(torch.ones(self.num_channels))
-        self.bias = nn.Parameter(torch.zeros(self.num_channels))
+    def check(self, x: torch.Tensor) -> None:
+        super().check(x)
+        if self.training:
+            check_batch(x, type(self).__name__)
 
-    def _update(self, name: str, value: torch.Tensor) -> None:
+    def update_running(self, name: str, batch_stat: torch.Tensor, unbiased_from: int | None = None) -> None:
+        """Exponential moving average of ``batch_stat`` into buffer ``name``; with
+        ``unbiased_from = n`` a biased variance over n entries is first made unbiased."""
         buf = getattr(self, name)
+        value = batch_stat.detach().to(buf.dtype)
+        if unbiased_from is not None:
+            value = value * (unbiased_from / max(unbiased_from - 1, 1))
         with torch.no_grad():
-            buf.mul_(1 - self.momentum).add_(value.detach().to(buf.dtype), alpha=self.momentum)
+            buf.mul_(1 - self.momentum).add_(value, alpha=self.momentum)
 
     def extra_repr(self) -> str:
-        return f"{self.num_channels}, eps={self.eps}, momentum={self.momentum}"
+        return f"{super().extra_repr()}, momentum={self.momentum}"
 
 
-class BatchNorm(_BatchStatNorm):
-    """BatchNorm; statistics over (B, H, W) per channel."""
+class BatchNorm(BatchStatNorm):
+    """BatchNorm; mean and biased variance over (B, H, W) per channel, n = B·H·W."""
 
-    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1):
-        super().__init__(num_channels, eps=eps, momentum=momentum)
-        self.register_buffer("running_mean", torch.zeros(self.num_channels))
-        self.register_buffer("running_var", torch.ones(self.num_channels))
+    centered = True
+
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1, device=None, dtype=None):
+        super().__init__(num_channels, eps=eps, momentum=momentum, device=device, dtype=dtype)
+        factory = {"device": device, "dtype": dtype}
+        self.register_buffer("running_mean", torch.zeros(self.num_channels, **factory))
+        self.register_buffer("running_var", torch.ones(self.num_channels, **factory))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.num_channels, "BatchNorm")
-        shape = _bshape(x)
+        self.check(x)
         if self.training:
-            check_batch(x, "BatchNorm")
-            var, mean = torch.var_mean(x, dim=_reduce_dims(x), unbiased=False)
-            n = x.numel() // self.num_channels
-            self._update("running_mean", mean)
-            self._update("running_var", var * n / max(n - 1, 1))
+            var, mean = torch.var_mean(x, dim=batch_dims(x), unbiased=False)
+            self.update_running("running_mean", mean)
+            self.update_running("running_var", var, self.stat_count(x.shape))
         else:
             mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
-        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
-        return channel_affine(y, self.weight, self.bias)
+        shape = channel_shape(x)
+        return self.affine((x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps))
 
 
-class VarianceNorm(_BatchStatNorm):
-    """Variance Norm: BatchNorm without centring, ``x / sqrt(mean(x²) + eps)`` over (B, H, W)."""
+class VarianceNorm(BatchStatNorm):
+    """Variance Norm: BatchNorm without centring, ``x / sqrt(mean(x²) + eps)`` with the mean
+    of squares over (B, H, W) per channel (running mean of squares in eval mode)."""
 
-    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1):
-        super().__init__(num_channels, eps=eps, momentum=momentum)
-        self.register_buffer("running_sq", torch.ones(self.num_channels))
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1, device=None, dtype=None):
+        super().__init__(num_channels, eps=eps, momentum=momentum, device=device, dtype=dtype)
+        self.register_buffer("running_sq", torch.ones(self.num_channels, device=device, dtype=dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.num_channels, "VarianceNorm")
-        shape = _bshape(x)
+        self.check(x)
         if self.training:
-            check_batch(x, "VarianceNorm")
-            sq = x.pow(2).mean(dim=_reduce_dims(x))
-            self._update("running_sq", sq)
+            sq = x.pow(2).mean(dim=batch_dims(x))
+            self.update_running("running_sq", sq)
         else:
             sq = self.running_sq.to(x.dtype)
-        return channel_affine(x * torch.rsqrt(sq.view(shape) + self.eps), self.weight, self.bias)
+        return self.affine(x * torch.rsqrt(sq.view(channel_shape(x)) + self.eps))

@@ -14,18 +14,12 @@ import math
 from torch import nn
 
 from normtheory.normalizers._checks import positive_int
+from normtheory.normalizers.base import Passthrough
 from normtheory.normalizers.batch import BatchNorm, VarianceNorm
 from normtheory.normalizers.evonorm import EvoNormB0, EvoNormS0
 from normtheory.normalizers.frn import FilterResponseNorm
 from normtheory.normalizers.group import GroupNorm, InstanceNorm, LayerNorm
-from normtheory.normalizers.parametric import (
-    CorrectedReLU,
-    ScaledReLU,
-    SWSConv2d,
-    SWSLinear,
-    WNConv2d,
-    WNLinear,
-)
+from normtheory.normalizers import parametric
 
 _ACTIVATION = {
     "batchnorm": BatchNorm,
@@ -37,16 +31,21 @@ _ACTIVATION = {
     "evonorm_b0": EvoNormB0,
     "evonorm_s0": EvoNormS0,
 }
-_GROUPED = {"groupnorm", "evonorm_s0"}
+#: names that take ``group_size`` / ``num_groups``
+GROUPED_NAMES = ("groupnorm", "evonorm_s0")
 ACTIVATION_NAMES = tuple(_ACTIVATION)
 PARAMETRIC_NAMES = ("weightnorm", "sws")
 NAMES = ACTIVATION_NAMES + PARAMETRIC_NAMES + ("plain",)
 #: normalizers whose statistics use the batch (need a batch of at least 2 when training)
 BATCH_NAMES = ("batchnorm", "variancenorm", "evonorm_b0")
+_CONV = {"weightnorm": parametric.WNConv2d, "sws": parametric.SWSConv2d}
+_LINEAR = {"weightnorm": parametric.WNLinear, "sws": parametric.SWSLinear}
 
 
 def check_name(name) -> str:
-    """The canonical (lowercase) name, or ``ValueError`` listing the closest names."""
+    """The canonical (lowercase) name, or ``ValueError`` suggesting the closest names.
+
+    Case, surrounding blanks and ``-`` for ``_`` are forgiven (``"EvoNorm-B0"``)."""
     if not isinstance(name, str):
         raise ValueError(f"norm must be a name (str), one of {', '.join(NAMES)}; got {name!r}")
     key = name.strip().lower().replace("-", "_")
@@ -65,75 +64,82 @@ def family(name: str) -> str:
     return "parametric" if name in PARAMETRIC_NAMES else "none"
 
 
-def make(name: str, num_channels: int, *, group_size=None, num_groups=None, eps: float = 1e-5, **options) -> nn.Module:
-    """The normalizer ``name`` for ``num_channels`` channels.
+def make(name: str, num_channels: int, *, group_size=None, num_groups=None, eps: float = 1e-5,
+         **options) -> nn.Module:
+    """The normalizer ``name`` for ``num_channels`` channels, on (B, C, H, W) and (B, C).
 
-    ``group_size`` / ``num_groups`` apply to groupnorm and evonorm_s0 only. For the
-    parametric names and plain the activations are not normalized: ``nn.Identity``.
+    ``group_size`` / ``num_groups`` apply to groupnorm and evonorm_s0 only (exactly one of
+    them; neither: ``num_groups = 32`` when it divides ``num_channels``). ``options`` go to
+    the module: ``momentum`` (batchnorm, variancenorm, evonorm_b0), ``tlu`` (frn),
+    ``device`` and ``dtype`` (all). For the parametric names and plain the activations are
+    not normalized: a :class:`Passthrough` (an ``nn.Identity``) carrying the family.
     """
     name = check_name(name)
     num_channels = positive_int(num_channels, "num_channels")
-    if name not in _GROUPED and (group_size is not None or num_groups is not None):
-        raise ValueError(f"group_size/num_groups apply to groupnorm and evonorm_s0, not to {name}")
+    if name not in GROUPED_NAMES and (group_size is not None or num_groups is not None):
+        raise ValueError(f"group_size/num_groups apply to {' and '.join(GROUPED_NAMES)}, not to {name}")
     if name not in _ACTIVATION:
-        if options:
-            raise ValueError(f"{name} takes no options, got {sorted(options)}")
-        return nn.Identity()
-    if name in _GROUPED:
+        unknown = set(options) - {"device", "dtype"}
+        if unknown:
+            raise ValueError(f"{name} normalizes no activations and takes no options, got {sorted(unknown)}")
+        return Passthrough(family(name))
+    if name in GROUPED_NAMES:
         options.update(group_size=group_size, num_groups=num_groups)
-    return _ACTIVATION[name](num_channels, eps=eps, **options)
+    try:
+        return _ACTIVATION[name](num_channels, eps=eps, **options)
+    except TypeError as err:  # an option the module does not take
+        raise ValueError(f"options: {name} does not take {sorted(options)}: {err}") from None
 
 
 def make_conv(name: str, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1,
               padding=None, bias: bool = False, gain: float = math.sqrt(2)) -> nn.Module:
-    """A Kaiming-normal (fan-in, ``gain``) conv; WN / SWS convs for the parametric names."""
+    """A square-kernel conv with Kaiming-normal (fan-in, ``gain``) weight and zero bias; the
+    WN / SWS convs (unit-norm filters at init) for the parametric names. ``padding``
+    defaults to ``kernel_size // 2`` ("same" for odd kernels at stride 1)."""
     name = check_name(name)
-    positive_int(in_channels, "in_channels")
-    positive_int(out_channels, "out_channels")
+    in_channels = positive_int(in_channels, "in_channels")
+    out_channels = positive_int(out_channels, "out_channels")
     kernel_size = positive_int(kernel_size, "kernel_size")
     stride = positive_int(stride, "stride")
     padding = kernel_size // 2 if padding is None else padding
+    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
+        raise ValueError(f"padding must be a non-negative integer, got {padding!r}")
     args = (in_channels, out_channels, kernel_size)
-    kw = dict(stride=stride, padding=padding, bias=bias)
-    if name == "weightnorm":
-        return WNConv2d(*args, gain=gain, **kw)
-    if name == "sws":
-        return SWSConv2d(*args, gain=gain, **kw)
+    kw = {"stride": stride, "padding": padding, "bias": bool(bias)}
+    if name in _CONV:
+        return _CONV[name](*args, gain=gain, **kw)
     conv = nn.Conv2d(*args, **kw)
-    _kaiming(conv, gain)
+    parametric.init_layer_(conv, gain)
     return conv
 
 
 def make_linear(name: str, in_features: int, out_features: int, *, bias: bool = False,
                 gain: float = math.sqrt(2)) -> nn.Module:
-    """A Kaiming-normal (fan-in, ``gain``) linear layer; WN / SWS ones for the parametric names."""
+    """A linear layer with Kaiming-normal (fan-in, ``gain``) weight and zero bias; the WN /
+    SWS ones (unit-norm rows at init) for the parametric names."""
     name = check_name(name)
-    positive_int(in_features, "in_features")
-    positive_int(out_features, "out_features")
-    if name == "weightnorm":
-        return WNLinear(in_features, out_features, bias=bias, gain=gain)
-    if name == "sws":
-        return SWSLinear(in_features, out_features, bias=bias, gain=gain)
-    lin = nn.Linear(in_features, out_features, bias=bias)
-    _kaiming(lin, gain)
+    args = (positive_int(in_features, "in_features"), positive_int(out_features, "out_features"))
+    if name in _LINEAR:
+        return _LINEAR[name](*args, bias=bool(bias), gain=gain)
+    lin = nn.Linear(*args, bias=bool(bias))
+    parametric.init_layer_(lin, gain)
     return lin
 
 
 def make_activation(name: str, num_channels=None) -> nn.Module:
-    """The nonlinearity paired with ``name`` (docs/settings.md)."""
+    """The nonlinearity ``phi`` paired with ``name`` (docs/settings.md): ReLU; identity for
+    frn (its TLU is inside the layer) and the EvoNorms (their own nonlinearity); the
+    corrected ReLU for weightnorm; the scaled ReLU for sws. ``num_channels`` is accepted
+    for a signature uniform with :func:`make` (validated when given); no phi has
+    per-channel parameters."""
     name = check_name(name)
+    if num_channels is not None:
+        positive_int(num_channels, "num_channels")
     if name in ("frn", "evonorm_b0", "evonorm_s0"):
         return nn.Identity()
     if name == "weightnorm":
-        return CorrectedReLU()
+        return parametric.CorrectedReLU()
     if name == "sws":
-        return ScaledReLU()
+        return parametric.ScaledReLU()
     return nn.ReLU()
 
-
-def _kaiming(layer: nn.Module, gain: float) -> None:
-    nn.init.kaiming_normal_(layer.weight, a=0, mode="fan_in", nonlinearity="linear")
-    with __import__("torch").no_grad():
-        layer.weight.mul_(gain)
-    if layer.bias is not None:
-        nn.init.zeros_(layer.bias)

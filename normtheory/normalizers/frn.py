@@ -2,8 +2,10 @@
 
 ``y = gamma · x / sqrt(mean(x²) + eps) + beta`` with the mean of squares over (H, W) per
 sample and channel (no centring), followed by the TLU ``max(y, tau)``; ``tau = 0`` at
-init, so at init the TLU is a ReLU. On an MLP input (H = W = 1) each statistic has a
-single entry and FRN reduces to ``x / sqrt(x² + eps)``, close to ``sign(x)``.
+init, so at init the TLU is a ReLU (docs/settings.md). On an MLP input (H = W = 1) each
+statistic has a single entry and FRN reduces to ``x / sqrt(x² + eps)``, close to
+``sign(x)``. ``tlu=False`` (or setting ``tau`` to ``None``) leaves the TLU out, as a
+linear theory network does.
 """
 
 from __future__ import annotations
@@ -11,32 +13,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from normtheory.normalizers._checks import check_input, positive_int
-from normtheory.normalizers.group import channel_affine, group_standardize
+from normtheory.normalizers.base import ActivationNorm, channel_shape
+from normtheory.normalizers.group import group_standardize
 
 
-class FilterResponseNorm(nn.Module):
-    """FRN over (H, W) per sample and channel, with a TLU unless ``tlu=False``."""
+class FilterResponseNorm(ActivationNorm):
+    """FRN over (H, W) per sample and channel, n = H·W, with a TLU unless ``tlu=False``."""
 
-    family = "activation"
-    stat_axes = "(H, W) per sample and channel"
+    stat_axes = ("H", "W")
 
-    def __init__(self, num_channels: int, *, eps: float = 1e-5, tlu: bool = True):
-        super().__init__()
-        self.num_channels = positive_int(num_channels, "num_channels")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive for FRN (its statistic can be 0), got {eps}")
-        self.eps = float(eps)
-        self.weight = nn.Parameter(torch.ones(self.num_channels))
-        self.bias = nn.Parameter(torch.zeros(self.num_channels))
-        self.tau = nn.Parameter(torch.zeros(self.num_channels)) if tlu else None
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, tlu: bool = True, device=None, dtype=None):
+        super().__init__(num_channels, eps=eps, device=device, dtype=dtype)
+        self.tau = nn.Parameter(torch.zeros(self.num_channels, device=device, dtype=dtype)) if tlu else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.num_channels, "FilterResponseNorm")
-        y = channel_affine(group_standardize(x, 1, self.eps, center=False), self.weight, self.bias)
+        self.check(x)
+        y = self.affine(group_standardize(x, 1, self.eps, center=False))
         if self.tau is not None:
-            y = torch.maximum(y, self.tau.view((1, -1) + (1,) * (x.dim() - 2)))
+            y = torch.maximum(y, self.tau.view(channel_shape(x)))
         return y
 
     def extra_repr(self) -> str:
-        return f"{self.num_channels}, eps={self.eps}, tlu={self.tau is not None}"
+        return f"{super().extra_repr()}, tlu={self.tau is not None}"

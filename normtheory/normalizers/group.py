@@ -1,21 +1,27 @@
 """Per-sample normalizers: GroupNorm, and its two ends LayerNorm and InstanceNorm.
 
-All three are one computation (docs/settings.md): for each sample, the channels are split
-into groups of ``g`` consecutive channels and each group is normalized by the mean and
-biased variance of its ``g·H·W`` entries, then a per-channel affine (gamma = 1, beta = 0
-at init) is applied. LayerNorm is ``g = C``, InstanceNorm is ``g = 1`` (Wu & He 2018).
+All three are one computation (docs/settings.md; Wu & He 2018): for each sample, the
+channels are split into groups of ``g`` consecutive channels and each group is normalized
+as ``(x − mean) / sqrt(var + eps)`` by the mean and biased variance of its ``n = g·H·W``
+entries, then the per-channel affine (gamma = 1, beta = 0 at init) is applied.
+LayerNorm is ``g = C``, InstanceNorm is ``g = 1``.
+
+GroupNorm takes exactly one of ``group_size = g`` and ``num_groups = C / g``; with neither,
+``num_groups = 32`` (the GroupNorm paper's default) when 32 divides C, else ``ValueError``.
 """
 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from normtheory.normalizers._checks import check_input, positive_int, resolve_group_size
+from normtheory.normalizers._checks import positive_int, resolve_group_size
+from normtheory.normalizers.base import ActivationNorm
 
 
 def group_standardize(x: torch.Tensor, group_size: int, eps: float, center: bool = True) -> torch.Tensor:
-    """Normalize ``x`` (B, C, ...) over groups of ``group_size`` channels and all spatial axes."""
+    """Normalize ``x`` (B, C, ...) per sample over groups of ``group_size`` channels and all
+    spatial axes: ``(x − mean) / sqrt(var + eps)``, or ``x / sqrt(mean(x²) + eps)`` when not
+    ``center`` (biased statistics)."""
     b, c = x.shape[:2]
     xg = x.reshape(b, c // group_size, -1)
     if center:
@@ -26,59 +32,56 @@ def group_standardize(x: torch.Tensor, group_size: int, eps: float, center: bool
     return xg.reshape(x.shape)
 
 
-def channel_affine(y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    shape = (1, -1) + (1,) * (y.dim() - 2)
-    return y * weight.view(shape) + bias.view(shape)
+class GroupStatNorm(ActivationNorm):
+    """Base of the normalizers with per-sample statistics over groups of ``group_size``
+    consecutive channels and (H, W): GroupNorm (and LayerNorm, InstanceNorm), EvoNorm-S0.
+    Exactly one of ``group_size`` / ``num_groups`` (default ``num_groups = 32``)."""
 
-
-class GroupNorm(nn.Module):
-    """GroupNorm with group size ``g`` (or ``num_groups = C / g``); statistics over (g, H, W)."""
-
-    family = "activation"
-
-    def __init__(self, num_channels: int, *, group_size=None, num_groups=None, eps: float = 1e-5):
-        super().__init__()
-        self.num_channels = positive_int(num_channels, "num_channels")
+    def __init__(self, num_channels: int, *, group_size=None, num_groups=None, eps: float = 1e-5,
+                 device=None, dtype=None):
+        super().__init__(num_channels, eps=eps, device=device, dtype=dtype)
         self.group_size = resolve_group_size(self.num_channels, group_size, num_groups)
-        if not eps >= 0:
-            raise ValueError(f"eps must be non-negative, got {eps}")
-        self.eps = float(eps)
-        self.weight = nn.Parameter(torch.ones(self.num_channels))
-        self.bias = nn.Parameter(torch.zeros(self.num_channels))
 
     @property
     def num_groups(self) -> int:
         return self.num_channels // self.group_size
 
     @property
-    def stat_axes(self) -> str:
-        return f"(group of {self.group_size} channels, H, W) per sample"
+    def channels_per_statistic(self) -> int:
+        return self.group_size
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.num_channels, type(self).__name__)
-        return channel_affine(group_standardize(x, self.group_size, self.eps), self.weight, self.bias)
+    @property
+    def stat_axes(self) -> tuple[str, ...]:
+        return ("C", "H", "W") if self.group_size > 1 else ("H", "W")
 
     def extra_repr(self) -> str:
         return f"{self.num_channels}, group_size={self.group_size}, eps={self.eps}"
 
 
+class GroupNorm(GroupStatNorm):
+    """GroupNorm with group size ``g`` (or ``num_groups = C / g``); statistics over
+    (g channels, H, W) per sample, ``n = g·H·W``. Default: ``num_groups = 32`` if it divides
+    ``num_channels``, else give ``group_size`` or ``num_groups``."""
+
+    centered = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check(x)
+        return self.affine(group_standardize(x, self.group_size, self.eps))
+
+
 class LayerNorm(GroupNorm):
     """LayerNorm: GroupNorm with one group (g = C); statistics over (C, H, W) per sample."""
 
-    def __init__(self, num_channels: int, *, eps: float = 1e-5):
-        super().__init__(num_channels, group_size=positive_int(num_channels, "num_channels"), eps=eps)
-
-    @property
-    def stat_axes(self) -> str:
-        return "(C, H, W) per sample"
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, device=None, dtype=None):
+        super().__init__(num_channels, group_size=positive_int(num_channels, "num_channels"), eps=eps,
+                         device=device, dtype=dtype)
 
 
 class InstanceNorm(GroupNorm):
-    """InstanceNorm: GroupNorm with group size 1; statistics over (H, W) per sample and channel."""
+    """InstanceNorm: GroupNorm with group size 1; statistics over (H, W) per sample and
+    channel. On an MLP input (H = W = 1) each statistic has one entry and the output is
+    ``beta`` (0 at init) whatever the input."""
 
-    def __init__(self, num_channels: int, *, eps: float = 1e-5):
-        super().__init__(num_channels, group_size=1, eps=eps)
-
-    @property
-    def stat_axes(self) -> str:
-        return "(H, W) per sample and channel"
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, device=None, dtype=None):
+        super().__init__(num_channels, group_size=1, eps=eps, device=device, dtype=dtype)

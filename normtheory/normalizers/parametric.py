@@ -1,17 +1,23 @@
 """Parametric normalizers: Weight Normalization and Scaled Weight Standardization.
 
 They normalize the weight, not the activations, so they live inside the conv / linear
-layer. Both make every output unit's weight a unit vector at init (gain ``s = 1``), so a
-layer preserves the second moment of its input (docs/settings.md):
+layer. Both make every output unit's weight a vector of norm ``s`` (``s = 1`` at init,
+learnable per output unit: the parameter ``scale``), so at init a layer preserves the
+second moment of an isotropic input (docs/settings.md):
 
 - Weight Norm (Salimans & Kingma 2016): ``w = s · v / ‖v‖`` per output unit, paired with
   the ReLU corrected to zero mean and unit variance for N(0, 1) input,
-  ``sqrt(2π/(π−1)) · (relu(y) − 1/sqrt(2π))`` (Arpit et al. 2016's correction).
+  ``sqrt(2π/(π−1)) · (relu(y) − 1/sqrt(2π))`` (:class:`CorrectedReLU`; Arpit et al. 2016).
 - Scaled Weight Standardization (Brock et al. 2021, NF-ResNets):
   ``ŵ = s · (w − mean(w)) / (std(w) · sqrt(fan_in))`` per output unit (biased std), paired
-  with ``sqrt(2π/(π−1)) · relu(y)``, the ReLU with unit variance for N(0, 1) input.
+  with ``sqrt(2π/(π−1)) · relu(y)`` (:class:`ScaledReLU`), the ReLU with unit variance for
+  N(0, 1) input; the gain ``sqrt(2π/(π−1))`` is :data:`RELU_GAIN`.
 
-The raw weight is Kaiming-normal (fan-in); both outputs are invariant to rescaling it.
+The raw weight is Kaiming-normal (fan-in, ``gain``) and both effective weights are
+invariant to rescaling it, so ``gain`` only sets the raw weight's scale.
+
+Moments used above (derived here): for ``z ~ N(0, 1)``, ``E relu(z) = 1/sqrt(2π)`` and
+``E relu(z)² = 1/2``, so ``Var relu(z) = 1/2 − 1/(2π) = (π − 1)/(2π)``.
 """
 
 from __future__ import annotations
@@ -22,17 +28,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from normtheory.normalizers._checks import positive_int
+from normtheory.normalizers._checks import positive_float
 
 #: sqrt(2π/(π−1)): the inverse standard deviation of relu(z) for z ~ N(0, 1).
 RELU_GAIN = math.sqrt(2 * math.pi / (math.pi - 1))
+#: E relu(z) = 1/sqrt(2π) for z ~ N(0, 1).
+RELU_MEAN = 1.0 / math.sqrt(2 * math.pi)
 
 
 class CorrectedReLU(nn.Module):
     """``sqrt(2π/(π−1)) · (relu(y) − 1/sqrt(2π))``: zero mean, unit variance for N(0, 1) input."""
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
-        return RELU_GAIN * (F.relu(y) - 1.0 / math.sqrt(2 * math.pi))
+        return RELU_GAIN * (F.relu(y) - RELU_MEAN)
 
 
 class ScaledReLU(nn.Module):
@@ -42,88 +50,83 @@ class ScaledReLU(nn.Module):
         return RELU_GAIN * F.relu(y)
 
 
-def _unit_rows_wn(v: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+def init_layer_(layer: nn.Module, gain: float) -> None:
+    """Kaiming normal, fan-in, in place (docs/settings.md): weight ``W ~ N(0, gain² / fan_in)``
+    with fan-in the number of entries per output unit; bias (if any) zero."""
+    gain = positive_float(gain, "gain")
+    with torch.no_grad():
+        layer.weight.normal_(0.0, gain / math.sqrt(layer.weight[0].numel()))
+        if layer.bias is not None:
+            layer.bias.zero_()
+
+
+def _per_unit_inverse(x: torch.Tensor) -> torch.Tensor:
+    """``1 / x`` for a per-unit norm ``x >= 0``, with 0 in place of 1 / 0 so that an
+    all-zero (WN) or constant (SWS) raw row gives a zero weight, not 0 / 0. Exactly
+    invariant to rescaling the raw weight otherwise (no additive eps)."""
+    return 1.0 / x.clamp_min(torch.finfo(x.dtype).tiny)
+
+
+def weight_norm_rows(v: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``scale · v / ‖v‖`` per output unit (first axis)."""
     flat = v.flatten(1)
-    return (gain.view(-1, 1) * flat / flat.norm(dim=1, keepdim=True)).view_as(v)
+    return (scale.view(-1, 1) * flat * _per_unit_inverse(flat.norm(dim=1, keepdim=True))).view_as(v)
 
 
-def _unit_rows_sws(w: torch.Tensor, gain: torch.Tensor, eps: float) -> torch.Tensor:
+def standardize_rows(w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``scale · (w − mean) / (std · sqrt(fan_in))`` per output unit (biased std)."""
     flat = w.flatten(1)
     var, mean = torch.var_mean(flat, dim=1, unbiased=False, keepdim=True)
-    scale = torch.rsqrt(var * flat.shape[1] + eps)
-    return (gain.view(-1, 1) * (flat - mean) * scale).view_as(w)
+    return (scale.view(-1, 1) * (flat - mean) * _per_unit_inverse(torch.sqrt(var * flat.shape[1]))).view_as(w)
 
 
-class _ReparamMixin:
+class _Reparametrized:
+    """Mixin: Kaiming-normal raw weight, zero bias, per-unit ``scale`` (s = 1) and the
+    forward pass with :meth:`effective_weight` in place of the raw weight."""
+
     family = "parametric"
-    stat_axes = "weight of each output unit"
-
-    def _init_raw(self, gain: float) -> None:
-        nn.init.kaiming_normal_(self.weight, a=0, mode="fan_in", nonlinearity="linear")
-        with torch.no_grad():
-            self.weight.mul_(gain)
-        if self.bias is not None:
-            nn.init.zeros_(self.bias)
-        self.gain = nn.Parameter(torch.ones(self.weight.shape[0]))
-
-
-class WNConv2d(_ReparamMixin, nn.Conv2d):
-    """Conv2d with Weight Normalization of each output filter."""
+    stat_axes = ("fan_in",)
 
     def __init__(self, *args, gain: float = math.sqrt(2), **kwargs):
         super().__init__(*args, **kwargs)
-        self._init_raw(gain)
-
-    def effective_weight(self) -> torch.Tensor:
-        return _unit_rows_wn(self.weight, self.gain)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(x, self.effective_weight(), self.bias)
-
-
-class WNLinear(_ReparamMixin, nn.Linear):
-    """Linear layer with Weight Normalization of each output unit."""
-
-    def __init__(self, *args, gain: float = math.sqrt(2), **kwargs):
-        super().__init__(*args, **kwargs)
-        self._init_raw(gain)
-
-    def effective_weight(self) -> torch.Tensor:
-        return _unit_rows_wn(self.weight, self.gain)
+        init_layer_(self, gain)
+        self.scale = nn.Parameter(torch.ones(self.weight.shape[0], device=self.weight.device,
+                                             dtype=self.weight.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.effective_weight(), self.bias)
+        w = self.effective_weight()
+        if isinstance(self, nn.Conv2d):
+            return self._conv_forward(x, w, self.bias)
+        return F.linear(x, w, self.bias)
 
 
-class SWSConv2d(_ReparamMixin, nn.Conv2d):
-    """Conv2d with Scaled Weight Standardization of each output filter."""
-
-    def __init__(self, *args, gain: float = math.sqrt(2), eps: float = 1e-10, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.eps = eps
-        self._init_raw(gain)
-
+class _WeightNormalized(_Reparametrized):
     def effective_weight(self) -> torch.Tensor:
-        return _unit_rows_sws(self.weight, self.gain, self.eps)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._conv_forward(x, self.effective_weight(), self.bias)
+        """``s · v / ‖v‖`` per output unit."""
+        return weight_norm_rows(self.weight, self.scale)
 
 
-class SWSLinear(_ReparamMixin, nn.Linear):
-    """Linear layer with Scaled Weight Standardization of each output unit."""
-
-    def __init__(self, *args, gain: float = math.sqrt(2), eps: float = 1e-10, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.eps = eps
-        self._init_raw(gain)
-
+class _WeightStandardized(_Reparametrized):
     def effective_weight(self) -> torch.Tensor:
-        return _unit_rows_sws(self.weight, self.gain, self.eps)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.effective_weight(), self.bias)
+        """``s · (w − mean(w)) / (std(w) · sqrt(fan_in))`` per output unit."""
+        return standardize_rows(self.weight, self.scale)
 
 
-def check_features(in_features, out_features) -> tuple[int, int]:
-    return positive_int(in_features, "in_features"), positive_int(out_features, "out_features")
+class WNConv2d(_WeightNormalized, nn.Conv2d):
+    """Conv2d with Weight Normalization of each output filter (unit norm at init);
+    arguments as ``nn.Conv2d`` plus the raw weight's Kaiming ``gain``."""
+
+
+class WNLinear(_WeightNormalized, nn.Linear):
+    """Linear layer with Weight Normalization of each output unit (unit norm at init);
+    arguments as ``nn.Linear`` plus the raw weight's Kaiming ``gain``."""
+
+
+class SWSConv2d(_WeightStandardized, nn.Conv2d):
+    """Conv2d with Scaled Weight Standardization of each output filter (unit norm at init);
+    arguments as ``nn.Conv2d`` plus the raw weight's Kaiming ``gain``."""
+
+
+class SWSLinear(_WeightStandardized, nn.Linear):
+    """Linear layer with Scaled Weight Standardization of each output unit (unit norm at
+    init); arguments as ``nn.Linear`` plus the raw weight's Kaiming ``gain``."""
