@@ -22,7 +22,8 @@ from normtheory.montecarlo.gram import GaussianWeight, prefer_gram, psd_factor
 ALPHA = 0.01
 SIZE = dict(width=32, depth=10, batch=8, trials=200)
 LAYERS = {"variance": (1, 5, 10), "cosine": (1, 5, 10), "stable_rank": (1, 5, 10), "grad_sq": (0, 5, 9)}
-# (norm, options): non-residual linear and ReLU, residual linear and ReLU, NF-scaled, width < batch
+# (norm, options): non-residual linear and ReLU, residual linear and ReLU, NF-scaled, width < batch,
+# and a deep linear net at width = batch whose collapsing Gram sends most layers to the QR route
 CASES = [
     ("groupnorm", dict(group_size=4, nonlinearity="relu")),
     ("batchnorm", dict(nonlinearity="linear")),
@@ -30,6 +31,7 @@ CASES = [
     ("plain", dict(nonlinearity="relu", residual=True)),
     ("evonorm_s0", dict(nonlinearity="relu", residual=True, nf_scaling=True, group_size=4)),
     ("variancenorm", dict(nonlinearity="linear", width=8, batch=16)),
+    ("plain", dict(nonlinearity="linear", width=8, batch=8, depth=12)),  # rank collapse: QR route
 ]
 N_COMPARISONS = len(CASES) * sum(len(v) for v in LAYERS.values())
 LEVEL = ALPHA / N_COMPARISONS
@@ -96,6 +98,20 @@ def test_backward_independent_of_forward_is_rejected(monkeypatch):
     gram, explicit = _pair("batchnorm", dict(nonlinearity="linear"))
     pvalues = ks_pvalues(gram, explicit)
     assert min(p for (probe, _), p in pvalues.items() if probe == "grad_sq") < LEVEL
+
+
+def test_collapsing_linear_net_takes_the_qr_route(monkeypatch):
+    routes = []
+    original = gram_module._cholesky
+
+    def counted(gram):
+        chol = original(gram)
+        routes.append(chol is None)
+        return chol
+
+    monkeypatch.setattr(gram_module, "_cholesky", counted)
+    simulate_mlp("plain", engine="gram", **_options(CASES[-1][1]))
+    assert 0.5 < np.mean(routes) < 1.0  # both routes, mostly QR
 
 
 @pytest.mark.parametrize("rank", [8, 3])
