@@ -10,7 +10,7 @@ import pytest
 from normtheory.verify import registry, report
 from normtheory.verify.registry import Claim, Measurement, Point
 from normtheory.verify.runner import CACHE_FILE, MeasurementCache, run_claims
-from normtheory.verify.stats import (BoundHolds, InsideInterval, batch_means_interval,
+from normtheory.verify.stats import (BoundHolds, InsideInterval, SideOfBoundary, batch_means_interval,
                                      combine_verdicts, log_mean_interval, mean_interval,
                                      ratio_interval, simultaneous_level)
 
@@ -255,3 +255,22 @@ def test_json_and_markdown_outputs(tmp_path):
     assert "## TOYBAD: toy growth -- fail" in md and "| claim" in md
     text = report.table(results)
     assert "width=64 depth=4 gain=0.8" in text and "±" in text
+
+
+def test_side_of_boundary_rule():
+    low = mean_interval(np.array([0.9, 1.0, 1.1, 1.0]))
+    high = mean_interval(np.array([15.0, 16.0, 17.0, 16.0]))
+    wide = mean_interval(np.array([0.5, 9.0, 2.0, 8.0]))
+    rule = SideOfBoundary(4.0)
+    assert rule.verdict(1.0, low) == ("pass", "")
+    assert rule.verdict(16.0, high) == ("pass", "")
+    assert "other regime" in rule.verdict(16.0, low)[1]
+    assert "undecided" in rule.verdict(1.0, wide)[1]
+    with pytest.raises(ValueError, match="boundary"):
+        rule.verdict(4.0, low)
+
+
+def test_probe_keys_share_the_seed():
+    claim = dataclasses.replace(_toy_claim(), probe_keys=("gain",))
+    rows = run_claims([claim], cache_dir=None, progress=False)[0].rows
+    assert len({r.setting_seed for r in rows}) == 1

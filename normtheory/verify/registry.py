@@ -12,8 +12,11 @@ A :class:`Claim` bundles, stated in advance of any simulation:
   interval (from :mod:`normtheory.verify.stats`), with ``statistic`` and ``interval``
   saying in words what is estimated (which expectation the closed form predicts) and how
   the interval is built;
-- ``rule`` -- the pass rule (:class:`~normtheory.verify.stats.InsideInterval` or
-  :class:`~normtheory.verify.stats.BoundHolds`).
+- ``rule`` -- the pass rule (:class:`~normtheory.verify.stats.InsideInterval`,
+  :class:`~normtheory.verify.stats.BoundHolds`, :class:`~normtheory.verify.stats.SideOfBoundary`);
+- ``probe_keys`` -- setting names that choose what is read from a simulation (a layer, say)
+  rather than what is simulated: settings differing only there share their seed, hence
+  their simulation.
 
 Claims register themselves when their module is imported; :func:`load_claims` imports the
 three claim modules and :func:`select` picks claims by id or family. Heavy imports (numba,
@@ -31,7 +34,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from normtheory.verify.stats import BoundHolds, InsideInterval, Interval
+from normtheory.verify.stats import BoundHolds, InsideInterval, Interval, SideOfBoundary
 
 MODES = ("quick", "full")
 FAMILIES = ("forward", "rank", "gradients")
@@ -109,7 +112,7 @@ class Claim:
     statement: str
     statistic: str
     interval: str
-    rule: InsideInterval | BoundHolds
+    rule: InsideInterval | BoundHolds | SideOfBoundary
     grid: Mapping[str, Sequence[Point]]
     theory: Callable[[Mapping], float]
     measure: Callable[[Mapping, int, int], Measurement]
@@ -117,6 +120,7 @@ class Claim:
     source: str = ""
     version: str = "1"
     notes: str = field(default="")
+    probe_keys: tuple = ()
 
     def __post_init__(self):
         if not self.id or not self.id.replace("_", "").isalnum():
@@ -134,6 +138,10 @@ class Claim:
     def points(self, mode: str) -> Sequence[Point]:
         check_mode(mode)
         return self.grid[mode]
+
+    def seed_key(self, point: Point) -> str:
+        """The setting without its ``probe_keys``: what selects the simulation (and its seed)."""
+        return setting_key({k: v for k, v in point.setting.items() if k not in self.probe_keys})
 
 
 def check_mode(mode: str) -> str:

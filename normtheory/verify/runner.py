@@ -177,7 +177,7 @@ def run_claims(claims: Sequence[Claim], *, mode: str = "quick", seed: int = 0,
 
 def _run_point(claim: Claim, point: Point, seed: int, level: float,
                cache: MeasurementCache) -> SettingResult:
-    s_seed = setting_seed(seed, claim.id, point.key)
+    s_seed = setting_seed(seed, claim.id, claim.seed_key(point))
     measurement = cache.get(claim, point, s_seed)
     cached = measurement is not None
     start = time.perf_counter()

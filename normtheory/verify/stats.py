@@ -27,7 +27,7 @@ intervals cover their true values together with probability at least 95%: a corr
 fails with probability at most 5%, a wrong one is caught when its error exceeds the
 interval width.
 
-The pass rules (:class:`InsideInterval`, :class:`BoundHolds`) are objects with a
+The pass rules (:class:`InsideInterval`, :class:`BoundHolds`, :class:`SideOfBoundary`) are objects with a
 ``text`` stating the rule and a ``verdict(theory, interval)`` method returning
 ``(verdict, reason)``.
 """
@@ -204,6 +204,35 @@ class BoundHolds:
         if theory < self.min_fraction * interval.estimate:
             return FAIL, f"vacuous: bound < {self.min_fraction:g} x measurement"
         return PASS, ""
+
+
+@dataclass(frozen=True)
+class SideOfBoundary:
+    """For asymptotic claims that separate two regimes: a dichotomy, not a value.
+
+    ``boundary`` lies between the two regimes' predictions (for linear against geometric
+    growth, their geometric midpoint). Pass when the whole interval lies on the same side
+    of ``boundary`` as the closed form: the simulation is told apart from the other
+    regime, and not merely undecided.
+    """
+
+    boundary: float
+
+    @property
+    def text(self) -> str:
+        return (f"pass when the whole interval lies on the same side of {self.boundary:g} as "
+                f"the closed form (the regime is identified; the value is only asymptotic)")
+
+    def verdict(self, theory: float, interval: Interval) -> tuple[str, str]:
+        if theory == self.boundary:
+            raise ValueError(f"the closed form {theory} lies on the boundary {self.boundary}")
+        if theory < self.boundary and interval.high < self.boundary:
+            return PASS, ""
+        if theory > self.boundary and interval.low > self.boundary:
+            return PASS, ""
+        if interval.low <= self.boundary <= interval.high:
+            return FAIL, f"undecided: interval contains {self.boundary:g}"
+        return FAIL, f"other regime: interval on the far side of {self.boundary:g}"
 
 
 def combine_verdicts(verdicts) -> str:

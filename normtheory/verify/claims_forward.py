@@ -1,0 +1,203 @@
+"""Claims F1-F5: stable forward propagation in residual networks (paper section 3).
+
+Networks (docs/settings.md): the residual theory MLP ``X_l = X_{l-1} + alpha·f_l(X_{l-1})``
+with the branch ``f = N(phi(X) Wᵀ)`` (linear or ReLU ``phi``), simulated by
+:func:`normtheory.montecarlo.simulate_mlp` in float64; and the ResNet-56 of
+:mod:`normtheory.nets`, simulated by :func:`normtheory.montecarlo.simulate_net` on torch.
+
+- F1, F2, F3 (MLPs): the statistic is the activation-variance probe of ``X_l`` (per-channel
+  variance over the batch, averaged over channels) at a layer ``l``; the closed forms
+  (:func:`normtheory.bounds.resnet_variance`, ``resnet_variance_skipinit``,
+  ``resnet_variance_nf``, with the probe's finite-batch factor) predict its expectation
+  ``E[probe(X_l)]``, so the estimate is its mean over independent networks with a
+  t-interval, and the rule is "closed form inside the interval". Each simulation is read
+  at two layers (half depth and full depth), so that both the intercept and the slope (or
+  rate) of the growth are tested.
+- F4 (post-activation ResNet-56) and F5 (pre-activation ResNet-56, the CNN form of F1/F2):
+  no closed form covers these networks (zero padding, the ReLU after the addition), only
+  the asymptotic per-block rate (:func:`normtheory.bounds.growth_rate`: 1 for a branch
+  ending in an activation-based normalizer, ``1 + alpha²`` or WN's rate otherwise). The
+  statistic is the ratio of the variance increments over the second and the first half
+  of the first stage, ``(v_9 − v_5)/(v_5 − v_1)`` over blocks 1-9 (ratio of expectations,
+  delta method over networks): 1 for linear growth, ``rate⁴`` for geometric growth. The
+  rule identifies the regime: the interval must lie on the predicted side of
+  ``(1 + alpha²)² = 4``, the geometric midpoint of the two regimes' predictions 1 and
+  ``(1 + alpha²)⁴ = 16`` (``alpha = 1``). The forward probes of blocks 1-9 depend only on
+  the stem and those blocks, so the network built is ResNet-56's first stage (width 32,
+  9 blocks); float32 (the rule separates regimes a factor 4 apart).
+"""
+
+from __future__ import annotations
+
+from normtheory.verify import simulations
+from normtheory.verify.registry import Claim, Point, register
+from normtheory.verify.simulations import group_options
+from normtheory.verify.stats import InsideInterval, SideOfBoundary, ratio_interval
+
+ACTIVATION_MLP = ("batchnorm", "layernorm", "groupnorm", "frn", "variancenorm", "evonorm_b0",
+                  "evonorm_s0")  # instancenorm has no MLP form (one entry per statistic)
+LINEAR_FORM = ("batchnorm", "layernorm", "groupnorm", "frn", "variancenorm")  # EvoNorm: no linear form
+PARAMETRIC_AND_PLAIN = ("weightnorm", "sws", "plain")
+ALL_NORMS = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "frn", "variancenorm",
+             "evonorm_b0", "evonorm_s0", "weightnorm", "sws", "plain")
+GROUP_SIZE = 8
+
+
+# --- MLP variance claims (F1-F3) ---------------------------------------------------------
+
+def _mlp_points(norms, branches, *, widths, batch, depth, alphas, remedy, trials):
+    out = []
+    for width in widths:
+        for branch in branches:
+            for norm in norms:
+                if branch == "linear" and norm not in LINEAR_FORM + PARAMETRIC_AND_PLAIN:
+                    continue
+                for alpha in alphas:
+                    for layer in (depth // 2, depth):
+                        s = {"norm": norm, "branch": branch, "width": width, "batch": batch,
+                             "depth": depth, "alpha": alpha, "remedy": remedy, "layer": layer}
+                        s.update(group_options(norm, GROUP_SIZE))
+                        out.append(Point(s, trials))
+    return out
+
+
+def _measure_variance(s, trials, seed):
+    sim = simulations.mlp(trials=trials, seed=seed, norm=s["norm"], width=s["width"],
+                          depth=s["depth"], batch=s["batch"], nonlinearity=s["branch"],
+                          residual=True, alpha=s["alpha"], nf_scaling=s["remedy"] == "nf",
+                          backward=False, **group_options(s["norm"], s.get("group_size")))
+    return simulations.measurement(sim, variance=sim.variance[:, s["layer"]])
+
+
+def _theory_variance(s):
+    from normtheory import bounds
+
+    common = dict(nonlinearity=s["branch"], batch=s["batch"])
+    if s["remedy"] == "nf":
+        return bounds.resnet_variance_nf(s["norm"], s["layer"], alpha=s["alpha"], **common)
+    if s["remedy"] == "skipinit":
+        return bounds.resnet_variance_skipinit(s["norm"], s["layer"], **common)
+    return bounds.resnet_variance(s["norm"], s["layer"], alpha=s["alpha"], **common)
+
+
+_VARIANCE_STAT = ("E[activation-variance probe of X_l] at l = depth/2 and l = depth; the "
+                  "closed form (with the probe's (1 - 1/B) batch factor) predicts this "
+                  "expectation")
+_T_OVER_NETWORKS = ("mean over independent random networks ± t·s/sqrt(n), n networks; the two "
+                    "layers of one setting come from the same networks")
+_MLP_SOURCE = "normtheory.bounds.forward (derived here; paper section 3)"
+
+
+def _variance_claim(cid, title, statement, quick, full, notes=""):
+    return register(Claim(
+        id=cid, family="forward", title=title, statement=statement,
+        statistic=_VARIANCE_STAT, interval=_T_OVER_NETWORKS, rule=InsideInterval(),
+        grid={"quick": quick, "full": full}, theory=_theory_variance,
+        measure=_measure_variance, estimate=simulations.trial_mean("variance"),
+        source=_MLP_SOURCE, probe_keys=("layer",), notes=notes))
+
+
+_variance_claim(
+    "F1", "activation-based branch: linear variance growth",
+    "In a residual MLP whose branch ends in an activation-based normalizer, Var(X_l) grows "
+    "linearly in l, with slope alpha² times the normalizer output's second moment (and, "
+    "for ReLU branches, the cross-sample covariance the branch keeps).",
+    _mlp_points(ACTIVATION_MLP, ("relu",), widths=(64,), batch=16, depth=20, alphas=(1.0,),
+                remedy="none", trials=24),
+    _mlp_points(ACTIVATION_MLP, ("linear", "relu"), widths=(64, 256), batch=32, depth=50,
+                alphas=(1.0,), remedy="none", trials=64),
+    notes="instancenorm is checked in CNNs (F5): in an MLP its statistic has one entry.")
+
+_variance_claim(
+    "F2", "parametric or no normalizer: geometric variance growth",
+    "In a residual MLP whose branch ends in a parametric normalizer (WN, SWS) or none "
+    "(Plain, He init), the branch preserves its input's second moment and Var(X_l) grows "
+    "geometrically, at rate 1 + alpha² per block (WN with its corrected ReLU: the "
+    "moment map iterated).",
+    _mlp_points(PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,), batch=16, depth=20,
+                alphas=(1.0,), remedy="none", trials=24),
+    _mlp_points(PARAMETRIC_AND_PLAIN, ("linear", "relu"), widths=(64, 256), batch=32,
+                depth=50, alphas=(0.5, 1.0), remedy="none", trials=64))
+
+_variance_claim(
+    "F3", "remedies: SkipInit and NF-style scaling",
+    "SkipInit (alpha = 0 at init) keeps Var(X_l) = Var(X_0); NF-style blocks "
+    "x + alpha·f(x/beta_l), beta_l the closed-form std of x_l, make the growth linear, "
+    "Var(X_l) = Var(X_0) + alpha²·l.",
+    _mlp_points(("batchnorm", "sws", "plain"), ("relu",), widths=(64,), batch=16, depth=20,
+                alphas=(0.0,), remedy="skipinit", trials=8)
+    + _mlp_points(PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,), batch=16, depth=20,
+                  alphas=(0.5, 1.0), remedy="nf", trials=24),
+    _mlp_points(ALL_NORMS[:1] + ("layernorm",) + PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,),
+                batch=32, depth=50, alphas=(0.0,), remedy="skipinit", trials=16)
+    + _mlp_points(PARAMETRIC_AND_PLAIN + ("batchnorm",), ("linear", "relu"), widths=(64, 256),
+                  batch=32, depth=50, alphas=(0.2, 0.5, 1.0), remedy="nf", trials=64))
+
+
+# --- ResNet-56 regime claims (F4, F5) ----------------------------------------------------
+
+STAGE_BLOCKS = (1, 5, 9)  # probe indices of blocks 1, 5, 9 (index 0 is the stem)
+REGIME_BOUNDARY = 4.0     # (1 + alpha²)² at alpha = 1: between 1 (linear) and 16 (geometric)
+
+
+def _resnet_points(arch, norms, *, image_size, batch, trials):
+    out = []
+    for norm in norms:
+        s = {"arch": arch, "norm": norm, "image_size": image_size, "batch": batch}
+        s.update(group_options(norm, GROUP_SIZE))
+        out.append(Point(s, trials))
+    return out
+
+
+def _measure_increments(s, trials, seed):
+    import torch
+
+    sim = simulations.net(s["arch"], s["norm"], trials=trials, seed=seed, batch=s["batch"],
+                          image_size=s["image_size"], widths=(32,), blocks_per_stage=9,
+                          dtype=torch.float32, **group_options(s["norm"], s.get("group_size")))
+    v1, v5, v9 = (sim.variance[:, i] for i in STAGE_BLOCKS)
+    return simulations.measurement(sim, late=v9 - v5, early=v5 - v1)
+
+
+def _estimate_increments(m, level):
+    return ratio_interval(m.data["late"], m.data["early"], level)
+
+
+def _theory_increments(s):
+    from normtheory import bounds
+
+    return bounds.growth_rate(s["norm"], alpha=1.0, nonlinearity="relu") ** 4
+
+
+def _regime_claim(cid, arch, title, statement, quick_norms):
+    return register(Claim(
+        id=cid, family="forward", title=title, statement=statement,
+        statistic=("increment ratio (v_9 - v_5)/(v_5 - v_1) of the activation variance over "
+                   "blocks 1-9 of the first stage (ratio of expectations); predicted "
+                   "growth_rate(norm)^4: 1 for linear growth, (1 + alpha²)^4 = 16 for "
+                   "geometric growth (asymptotic)"),
+        interval="delta method for E[v_9 - v_5]/E[v_5 - v_1] over independent networks",
+        rule=SideOfBoundary(REGIME_BOUNDARY),
+        grid={"quick": _resnet_points(arch, quick_norms, image_size=8, batch=8, trials=12),
+              "full": _resnet_points(arch, ALL_NORMS, image_size=32, batch=16, trials=12)},
+        theory=_theory_increments, measure=_measure_increments, estimate=_estimate_increments,
+        source="normtheory.bounds.growth_rate (asymptotic only; paper section 3)"))
+
+
+_regime_claim(
+    "F4", "resnet56",
+    "post-activation ResNet-56: linear vs geometric growth",
+    "In the post-activation ResNet-56 of the experiments (the normalizer ends the branch, "
+    "ReLU after the addition), the variance grows linearly over a stage with an "
+    "activation-based normalizer and geometrically with WN, SWS or none. Only the "
+    "asymptotic rate is derived (the ReLU after the addition and zero padding have no "
+    "closed form here).",
+    ("batchnorm", "groupnorm", "weightnorm", "plain"))
+
+_regime_claim(
+    "F5", "resnet56_pre",
+    "pre-activation ResNet-56: the F1/F2 dichotomy in a CNN",
+    "In the pre-activation ResNet-56 (the branch starts with the normalizer and ends in a "
+    "conv whose input is normalized), the variance grows linearly with an activation-based "
+    "normalizer (F1) and geometrically with WN, SWS or none (F2), as in residual MLPs.",
+    ("instancenorm", "layernorm", "sws", "plain"))

@@ -1,0 +1,222 @@
+"""Claims B1-B3: stable backward propagation (paper section 5).
+
+Networks: the non-residual theory MLP ``X_l = phi(N(X_{l-1} W_lᵀ))`` with the loss
+``<G, X_L>`` (``G`` i.i.d. N(0, 1), docs/settings.md), simulated by
+:func:`normtheory.montecarlo.simulate_mlp` in float64; and the first stage of the
+non-residual VGG-like CNN (:mod:`normtheory.nets.vgg`, ReLU, 3x3 convs with zero padding)
+simulated by :func:`normtheory.montecarlo.simulate_net`.
+
+Statistic (B1, B3 MLP): per network, the mean over its ``L`` layers of the per-layer ratio
+``‖∂ℓ/∂X_{l-1}‖² / ‖∂ℓ/∂X_l‖²``; its expectation is the growth factor of
+:func:`normtheory.bounds.gradient_growth_per_layer` (the derivation computes the expected
+ratio given the incoming gradient). Mean over independent networks with a t-interval.
+The ratio of expectations over the whole depth, ``(E‖∂ℓ/∂X_0‖² / E‖∂ℓ/∂X_L‖²)^{1/L}``,
+predicts the same number but its relative variance grows exponentially with ``L``, so it
+is not used. The per-layer ratio has finite variance only where ``E[1/χ²_k]²`` is finite
+(``k > 4``: ``n ≥ 6`` centred), so the grids start at ``n = 8``.
+
+- B1 (linear MLPs): BN over batch sizes, GN over group sizes, LN, VN; rule "closed form
+  inside the interval". The batch-statistic forms are infinite-width results (see
+  :mod:`normtheory.bounds.gradients`); the grid includes two widths to show the drift.
+- B2 (linear MLPs, GN): smaller groups, larger early-layer gradients. Statistic: mean over
+  networks of the paired difference of per-layer ratios ``r(g_small) − r(g_large)``;
+  theory column: the predicted difference; rule: the interval lies above 0 (IN worst, LN
+  best). The table over group sizes and the recommended group size are
+  :func:`normtheory.bounds.speed_stability` / ``recommend_group_size`` (figure 5).
+- B3 (ReLU MLPs): BN at large batch against ``π/(π−1)·(n−2)/(n−3)`` (Yang et al. 2019's
+  rate, derived here); closed form inside the interval.
+- B3b (ReLU CNN): the ordering. Per-layer growth over convs 2-5 of the first stage
+  (constant resolution) for a smaller against a larger ``n`` (IN, n = H·W, against GN and
+  LN), paired difference; rule: interval above 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from normtheory.verify import simulations
+from normtheory.verify.registry import Claim, Point, register
+from normtheory.verify.stats import InsideInterval, SideOfBoundary
+
+_T = "mean over independent random networks ± t·s/sqrt(n), n networks"
+_SOURCE = ("normtheory.bounds.gradient_growth_per_layer (derived here: projection rank times "
+           "E[1/chi2]; Yang et al. 2019 for BN; paper section 5)")
+
+
+def per_layer_ratio(grad_sq: np.ndarray, layers=None) -> np.ndarray:
+    """Per trial, the mean over ``layers`` (default all) of ``grad_sq[l-1] / grad_sq[l]``."""
+    ratios = grad_sq[:, :-1] / grad_sq[:, 1:]
+    if layers is not None:
+        ratios = ratios[:, layers]
+    return ratios.mean(axis=1)
+
+
+def _mlp_sim(s, trials, seed, norm=None, group_size=None):
+    norm = norm or s["norm"]
+    g = group_size if group_size is not None else s.get("group_size")
+    return simulations.mlp(trials=trials, seed=seed, norm=norm, width=s["width"], depth=s["depth"],
+                           batch=s["batch"], nonlinearity=s["branch"], backward=True,
+                           **simulations.group_options(norm, g))
+
+
+def _points(cases, *, branch, depth, trials):
+    out = []
+    for norm, width, batch, g in cases:
+        s = {"norm": norm, "branch": branch, "width": width, "batch": batch, "depth": depth}
+        if g is not None:
+            s["group_size"] = g
+        out.append(Point(s, trials))
+    return out
+
+
+def _measure_growth(s, trials, seed):
+    sim = _mlp_sim(s, trials, seed)
+    return simulations.measurement(sim, growth=per_layer_ratio(sim.grad_sq))
+
+
+def _theory_growth(s):
+    from normtheory import bounds
+
+    return bounds.gradient_growth_per_layer(s["norm"], width=s["width"], group_size=s.get("group_size"),
+                                            batch=s["batch"], nonlinearity=s["branch"])
+
+
+_GROWTH_STAT = ("E[per-layer ratio ‖dX_(l-1)‖² / ‖dX_l‖²], averaged over the network's layers "
+                "(the derivation's expected ratio)")
+
+register(Claim(
+    id="B1", family="gradients", title="gradient growth (n-2)/(n-3) per layer in linear nets",
+    statement="In a deep linear MLP whose normalizer computes each statistic from n entries the "
+              "expected squared gradient norm grows, going backward, by (n-2)/(n-3) per layer "
+              "when mean and variance are removed and (n-1)/(n-2) when only the variance is "
+              "(n = B for BN/VN, g for GN, d for LN).",
+    statistic=_GROWTH_STAT, interval=_T, rule=InsideInterval(),
+    grid={"quick": _points([("batchnorm", 128, 16, None), ("groupnorm", 64, 16, 8),
+                            ("groupnorm", 64, 16, 16), ("layernorm", 16, 16, None),
+                            ("variancenorm", 128, 8, None)], branch="linear", depth=20, trials=12),
+          "full": _points([("batchnorm", w, b, None) for w in (64, 512) for b in (8, 16, 32)]
+                          + [("groupnorm", w, 16, g) for w in (64, 256) for g in (8, 16, 32)]
+                          + [("layernorm", w, 16, None) for w in (8, 16, 32)]
+                          + [("variancenorm", w, b, None) for w in (64, 512) for b in (8, 16)],
+                          branch="linear", depth=50, trials=32)},
+    theory=_theory_growth, measure=_measure_growth, estimate=simulations.trial_mean("growth"),
+    source=_SOURCE,
+    notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN."))
+
+
+# --- B2: ordering over group sizes ----------------------------------------------------------
+
+def _pair_points(pairs, *, branch, batch, depth, trials):
+    return [Point({"norm": "groupnorm", "branch": branch, "width": w, "batch": batch, "depth": depth,
+                   "g_small": gs, "g_large": gl}, trials) for w, gs, gl in pairs]
+
+
+def _measure_growth_gap(s, trials, seed):
+    small = _mlp_sim(s, trials, seed, group_size=s["g_small"])
+    large = _mlp_sim(s, trials, seed + 1, group_size=s["g_large"])
+    gap = per_layer_ratio(small.grad_sq) - per_layer_ratio(large.grad_sq)
+    return _merge(simulations.measurement(small, gap=gap), simulations.measurement(large, gap=gap))
+
+
+def _merge(a, b):
+    layers = [x for x in (a.diverged_layer, b.diverged_layer) if x is not None]
+    a.diverged_layer = min(layers) if layers else None
+    a.diverged_trials += b.diverged_trials
+    return a
+
+
+def _theory_growth_gap(s):
+    from normtheory import bounds
+
+    common = dict(width=s["width"], nonlinearity=s["branch"])
+    return (bounds.gradient_growth_per_layer("groupnorm", group_size=s["g_small"], **common)
+            - bounds.gradient_growth_per_layer("groupnorm", group_size=s["g_large"], **common))
+
+
+register(Claim(
+    id="B2", family="gradients", title="smaller groups, larger early-layer gradients",
+    statement="Across group sizes the per-layer gradient growth falls as g grows (IN worst, LN "
+              "best); with R2 this is the speed-stability trade-off (bounds.speed_stability, "
+              "bounds.recommend_group_size).",
+    statistic="E[r(g_small) - r(g_large)], r the per-network mean per-layer gradient ratio; "
+              "theory column: the predicted difference (its sign is the prediction)",
+    interval=_T + " (pairs: trial t of each group size)", rule=SideOfBoundary(0.0),
+    grid={"quick": _pair_points([(64, 8, 64)], branch="linear", batch=16, depth=20, trials=12),
+          "full": _pair_points([(64, 8, 16), (64, 16, 64), (256, 8, 32), (256, 32, 256)],
+                               branch="linear", batch=16, depth=50, trials=32)},
+    theory=_theory_growth_gap, measure=_measure_growth_gap,
+    estimate=simulations.trial_mean("gap"), source=_SOURCE))
+
+
+# --- B3: ReLU nets ---------------------------------------------------------------------------
+
+CNN_STAGE_RATIOS = [1, 2, 3]  # ratios conv2/conv3, conv3/conv4, conv4/conv5 of vgg20's stage 1
+# (the net simulated is that stage alone: widths=(64,) keeps the first of the four stages)
+
+register(Claim(
+    id="B3", family="gradients", title="ReLU nets: the BatchNorm rate π/(π-1)·(n-2)/(n-3)",
+    statement="In deep ReLU MLPs with BatchNorm the per-layer gradient growth is "
+              "π/(π-1)·(n-2)/(n-3) at large batch (Yang et al. 2019; derived here from the ReLU "
+              "correlation map).",
+    statistic=_GROWTH_STAT, interval=_T, rule=InsideInterval(),
+    grid={"quick": _points([("batchnorm", 256, 64, None)], branch="relu", depth=20, trials=8),
+          "full": _points([("batchnorm", 256, 64, None), ("batchnorm", 512, 128, None)],
+                          branch="relu", depth=30, trials=24)},
+    theory=_theory_growth, measure=_measure_growth, estimate=simulations.trial_mean("growth"),
+    source=_SOURCE))
+
+
+def _cnn_sim(s, norm, g, trials, seed):
+    return simulations.net(s["arch"], norm, trials=trials, seed=seed, batch=s["batch"],
+                           image_size=s["image_size"], widths=(s["width"],),
+                           **simulations.group_options(norm, g))
+
+
+def _measure_cnn_gap(s, trials, seed):
+    small = _cnn_sim(s, s["norm_small"], s.get("g_small"), trials, seed)
+    large = _cnn_sim(s, s["norm_large"], s.get("g_large"), trials, seed + 1)
+    gap = (per_layer_ratio(small.grad_input_sq[:, :5], CNN_STAGE_RATIOS)
+           - per_layer_ratio(large.grad_input_sq[:, :5], CNN_STAGE_RATIOS))
+    return _merge(simulations.measurement(small, gap=gap), simulations.measurement(large, gap=gap))
+
+
+def _theory_cnn_gap(s):
+    from normtheory import bounds
+
+    def growth(norm, g):
+        return bounds.gradient_growth_per_layer(norm, width=s["width"], group_size=g,
+                                                spatial=s["image_size"] ** 2, nonlinearity="relu")
+    return growth(s["norm_small"], s.get("g_small")) - growth(s["norm_large"], s.get("g_large"))
+
+
+def _cnn_points(pairs, *, image_size, batch, trials):
+    out = []
+    for (ns, gs), (nl, gl) in pairs:
+        s = {"arch": "vgg20", "width": 64, "norm_small": ns, "norm_large": nl, "batch": batch,
+             "image_size": image_size}
+        if gs is not None:
+            s["g_small"] = gs
+        if gl is not None:
+            s["g_large"] = gl
+        out.append(Point(s, trials))
+    return out
+
+
+register(Claim(
+    id="B3b", family="gradients", title="ReLU CNN: fewer entries per statistic, larger growth",
+    statement="In the ReLU VGG-like CNN the per-layer gradient growth is larger for normalizers "
+              "whose statistics have fewer entries n (IN: H·W, GN: g·H·W, LN: C·H·W), the B1 "
+              "ordering.",
+    statistic="E[r(small n) - r(large n)], r the per-network mean of the per-layer ratios over "
+              "convs 2-5 of the first stage (constant resolution); theory column: the predicted "
+              "difference from (n-2)/(n-3) (its sign is the prediction; zero padding is not "
+              "modelled)",
+    interval=_T + " (pairs: trial t of each normalizer)", rule=SideOfBoundary(0.0),
+    grid={"quick": _cnn_points([(("instancenorm", None), ("layernorm", None))], image_size=4,
+                               batch=8, trials=8),
+          "full": _cnn_points([(("instancenorm", None), ("groupnorm", 4)),
+                               (("groupnorm", 4), ("layernorm", None)),
+                               (("frn", None), ("layernorm", None))],
+                              image_size=4, batch=8, trials=24)},
+    theory=_theory_cnn_gap, measure=_measure_cnn_gap, estimate=simulations.trial_mean("gap"),
+    source=_SOURCE))

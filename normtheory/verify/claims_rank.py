@@ -1,0 +1,250 @@
+"""Claims R1-R4: informative forward propagation (paper section 4).
+
+Network: the non-residual theory MLP ``X_l = phi(N(X_{l-1} W_lᵀ))`` (docs/settings.md),
+simulated by :func:`normtheory.montecarlo.simulate_mlp` in float64, inputs ``X_0`` with
+i.i.d. N(0, 1) entries (pairwise correlation ``input_corr``).
+
+- R1, R2 (linear MLPs, BN and GN): the statistic is the stable-rank probe of ``X_l``
+  (``‖X‖_F² / ‖X‖_2²`` of the ``B × d`` matrix) at ``l = depth/2`` and ``l = depth``,
+  mean over independent networks with a t-interval. The bound
+  :func:`normtheory.bounds.rank_lower_bound` (``c·sqrt(d/g)``, ``c = 1/2`` calibrated)
+  passes when it holds (interval's low end at or above it) and is not vacuous (above 1
+  and at least half the measured mean).
+- R2b: the rank falls as the group size grows. Statistic: the mean over networks of
+  ``srank(g_small) − srank(g_large)`` at the last layer (the two from independent
+  networks, paired by trial index), t-interval. The sign is predicted by the bound
+  (``rank_lower_bound(g_small) − rank_lower_bound(g_large) > 0``); rule: the interval lies
+  above 0.
+- R3 (LN and unnormalized linear MLPs): the per-trial least-squares slope of
+  ``log(srank(X_l) − 1)`` against ``l`` over the second half of the net, mean over
+  networks with a t-interval; predicted ``−rank_collapse_rate(d) = −2(λ_1 − λ_2)``
+  (Lyapunov gap of products of Gaussian matrices). Depths are chosen so that the
+  predicted decay over the net is ``e^{-8}``, deep in the asymptotic regime, and rule
+  "closed form inside the interval".
+- R4 (ReLU MLPs, unnormalized (He init) and LN): the mean pairwise cosine similarity of
+  ``X_l`` at ``l = depth/2`` and ``depth``, mean over networks with a t-interval;
+  predicted ``κ^l(c_0)``, the ReLU correlation map iterated (an infinite-width result).
+- R4b (ReLU MLPs, GN): similarity rises with the group size. Statistic: mean over
+  networks of ``cos(g_large) − cos(g_small)`` at the last layer; sign predicted from the
+  rank bound as in R2b; rule: interval above 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from normtheory.verify import simulations
+from normtheory.verify.registry import Claim, Point, register
+from normtheory.verify.stats import BoundHolds, InsideInterval, SideOfBoundary, mean_interval
+
+BOUND_RULE = BoundHolds(min_fraction=0.5, floor=1.0)
+COLLAPSE_DECAY = 8.0  # R3 depth: predicted log-decay of (srank - 1) over the network
+
+
+def _sim(s, trials, seed, norm=None, group_size=None, backward=False):
+    norm = norm or s["norm"]
+    g = group_size if group_size is not None else s.get("group_size")
+    return simulations.mlp(trials=trials, seed=seed, norm=norm, width=s["width"], depth=s["depth"],
+                           batch=s["batch"], nonlinearity=s["branch"], input_corr=s.get("input_corr", 0.0),
+                           backward=backward, **simulations.group_options(norm, g))
+
+
+# --- R1, R2: the sqrt(d/g) lower bound ------------------------------------------------------
+
+def _bound_points(cases, *, batch, depth, trials):
+    out = []
+    for norm, width, g in cases:
+        for layer in (depth // 2, depth):
+            s = {"norm": norm, "branch": "linear", "width": width, "batch": batch, "depth": depth,
+                 "layer": layer}
+            if g is not None:
+                s["group_size"] = g
+            out.append(Point(s, trials))
+    return out
+
+
+def _measure_rank(s, trials, seed):
+    sim = _sim(s, trials, seed)
+    return simulations.measurement(sim, stable_rank=sim.stable_rank[:, s["layer"]])
+
+
+def _theory_bound(s):
+    from normtheory import bounds
+
+    return bounds.rank_lower_bound(s["norm"], width=s["width"], group_size=s.get("group_size"),
+                                   batch=s["batch"])
+
+
+_RANK_STAT = ("E[stable rank ‖X_l‖_F²/‖X_l‖_2² of the B x d representation] at l = depth/2 "
+              "and l = depth")
+_T = "mean over independent random networks ± t·s/sqrt(n), n networks"
+_RANK_SOURCE = ("normtheory.bounds.rank_lower_bound: order from Daneshmand et al. 2020 (BN) and "
+                "the paper's section 4 theorem (GN); constant c = 1/2 calibrated")
+
+register(Claim(
+    id="R1", family="rank", title="BatchNorm keeps stable rank >= c·sqrt(d)",
+    statement="In a deep linear MLP with BatchNorm the stable rank of the B x d representation "
+              "stays at least c·sqrt(d) at any depth (c = 1/2, calibrated).",
+    statistic=_RANK_STAT, interval=_T, rule=BOUND_RULE,
+    grid={"quick": _bound_points([("batchnorm", 64, None)], batch=32, depth=30, trials=8),
+          "full": _bound_points([("batchnorm", w, None) for w in (64, 128, 256)], batch=64,
+                                depth=100, trials=16)},
+    theory=_theory_bound, measure=_measure_rank, estimate=simulations.trial_mean("stable_rank"),
+    source=_RANK_SOURCE, probe_keys=("layer",)))
+
+register(Claim(
+    id="R2", family="rank", title="GroupNorm keeps stable rank >= c·sqrt(d/g)",
+    statement="In a deep linear MLP with GroupNorm of group size g the stable rank stays at "
+              "least c·sqrt(d/g) (c = 1/2, calibrated) at any depth; the bound is checked where "
+              "it exceeds 1.",
+    statistic=_RANK_STAT, interval=_T, rule=BOUND_RULE,
+    grid={"quick": _bound_points([("groupnorm", 64, g) for g in (2, 8)], batch=32, depth=30,
+                                 trials=8),
+          "full": _bound_points([("groupnorm", 64, g) for g in (2, 4, 8)]
+                                + [("groupnorm", 256, g) for g in (4, 16, 32)], batch=64,
+                                depth=100, trials=16)},
+    theory=_theory_bound, measure=_measure_rank, estimate=simulations.trial_mean("stable_rank"),
+    source=_RANK_SOURCE, probe_keys=("layer",)))
+
+
+# --- R2b, R4b: orderings in the group size ---------------------------------------------------
+
+def _order_points(pairs, *, branch, batch, depth, trials):
+    return [Point({"norm": "groupnorm", "branch": branch, "width": w, "batch": batch, "depth": depth,
+                   "g_small": gs, "g_large": gl}, trials) for w, gs, gl in pairs]
+
+
+def _paired(probe, sign):
+    def measure(s, trials, seed):
+        small = _sim(s, trials, seed, group_size=s["g_small"])
+        large = _sim(s, trials, seed + 1, group_size=s["g_large"])
+        a = getattr(small, probe)[:, -1]
+        b = getattr(large, probe)[:, -1]
+        diff = sign * (a - b)
+        m = simulations.measurement(small, difference=diff)
+        other = simulations.measurement(large, difference=diff)
+        layers = [x for x in (m.diverged_layer, other.diverged_layer) if x is not None]
+        m.diverged_layer = min(layers) if layers else None
+        m.diverged_trials += other.diverged_trials
+        return m
+    return measure
+
+
+def _theory_bound_gap(s):
+    from normtheory import bounds
+
+    return (bounds.rank_lower_bound("groupnorm", width=s["width"], group_size=s["g_small"])
+            - bounds.rank_lower_bound("groupnorm", width=s["width"], group_size=s["g_large"]))
+
+
+_ORDER_RULE = SideOfBoundary(0.0)
+_ORDER_SOURCE = "sign of rank_lower_bound(g_small) - rank_lower_bound(g_large) (paper section 4)"
+
+register(Claim(
+    id="R2b", family="rank", title="stable rank falls as the group size grows",
+    statement="In deep linear GN MLPs the last-layer stable rank is larger for smaller groups "
+              "(the sqrt(d/g) bound orders group sizes the same way).",
+    statistic="E[srank(g_small) - srank(g_large)] at the last layer; theory column: the bound's "
+              "difference (only its sign is the prediction)",
+    interval=_T + " (pairs: trial t of each group size)", rule=_ORDER_RULE,
+    grid={"quick": _order_points([(64, 2, 16)], branch="linear", batch=32, depth=30, trials=8),
+          "full": _order_points([(64, 2, 8), (64, 8, 32), (256, 4, 64)], branch="linear", batch=64,
+                                depth=100, trials=16)},
+    theory=_theory_bound_gap, measure=_paired("stable_rank", +1.0),
+    estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))
+
+register(Claim(
+    id="R4b", family="rank", title="similarity rises with the group size (ReLU GN)",
+    statement="In deep ReLU GN MLPs the mean cosine similarity between samples is lower for "
+              "smaller groups: small groups keep samples apart, large groups (toward LN) let "
+              "them drift together.",
+    statistic="E[cos(g_large) - cos(g_small)] at the last layer; theory column: the rank bound's "
+              "difference for (g_small, g_large) (only its sign is the prediction)",
+    interval=_T + " (pairs: trial t of each group size)", rule=_ORDER_RULE,
+    grid={"quick": _order_points([(64, 2, 64)], branch="relu", batch=16, depth=30, trials=8),
+          "full": _order_points([(64, 2, 8), (64, 8, 64), (256, 4, 256)], branch="relu", batch=32,
+                                depth=100, trials=16)},
+    theory=_theory_bound_gap, measure=_paired("cosine", -1.0),
+    estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))
+
+
+# --- R3: rank collapse rate -----------------------------------------------------------------
+
+def collapse_depth(width: int) -> int:
+    """Depth at which the predicted decay of ``srank − 1`` reaches ``e^{-COLLAPSE_DECAY}``."""
+    from normtheory import bounds
+
+    return int(np.ceil(COLLAPSE_DECAY / bounds.rank_collapse_rate(width)))
+
+
+def _collapse_points(norms, widths, *, batch, trials):
+    return [Point({"norm": norm, "branch": "linear", "width": w, "batch": batch,
+                   "depth": collapse_depth(w)}, trials) for w in widths for norm in norms]
+
+
+def _measure_collapse(s, trials, seed):
+    sim = _sim(s, trials, seed)
+    depth = s["depth"]
+    layers = np.arange(depth // 2, depth + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        excess = np.log(sim.stable_rank - 1.0)
+    slope = simulations.layer_fit_slope(excess, layers)
+    return simulations.measurement(sim, slope=slope)
+
+
+def _theory_collapse(s):
+    from normtheory import bounds
+
+    return -bounds.rank_collapse_rate(s["width"])
+
+
+register(Claim(
+    id="R3", family="rank", title="LN and unnormalized linear nets collapse to rank 1",
+    statement="In deep linear MLPs with LayerNorm or no normalizer the stable rank tends to 1; "
+              "log(srank - 1) falls linearly in depth at the rate 2(λ_1 - λ_2) of the top two "
+              "Lyapunov exponents of products of d x d Gaussian matrices.",
+    statistic="E[least-squares slope of log(srank(X_l) - 1) over l = depth/2..depth] per network",
+    interval=_T, rule=InsideInterval(),
+    grid={"quick": _collapse_points(("layernorm", "plain"), (16,), batch=16, trials=8),
+          "full": _collapse_points(("layernorm", "plain"), (16, 32, 64), batch=32, trials=24)},
+    theory=_theory_collapse, measure=_measure_collapse, estimate=simulations.trial_mean("slope"),
+    source="normtheory.bounds.rank_collapse_rate (derived here; Newman 1986 Lyapunov spectrum)"))
+
+
+# --- R4: ReLU correlation map --------------------------------------------------------------
+
+def _similarity_points(norms, widths, *, batch, depth, input_corr, trials):
+    return [Point({"norm": norm, "branch": "relu", "width": w, "batch": batch, "depth": depth,
+                   "input_corr": input_corr, "layer": layer}, trials)
+            for w in widths for norm in norms for layer in (depth // 2, depth)]
+
+
+def _measure_cosine(s, trials, seed):
+    sim = _sim(s, trials, seed)
+    return simulations.measurement(sim, cosine=sim.cosine[:, s["layer"]])
+
+
+def _theory_cosine(s):
+    from normtheory import bounds
+
+    return float(bounds.relu_correlation_iterate(s["input_corr"], s["layer"])[-1])
+
+
+def _estimate_cosine(m, level):
+    return mean_interval(m.data["cosine"], level)
+
+
+register(Claim(
+    id="R4", family="rank", title="ReLU nets: similarity follows the iterated correlation map",
+    statement="In deep ReLU MLPs without normalizer (He init) or with LayerNorm the mean cosine "
+              "similarity between samples follows the ReLU correlation map iterated over depth, "
+              "drifting to 1 as 1 - c_l ~ 9π²/(2 l²) (infinite-width result).",
+    statistic="E[mean pairwise cosine similarity of X_l] at l = depth/2 and l = depth",
+    interval=_T, rule=InsideInterval(),
+    grid={"quick": _similarity_points(("plain", "layernorm"), (128,), batch=8, depth=10,
+                                      input_corr=0.0, trials=12),
+          "full": _similarity_points(("plain", "layernorm"), (64, 256, 1024), batch=16, depth=30,
+                                     input_corr=0.0, trials=32)},
+    theory=_theory_cosine, measure=_measure_cosine, estimate=_estimate_cosine,
+    source="normtheory.bounds.correlation (derived here; arc-cosine kernel of Cho & Saul 2009)",
+    probe_keys=("layer",)))

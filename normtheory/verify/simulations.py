@@ -1,0 +1,76 @@
+"""Shared access to the Monte Carlo engines for the claims, and common estimators.
+
+Several settings of a claim often read different layers (or statistics) of one
+simulation; :func:`mlp` and :func:`net` keep the last simulations in memory so that the
+rows of one simulation run it once. Seeds are the runner's setting seeds, computed
+without the claim's ``probe_keys`` (see :class:`~normtheory.verify.registry.Claim`), so
+that such rows share their seed and hence their simulation.
+
+:func:`measurement` turns probe arrays into a :class:`~normtheory.verify.registry.Measurement`
+carrying the first layer where any trial diverged.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from normtheory.verify.registry import Measurement
+from normtheory.verify.stats import mean_interval
+
+
+def _freeze(options: dict) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
+
+
+@lru_cache(maxsize=16)
+def _mlp(frozen: tuple, trials: int, seed: int):
+    from normtheory.montecarlo import simulate_mlp
+
+    return simulate_mlp(trials=trials, seed=seed, **dict(frozen))
+
+
+@lru_cache(maxsize=16)
+def _net(arch: str, norm: str, frozen: tuple, trials: int, seed: int):
+    from normtheory.montecarlo import simulate_net
+
+    return simulate_net(arch, norm, trials=trials, seed=seed, **dict(frozen))
+
+
+def mlp(*, trials: int, seed: int, **options):
+    """``normtheory.montecarlo.simulate_mlp(trials=, seed=, **options)``, memoized."""
+    return _mlp(_freeze(options), trials, seed)
+
+
+def net(arch: str, norm: str, *, trials: int, seed: int, **options):
+    """``normtheory.montecarlo.simulate_net(arch, norm, trials=, seed=, **options)``, memoized."""
+    return _net(arch, norm, _freeze(options), trials, seed)
+
+
+def group_options(norm: str, group_size: int | None) -> dict:
+    """``{"group_size": g}`` for the normalizers that take it, else ``{}``."""
+    return {"group_size": group_size} if norm in ("groupnorm", "evonorm_s0") else {}
+
+
+def measurement(sim, **data) -> Measurement:
+    """Per-trial arrays of ``sim`` as a Measurement, with the first diverged layer (if any)."""
+    trials = sim.variance.shape[0]
+    layers = [layer for _, layer in sim.diverged]
+    return Measurement(dict(data), trials, diverged_layer=min(layers) if layers else None,
+                       diverged_trials=len({t for t, _ in sim.diverged}))
+
+
+def trial_mean(name: str):
+    """Estimator: the mean over trials of ``data[name]``, with a t-interval."""
+    def estimate(m: Measurement, level: float):
+        return mean_interval(m.data[name], level)
+    return estimate
+
+
+def layer_fit_slope(values: np.ndarray, layers) -> np.ndarray:
+    """Per-trial least-squares slope of ``values[:, layers]`` against the layer index."""
+    x = np.asarray(layers, dtype=np.float64)
+    y = values[:, layers]
+    xc = x - x.mean()
+    return (y - y.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
