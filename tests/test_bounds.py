@@ -106,3 +106,25 @@ def test_rank_bound_and_tradeoff():
     row = [r for r in bounds.speed_stability(width=64, depth=20, group_sizes=[g])][0]
     assert row["total_growth"] <= 10.0
     assert bounds.rank_collapse_rate(64) > bounds.rank_collapse_rate(256) > 0
+
+
+def test_interior_growth_derivation():
+    """Below a scale-invariant layer: the isotropic form as N -> oo, LN's n(n-2)/((n-1)(n-3)),
+    variance-only N(n-1)/((N-1)(n-2)); the numeric function follows the expression."""
+    import sympy as sp
+
+    n, N, expr = bounds.interior_growth_expr(True)
+    assert sp.simplify(sp.limit(expr, N, sp.oo) - bounds.growth_from_n_expr(True)[1].subs(
+        bounds.growth_from_n_expr(True)[0], n)) == 0
+    assert sp.simplify(expr.subs(N, n) - n * (n - 2) / ((n - 1) * (n - 3))) == 0
+    n2, N2, expr2 = bounds.interior_growth_expr(False)
+    assert sp.simplify(expr2 - N2 * (n2 - 1) / ((N2 - 1) * (n2 - 2))) == 0
+    ln = bounds.gradient_growth_per_layer("layernorm", width=16)
+    assert ln == pytest.approx(16 * 14 / (15 * 13))
+    assert bounds.gradient_growth_per_layer("layernorm", width=16, position="top") == \
+        pytest.approx(14 / 13)
+    # ReLU nets keep the isotropic form; a bad position is named
+    assert bounds.gradient_growth_per_layer("groupnorm", width=64, group_size=8,
+                                            nonlinearity="relu") == pytest.approx(1.2)
+    with pytest.raises(ValueError, match="position"):
+        bounds.gradient_growth_per_layer("layernorm", width=16, position="middle")

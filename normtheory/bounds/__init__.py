@@ -39,6 +39,7 @@ from normtheory.bounds.gradients import (
     gradient_growth_per_layer,
     gradient_growth_total,
     growth_from_n_expr,
+    interior_growth_expr,
     inverse_chi2_mean_expr,
     stat_count,
 )

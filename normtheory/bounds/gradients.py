@@ -16,6 +16,22 @@ where the weight's backward (variance ``gain²/d``) and the ReLU mask (half the 
 finite only for ``k > 2``; the result is ``(n − 2)/(n − 3)`` centred and
 ``(n − 1)/(n − 2)`` variance-only (printed by :func:`growth_from_n_expr`).
 
+**Interior layers** (derived here). The form above takes the incoming gradient ``dX_l`` to
+be isotropic. That holds at the top layer (``dX_L = G``), but below it the next layer
+``N(X_l W_{l+1}ᵀ)`` is invariant to rescaling ``X_l`` (per sample for per-sample statistics,
+jointly over the batch for batch statistics), so by Euler's theorem ``dX_l`` is orthogonal
+to ``X_l`` within the ``N`` entries over which that invariance holds (``N = d·H·W`` per
+sample, ``B·d·H·W`` for batch statistics). In a linear net ``X_l`` is the normalized output
+``y``; with ``G = N/n`` statistics, ``P`` removes per statistic the all-ones direction (already
+orthogonal to ``y``, which is centred per statistic) and the direction of ``y`` on that
+statistic; the ``G`` output directions span a space that contains ``X_l``, which ``dX_l`` has
+no component along. Taking ``dX_l`` isotropic in the ``N − 1`` remaining dimensions, the
+kept fraction is ``(N − rG)/(N − 1)`` (``r = 2`` centred, 1 variance-only) instead of
+``(n − r)/n``, and the per-layer factor becomes ``N(n − 2)/((N − 1)(n − 3))`` centred
+(:func:`interior_growth_expr`): LayerNorm (``N = n``) grows by ``n(n−2)/((n−1)(n−3))``, GN
+with few groups more than ``(n−2)/(n−3)``, and batch statistics (``N = B·d``) by a negligible
+``N/(N−1)`` more. This form is for linear nets (in a ReLU net ``X_l = relu(y)``).
+
 Assumptions: the ``n`` entries of one statistic are i.i.d. Gaussian. That holds exactly
 for per-sample statistics in an MLP (the units of one sample are i.i.d. given the input).
 For batch statistics (batchnorm, variancenorm) the ``n = B`` entries of a column are the
@@ -56,6 +72,24 @@ def growth_from_n_expr(centered: bool = True):
     dof = n - 1 if centered else n
     rank = n - 2 if centered else n - 1
     return n, sp.simplify(rank / n * n * inv.subs(k, dof))
+
+
+@lru_cache(maxsize=None)
+def interior_growth_expr(centered: bool = True):
+    """``(n, N, factor)``: the per-layer growth below a scale-invariant layer, ``N`` the
+    entries over which that layer is invariant (see the module docstring)."""
+    n, N = sp.symbols("n N", positive=True)
+    k, inv = inverse_chi2_mean_expr()
+    dof, removed = (n - 1, 2) if centered else (n, 1)
+    statistics = N / n
+    kept = (N - removed * statistics) / (N - 1)
+    return n, N, sp.factor(sp.simplify(kept * n * inv.subs(k, dof)))
+
+
+@lru_cache(maxsize=None)
+def _interior_fn(centered: bool):
+    n, N, expr = interior_growth_expr(centered)
+    return sp.lambdify((n, N), expr, "numpy")
 
 
 @lru_cache(maxsize=None)
@@ -120,14 +154,20 @@ def batchnorm_relu_growth() -> float:
 
 
 def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=None, spatial: int = 1,
-                              nonlinearity: str = "linear") -> float:
+                              nonlinearity: str = "linear", position: str = "interior") -> float:
     """Expected per-layer growth of ``‖∂ℓ/∂X‖²`` going backward (claims B1, B3).
 
-    Plain, weightnorm and sws preserve the expected squared norm (factor 1: the
-    Gaussian / unit-row weight has ``E[WᵀW] = I``). EvoNorm has no closed form here
-    (``ValueError``). For batchnorm in a ReLU net the large-batch form
+    ``position="interior"`` (default): a layer below another normalized layer, the per-layer
+    rate of a deep net; in linear nets this is :func:`interior_growth_expr` (it needs
+    ``batch`` for batch statistics). ``position="top"``: the last layer, whose incoming
+    gradient is isotropic, ``(n−2)/(n−3)`` or ``(n−1)/(n−2)``. In ReLU nets both positions use
+    the isotropic form. Plain, weightnorm and sws preserve the expected squared norm
+    (factor 1: the Gaussian / unit-row weight has ``E[WᵀW] = I``). EvoNorm has no closed form
+    here (``ValueError``). For batchnorm in a ReLU net the large-batch form
     ``π/(π−1) · (n−2)/(n−3)`` is returned (see the module docstring).
     """
+    if position not in ("interior", "top"):
+        raise ValueError(f"position must be 'interior' or 'top', got {position!r}")
     norm = check_name(norm)
     if nonlinearity not in ("linear", "relu"):
         raise ValueError(f"nonlinearity must be 'linear' or 'relu', got {nonlinearity!r}")
@@ -136,7 +176,11 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
     if norm.startswith("evonorm"):
         raise ValueError(f"no closed-form gradient growth is derived for {norm}")
     n = stat_count(norm, width=width, group_size=group_size, batch=batch, spatial=spatial)
-    factor = gradient_growth_from_n(n, centered=norm in CENTRED)
+    centered = norm in CENTRED
+    factor = gradient_growth_from_n(n, centered=centered)
+    if position == "interior" and nonlinearity == "linear":
+        entries = width * spatial * (batch if norm in ("batchnorm", "variancenorm") else 1)
+        factor = float(_interior_fn(centered)(n, entries))
     if nonlinearity == "relu" and norm == "batchnorm":
         factor *= batchnorm_relu_growth()
     return factor

@@ -6,7 +6,8 @@ covariance of the same unit in two different samples; ``v − s`` is the activat
 probe at infinite batch). A branch ``f(X) = N(phi(X) Wᵀ)`` (docs/settings.md) maps
 ``(v, s)`` of its input to ``(v_f, s_f)`` of its output:
 
-- ``phi``: identity keeps ``(v, s)``; ReLU with He gain 2 gives ``(v, v·κ(s/v))`` with ``κ``
+- ``phi``: identity keeps ``(v, s)`` (in ReLU networks EvoNorm, its own nonlinearity, has no
+  ReLU before the weight but the weight keeps the He gain 2: ``(2v, 2s)``); ReLU with He gain 2 gives ``(v, v·κ(s/v))`` with ``κ``
   the arc-cosine map (:mod:`normtheory.bounds.correlation`); the WN corrected ReLU and the
   SWS scaled ReLU follow from ``E relu(x) = sqrt(v/(2π))`` and ``E relu(x)² = v/2``.
 - centred per-sample normalizers (layernorm, groupnorm, instancenorm): ``(1, ρ)`` with ``ρ = s/v`` the input correlation (the unit's common
@@ -81,8 +82,10 @@ def phi_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float
     """``(v, s)`` after the nonlinearity paired with ``norm`` (and the weight's gain)."""
     from normtheory.bounds.correlation import relu_correlation_map
 
-    if nonlinearity == "linear" or norm.startswith("evonorm"):
+    if nonlinearity == "linear":
         return v, s
+    if norm.startswith("evonorm"):  # no ReLU (the layer is its own nonlinearity), He gain 2
+        return 2 * v, 2 * s
     rho = float(np.clip(s / v, -1.0, 1.0)) if v > 0 else 0.0
     half_cross = v / 2 * relu_correlation_map(rho)
     mean_relu = math.sqrt(v / (2 * math.pi))

@@ -6,8 +6,9 @@ Networks: the non-residual theory MLP ``X_l = phi(N(X_{l-1} W_lᵀ))`` with the 
 non-residual VGG-like CNN (:mod:`normtheory.nets.vgg`, ReLU, 3x3 convs with zero padding)
 simulated by :func:`normtheory.montecarlo.simulate_net`.
 
-Statistic (B1, B3 MLP): per network, the mean over its ``L`` layers of the per-layer ratio
-``‖∂ℓ/∂X_{l-1}‖² / ‖∂ℓ/∂X_l‖²``; its expectation is the growth factor of
+Statistic (B1, B3 MLP): per network, the mean over its interior layers (all but the top
+one, whose incoming gradient is the random ``G``) of the per-layer ratio
+``‖∂ℓ/∂X_{l-1}‖² / ‖∂ℓ/∂X_l‖²``; its expectation is the interior growth factor of
 :func:`normtheory.bounds.gradient_growth_per_layer` (the derivation computes the expected
 ratio given the incoming gradient). Mean over independent networks with a t-interval.
 The ratio of expectations over the whole depth, ``(E‖∂ℓ/∂X_0‖² / E‖∂ℓ/∂X_L‖²)^{1/L}``,
@@ -44,10 +45,10 @@ _SOURCE = ("normtheory.bounds.gradient_growth_per_layer (derived here: projectio
 
 
 def per_layer_ratio(grad_sq: np.ndarray, layers=None) -> np.ndarray:
-    """Per trial, the mean over ``layers`` (default all) of ``grad_sq[l-1] / grad_sq[l]``."""
+    """Per trial, the mean of the ratios ``grad_sq[j] / grad_sq[j+1]`` over ``layers``
+    (default: every layer but the top one, ``j = 0..L−2``: the interior layers)."""
     ratios = grad_sq[:, :-1] / grad_sq[:, 1:]
-    if layers is not None:
-        ratios = ratios[:, layers]
+    ratios = ratios[:, :-1] if layers is None else ratios[:, layers]
     return ratios.mean(axis=1)
 
 
@@ -81,14 +82,17 @@ def _theory_growth(s):
                                             batch=s["batch"], nonlinearity=s["branch"])
 
 
-_GROWTH_STAT = ("E[per-layer ratio ‖dX_(l-1)‖² / ‖dX_l‖²], averaged over the network's layers "
-                "(the derivation's expected ratio)")
+_GROWTH_STAT = ("E[per-layer ratio ‖dX_(l-1)‖² / ‖dX_l‖²], averaged over the network's "
+                "interior layers (all but the top one; the derivation's expected ratio)")
 
 register(Claim(
-    id="B1", family="gradients", title="gradient growth (n-2)/(n-3) per layer in linear nets",
+    id="B1", family="gradients", title="gradient growth per layer in linear nets, N(n-2)/((N-1)(n-3))",
     statement="In a deep linear MLP whose normalizer computes each statistic from n entries the "
-              "expected squared gradient norm grows, going backward, by (n-2)/(n-3) per layer "
-              "when mean and variance are removed and (n-1)/(n-2) when only the variance is "
+              "expected squared gradient norm grows, going backward, by a constant factor per "
+              "layer. Below another normalized layer it is N(n-2)/((N-1)(n-3)) when mean and "
+              "variance are removed (N(n-1)/((N-1)(n-2)) for the variance only), N the entries "
+              "the next layer is scale-invariant over (d per sample, B·d for batch statistics); "
+              "the isotropic top-layer form (n-2)/(n-3) is its N -> infinity limit "
               "(n = B for BN/VN, g for GN, d for LN).",
     statistic=_GROWTH_STAT, interval=_T, rule=InsideInterval(),
     grid={"quick": _points([("batchnorm", 128, 16, None), ("groupnorm", 64, 16, 8),
@@ -100,6 +104,7 @@ register(Claim(
                           + [("variancenorm", w, b, None) for w in (64, 512) for b in (8, 16)],
                           branch="linear", depth=50, trials=32)},
     theory=_theory_growth, measure=_measure_growth, estimate=simulations.trial_mean("growth"),
+    version="2",  # 2: interior layers only (the top layer has an isotropic gradient)
     source=_SOURCE,
     notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN."))
 
@@ -145,7 +150,8 @@ register(Claim(
           "full": _pair_points([(64, 8, 16), (64, 16, 64), (256, 8, 32), (256, 32, 256)],
                                branch="linear", batch=16, depth=50, trials=32)},
     theory=_theory_growth_gap, measure=_measure_growth_gap,
-    estimate=simulations.trial_mean("gap"), source=_SOURCE))
+    estimate=simulations.trial_mean("gap"), source=_SOURCE,
+    version="2"))  # 2: interior layers only
 
 
 # --- B3: ReLU nets ---------------------------------------------------------------------------
@@ -163,6 +169,7 @@ register(Claim(
           "full": _points([("batchnorm", 256, 64, None), ("batchnorm", 512, 128, None)],
                           branch="relu", depth=30, trials=24)},
     theory=_theory_growth, measure=_measure_growth, estimate=simulations.trial_mean("growth"),
+    version="2",  # 2: interior layers only (the top layer has an isotropic gradient)
     source=_SOURCE))
 
 

@@ -153,21 +153,6 @@ register(Claim(
     theory=_theory_bound_gap, measure=_paired("stable_rank", +1.0),
     estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))
 
-register(Claim(
-    id="R4b", family="rank", title="similarity rises with the group size (ReLU GN)",
-    statement="In deep ReLU GN MLPs the mean cosine similarity between samples is lower for "
-              "smaller groups: small groups keep samples apart, large groups (toward LN) let "
-              "them drift together.",
-    statistic="E[cos(g_large) - cos(g_small)] at the last layer; theory column: the rank bound's "
-              "difference for (g_small, g_large) (only its sign is the prediction)",
-    interval=_T + " (pairs: trial t of each group size)", rule=_ORDER_RULE,
-    grid={"quick": _order_points([(64, 2, 64)], branch="relu", batch=16, depth=30, trials=8),
-          "full": _order_points([(64, 2, 8), (64, 8, 64), (256, 4, 256)], branch="relu", batch=32,
-                                depth=100, trials=16)},
-    theory=_theory_bound_gap, measure=_paired("cosine", -1.0),
-    estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))
-
-
 # --- R3: rank collapse rate -----------------------------------------------------------------
 
 def collapse_depth(width: int) -> int:
@@ -248,3 +233,17 @@ register(Claim(
     theory=_theory_cosine, measure=_measure_cosine, estimate=_estimate_cosine,
     source="normtheory.bounds.correlation (derived here; arc-cosine kernel of Cho & Saul 2009)",
     probe_keys=("layer",)))
+
+register(Claim(
+    id="R4b", family="rank", title="similarity rises with the group size (ReLU GN)",
+    statement="In deep ReLU GN MLPs the mean cosine similarity between samples is lower for "
+              "smaller groups: small groups keep samples apart, large groups (toward LN) let "
+              "them drift together.",
+    statistic="E[cos(g_large) - cos(g_small)] at the last layer; theory column: the rank bound's "
+              "difference for (g_small, g_large) (only its sign is the prediction)",
+    interval=_T + " (pairs: trial t of each group size)", rule=_ORDER_RULE,
+    grid={"quick": _order_points([(64, 2, 64)], branch="relu", batch=16, depth=30, trials=8),
+          "full": _order_points([(64, 2, 8), (64, 8, 64), (256, 4, 256)], branch="relu", batch=32,
+                                depth=100, trials=16)},
+    theory=_theory_bound_gap, measure=_paired("cosine", -1.0),
+    estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))
