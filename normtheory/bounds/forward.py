@@ -31,7 +31,7 @@ import numpy as np
 import sympy as sp
 
 from normtheory.bounds._validate import branch_kind, check_name, depth_array, family, nonneg, positive
-from normtheory.bounds.moments import branch_moments
+from normtheory.bounds.moments import branch_mean, branch_moments
 
 
 @lru_cache(maxsize=None)
@@ -65,14 +65,20 @@ def weightnorm_relu_rate_expr():
 
 
 def _iterate(norm, nonlinearity, depth, alpha, var0, input_corr, nf):
-    v, s = var0, input_corr * var0
+    """Mean-field moments ``(v_l, s_l)`` of ``X_l``, with the entries' mean ``m_l``: a branch
+    whose output has mean ``μ`` (EvoNorm) adds ``α μ`` to ``m`` and the cross term
+    ``2 α m μ`` to both ``v`` and ``s`` (``X_l`` and the branch output are independent at
+    infinite width but not centred); ``v − s`` is unchanged by it, ``s/v`` is not."""
+    v, s, m = var0, input_corr * var0, 0.0
     vs = np.empty(depth + 1)
     ss = np.empty(depth + 1)
     vs[0], ss[0] = v, s
     for layer in range(1, depth + 1):
         scale = v if nf else 1.0
         vf, sf = branch_moments(norm, nonlinearity, v / scale, s / scale)
-        v, s = v + alpha ** 2 * vf, s + alpha ** 2 * sf
+        mu = branch_mean(norm, nonlinearity, v / scale, s / scale)
+        cross = 2 * alpha * m * mu
+        v, s, m = v + alpha ** 2 * vf + cross, s + alpha ** 2 * sf + cross, m + alpha * mu
         if not (math.isfinite(v) and math.isfinite(s)):
             vs[layer:], ss[layer:] = np.inf, np.inf
             break

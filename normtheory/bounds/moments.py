@@ -78,6 +78,27 @@ def output_moments(name: str, v: float, s: float) -> tuple[float, float]:
     return float(w @ (y ** 2) @ w), float(w @ (y @ w) ** 2)
 
 
+def output_mean(name: str, v: float, s: float) -> float:
+    """``E y``, the output's mean (nonzero for EvoNorm, whose outputs are skewed)."""
+    x, w = _hermite()
+    s = min(max(s, 0.0), v * (1 - 1e-12))
+    c = math.sqrt(s) * x[:, None] * np.ones((1, x.size))
+    g = math.sqrt(v - s) * x[None, :] * np.ones((x.size, 1))
+    y = np.broadcast_to(_output_fn(name)(c, g, v, s), c.shape)
+    return float(w @ y @ w)
+
+
+def branch_mean(norm: str, nonlinearity: str, v: float, s: float) -> float:
+    """``E f(X)`` per entry for input moments ``(v, s)``: 0 for centred normalizers, for
+    parametric ones and plain (a zero-mean weight ends the branch) and for the odd outputs of
+    variancenorm and frn; the quadrature of :func:`output_mean` for EvoNorm."""
+    norm = check_name(norm)
+    if not norm.startswith("evonorm"):
+        return 0.0
+    vh, sh = phi_moments(norm, nonlinearity, v, s)
+    return output_mean(norm, vh, sh)
+
+
 def phi_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float, float]:
     """``(v, s)`` after the nonlinearity paired with ``norm`` (and the weight's gain)."""
     from normtheory.bounds.correlation import relu_correlation_map
