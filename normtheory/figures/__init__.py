@@ -26,6 +26,9 @@ FIGURES: dict[str, str] = {
     "training_curves": "training curves in the layout of the paper's Figure 1 (T1)",
 }
 
+# Figures drawn from training logs (``--runs DIR``) rather than simulated.
+FROM_TRAINING_LOGS = ("training_curves",)
+
 
 def check_name(name: str) -> str:
     """The figure name, or ValueError naming the closest figure names."""

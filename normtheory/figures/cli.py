@@ -12,17 +12,18 @@ import sys
 import time
 from typing import Sequence
 
-from normtheory.figures import FIGURES, check_name
+from normtheory.figures import FIGURES, FROM_TRAINING_LOGS, check_name
 
 HELP = ("regenerate the paper's figures from theory and simulation: PNG, PDF, the data "
         "behind each (CSV) and a caption")
 DEFAULT_OUT = "figures-out"
 
 
-def add_arguments(parser: argparse.ArgumentParser, *, single: bool = False) -> None:
+def add_arguments(parser: argparse.ArgumentParser, *, name: str | None = None) -> None:
+    """Options of ``normtheory figures``, or of the script of the one figure ``name``."""
     parser.add_argument("--out", metavar="DIR", default=DEFAULT_OUT,
                         help=f"output folder (default {DEFAULT_OUT}/)")
-    if not single:
+    if name is None:
         parser.add_argument("--only", metavar="NAMES", default=None,
                             help="comma-separated figure names (default: all; see --list)")
         parser.add_argument("--list", action="store_true",
@@ -34,9 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser, *, single: bool = False) -> N
                       help="tiny sizes, seconds per figure (smoke test; noisy)")
     parser.set_defaults(size="default")
     parser.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
-    parser.add_argument("--runs", metavar="DIR", default=None,
-                        help="folder of training logs (normtheory train) for training_curves; "
-                             "without it that figure is skipped")
+    if name is None or name in FROM_TRAINING_LOGS:
+        parser.add_argument("--runs", metavar="DIR", default=None,
+                            help="folder of training runs (normtheory train --out ...; searched "
+                                 "recursively) for training_curves; without it that figure is "
+                                 "skipped")
     parser.add_argument("--force", action="store_true",
                         help="recompute figures whose CSV is already in --out")
     parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 110)")
@@ -97,8 +100,8 @@ def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
 def _one(name, args, progress, load, run_figure, style) -> str:
     module = load(name)
     options = {}
-    if getattr(module, "NEEDS_RUNS", False):
-        if args.runs is None:
+    if name in FROM_TRAINING_LOGS:
+        if getattr(args, "runs", None) is None:
             return f"skipped  {name}: needs training logs, pass --runs DIR"
         options["runs"] = args.runs
     try:
@@ -114,5 +117,5 @@ def main(argv: Sequence[str] | None = None, *, name: str | None = None,
     """Parse ``argv`` and run all figures, or the one ``name`` (the per-figure scripts)."""
     parser = argparse.ArgumentParser(prog=prog or "normtheory figures",
                                      description=FIGURES[name] if name else HELP)
-    add_arguments(parser, single=name is not None)
+    add_arguments(parser, name=name)
     return run(parser.parse_args(argv), names=[name] if name else None)

@@ -106,13 +106,8 @@ def plot(rows: list[dict]):
             ax = axes[0, i]
             part = select(rows, panel=panel)
             for series in unique(part, "series"):
-                color = _color(rows, series)
-                sim = select(part, series=series, kind="simulation")
-                x, y, low, high = xy(sim, "x", "y", "y_low", "y_high")
-                style.simulation_points(ax, x, y, low, high, series=series, color=color,
-                                        label=_label(rows, series), markersize=2.4)
-                tx, ty = xy(select(part, series=series, kind="theory"), "x", "y")
-                style.theory_line(ax, tx, ty, series=series, color=color)
+                style.draw_series(ax, part, series, color=_color(rows, series),
+                                  label=_label(rows, series), markersize=2.4)
             ax.set_yscale("log")
             ax.set_xlabel("layer $l$")
             first = part[0]

@@ -88,15 +88,9 @@ def plot(rows: list[dict]):
         fig, axes = style.figure(1, 1, panel_height=2.2)
         ax = axes[0, 0]
         for norm in unique(rows, "series"):
-            color = style.norm_color(norm)
-            x, y, low, high = xy(select(rows, series=norm, kind="simulation"),
-                                 "x", "y", "y_low", "y_high")
-            style.simulation_points(ax, x, y, low, high, series=norm, color=color,
-                                    marker=style.norm_marker(norm), markersize=2.2,
-                                    label=style.norm_label(norm))
-            th = select(rows, series=norm, kind="theory")
-            if th:
-                style.theory_line(ax, *xy(th, "x", "y"), series=norm, color=color)
+            style.draw_series(ax, rows, norm, color=style.norm_color(norm),
+                              marker=style.norm_marker(norm), markersize=2.2,
+                              label=style.norm_label(norm))
         ax.set_yscale("log")
         ax.set_xlabel("layer $l$")
         ax.set_ylabel("stable rank $-$ 1")

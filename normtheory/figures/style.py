@@ -168,6 +168,21 @@ def simulation_points(ax, x, estimate, low, high, *, series: str, color, marker=
     return points
 
 
+def draw_series(ax, rows, series: str, *, color, marker="o", label: str | None = None,
+                markersize=None, linewidth: float = 0.9) -> None:
+    """A series of a figure's table (:mod:`normtheory.figures.table`): its simulation rows as
+    points with a band and its theory rows, if any, as a line."""
+    from normtheory.figures.table import select, xy
+
+    sim = select(rows, series=series, kind="simulation")
+    if sim:
+        simulation_points(ax, *xy(sim, "x", "y", "y_low", "y_high"), series=series, color=color,
+                          marker=marker, markersize=markersize, label=label)
+    theory = select(rows, series=series, kind="theory")
+    if theory:
+        theory_line(ax, *xy(theory, "x", "y"), series=series, color=color, linewidth=linewidth)
+
+
 def simulation_level(ax, x_range, estimate: float, low: float, high: float, *, series: str,
                      color, label: str | None = None):
     """A Monte Carlo estimate that does not depend on the x axis (e.g. BN on a group-size

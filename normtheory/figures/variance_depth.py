@@ -138,14 +138,9 @@ def plot(rows: list[dict]):
             ax = flat[i]
             part = select(rows, panel=key)
             for norm in unique(part, "series"):
-                color = style.norm_color(norm)
-                x, y, low, high = xy(select(part, series=norm, kind="simulation"),
-                                     "x", "y", "y_low", "y_high")
-                style.simulation_points(ax, x, y, low, high, series=norm, color=color,
-                                        marker=style.norm_marker(norm), markersize=2.2,
-                                        label=style.norm_label(norm))
-                tx, ty = xy(select(part, series=norm, kind="theory"), "x", "y")
-                style.theory_line(ax, tx, ty, series=norm, color=color, linewidth=0.8)
+                style.draw_series(ax, part, norm, color=style.norm_color(norm),
+                                  marker=style.norm_marker(norm), markersize=2.2,
+                                  label=style.norm_label(norm), linewidth=0.8)
             ax.set_yscale("log")
             ax.set_xlabel("block $l$")
             ax.set_ylabel("activation variance")
