@@ -52,14 +52,6 @@ def per_layer_ratio(grad_sq: np.ndarray, layers=None) -> np.ndarray:
     return ratios.mean(axis=1)
 
 
-def _mlp_sim(s, trials, seed, norm=None, group_size=None):
-    norm = norm or s["norm"]
-    g = group_size if group_size is not None else s.get("group_size")
-    return simulations.mlp(trials=trials, seed=seed, norm=norm, width=s["width"], depth=s["depth"],
-                           batch=s["batch"], nonlinearity=s["branch"], backward=True,
-                           **simulations.group_options(norm, g))
-
-
 def _points(cases, *, branch, depth, trials):
     out = []
     for norm, width, batch, g in cases:
@@ -71,7 +63,7 @@ def _points(cases, *, branch, depth, trials):
 
 
 def _measure_growth(s, trials, seed):
-    sim = _mlp_sim(s, trials, seed)
+    sim = simulations.mlp_at(s, trials=trials, seed=seed, backward=True)
     return simulations.measurement(sim, growth=per_layer_ratio(sim.grad_sq))
 
 
@@ -111,23 +103,12 @@ register(Claim(
 
 # --- B2: ordering over group sizes ----------------------------------------------------------
 
-def _pair_points(pairs, *, branch, batch, depth, trials):
-    return [Point({"norm": "groupnorm", "branch": branch, "width": w, "batch": batch, "depth": depth,
-                   "g_small": gs, "g_large": gl}, trials) for w, gs, gl in pairs]
-
-
 def _measure_growth_gap(s, trials, seed):
-    small = _mlp_sim(s, trials, seed, group_size=s["g_small"])
-    large = _mlp_sim(s, trials, seed + 1, group_size=s["g_large"])
+    small = simulations.mlp_at(s, trials=trials, seed=seed, group_size=s["g_small"], backward=True)
+    large = simulations.mlp_at(s, trials=trials, seed=seed + 1, group_size=s["g_large"],
+                                 backward=True)
     gap = per_layer_ratio(small.grad_sq) - per_layer_ratio(large.grad_sq)
-    return _merge(simulations.measurement(small, gap=gap), simulations.measurement(large, gap=gap))
-
-
-def _merge(a, b):
-    layers = [x for x in (a.diverged_layer, b.diverged_layer) if x is not None]
-    a.diverged_layer = min(layers) if layers else None
-    a.diverged_trials += b.diverged_trials
-    return a
+    return simulations.paired(small, large, gap=gap)
 
 
 def _theory_growth_gap(s):
@@ -146,8 +127,8 @@ register(Claim(
     statistic="E[r(g_small) - r(g_large)], r the per-network mean per-layer gradient ratio; "
               "theory column: the predicted difference (its sign is the prediction)",
     interval=_T + " (pairs: trial t of each group size)", rule=SideOfBoundary(0.0),
-    grid={"quick": _pair_points([(64, 8, 64)], branch="linear", batch=16, depth=20, trials=12),
-          "full": _pair_points([(64, 8, 16), (64, 16, 64), (256, 8, 32), (256, 32, 256)],
+    grid={"quick": simulations.group_pairs([(64, 8, 64)], branch="linear", batch=16, depth=20, trials=12),
+          "full": simulations.group_pairs([(64, 8, 16), (64, 16, 64), (256, 8, 32), (256, 32, 256)],
                                branch="linear", batch=16, depth=50, trials=32)},
     theory=_theory_growth_gap, measure=_measure_growth_gap,
     estimate=simulations.trial_mean("gap"), source=_SOURCE,
@@ -184,7 +165,7 @@ def _measure_cnn_gap(s, trials, seed):
     large = _cnn_sim(s, s["norm_large"], s.get("g_large"), trials, seed + 1)
     gap = (per_layer_ratio(small.grad_input_sq[:, :5], CNN_STAGE_RATIOS)
            - per_layer_ratio(large.grad_input_sq[:, :5], CNN_STAGE_RATIOS))
-    return _merge(simulations.measurement(small, gap=gap), simulations.measurement(large, gap=gap))
+    return simulations.paired(small, large, gap=gap)
 
 
 def _theory_cnn_gap(s):

@@ -41,14 +41,6 @@ BOUND_RULE = BoundHolds(min_fraction=0.5, floor=1.0)
 COLLAPSE_DECAY = 8.0  # R3 depth: predicted log-decay of (srank - 1) over the network
 
 
-def _sim(s, trials, seed, norm=None, group_size=None, backward=False):
-    norm = norm or s["norm"]
-    g = group_size if group_size is not None else s.get("group_size")
-    return simulations.mlp(trials=trials, seed=seed, norm=norm, width=s["width"], depth=s["depth"],
-                           batch=s["batch"], nonlinearity=s["branch"], input_corr=s.get("input_corr", 0.0),
-                           backward=backward, **simulations.group_options(norm, g))
-
-
 # --- R1, R2: the sqrt(d/g) lower bound ------------------------------------------------------
 
 def _bound_points(cases, *, batch, depth, trials):
@@ -64,7 +56,7 @@ def _bound_points(cases, *, batch, depth, trials):
 
 
 def _measure_rank(s, trials, seed):
-    sim = _sim(s, trials, seed)
+    sim = simulations.mlp_at(s, trials=trials, seed=seed)
     return simulations.measurement(sim, stable_rank=sim.stable_rank[:, s["layer"]])
 
 
@@ -109,24 +101,12 @@ register(Claim(
 
 # --- R2b, R4b: orderings in the group size ---------------------------------------------------
 
-def _order_points(pairs, *, branch, batch, depth, trials):
-    return [Point({"norm": "groupnorm", "branch": branch, "width": w, "batch": batch, "depth": depth,
-                   "g_small": gs, "g_large": gl}, trials) for w, gs, gl in pairs]
-
-
 def _paired(probe, sign):
     def measure(s, trials, seed):
-        small = _sim(s, trials, seed, group_size=s["g_small"])
-        large = _sim(s, trials, seed + 1, group_size=s["g_large"])
-        a = getattr(small, probe)[:, -1]
-        b = getattr(large, probe)[:, -1]
-        diff = sign * (a - b)
-        m = simulations.measurement(small, difference=diff)
-        other = simulations.measurement(large, difference=diff)
-        layers = [x for x in (m.diverged_layer, other.diverged_layer) if x is not None]
-        m.diverged_layer = min(layers) if layers else None
-        m.diverged_trials += other.diverged_trials
-        return m
+        small = simulations.mlp_at(s, trials=trials, seed=seed, group_size=s["g_small"])
+        large = simulations.mlp_at(s, trials=trials, seed=seed + 1, group_size=s["g_large"])
+        diff = sign * (getattr(small, probe)[:, -1] - getattr(large, probe)[:, -1])
+        return simulations.paired(small, large, difference=diff)
     return measure
 
 
@@ -147,8 +127,8 @@ register(Claim(
     statistic="E[srank(g_small) - srank(g_large)] at the last layer; theory column: the bound's "
               "difference (only its sign is the prediction)",
     interval=_T + " (pairs: trial t of each group size)", rule=_ORDER_RULE,
-    grid={"quick": _order_points([(64, 2, 16)], branch="linear", batch=32, depth=30, trials=8),
-          "full": _order_points([(64, 2, 8), (64, 8, 32), (256, 4, 64)], branch="linear", batch=64,
+    grid={"quick": simulations.group_pairs([(64, 2, 16)], branch="linear", batch=32, depth=30, trials=8),
+          "full": simulations.group_pairs([(64, 2, 8), (64, 8, 32), (256, 4, 64)], branch="linear", batch=64,
                                 depth=100, trials=16)},
     theory=_theory_bound_gap, measure=_paired("stable_rank", +1.0),
     estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))
@@ -168,7 +148,7 @@ def _collapse_points(norms, widths, *, batch, trials):
 
 
 def _measure_collapse(s, trials, seed):
-    sim = _sim(s, trials, seed)
+    sim = simulations.mlp_at(s, trials=trials, seed=seed)
     depth = s["depth"]
     layers = np.arange(depth // 2, depth + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -205,7 +185,7 @@ def _similarity_points(norms, widths, *, batch, depth, input_corr, trials):
 
 
 def _measure_cosine(s, trials, seed):
-    sim = _sim(s, trials, seed)
+    sim = simulations.mlp_at(s, trials=trials, seed=seed)
     return simulations.measurement(sim, cosine=sim.cosine[:, s["layer"]])
 
 
@@ -242,8 +222,8 @@ register(Claim(
     statistic="E[cos(g_large) - cos(g_small)] at the last layer; theory column: the rank bound's "
               "difference for (g_small, g_large) (only its sign is the prediction)",
     interval=_T + " (pairs: trial t of each group size)", rule=_ORDER_RULE,
-    grid={"quick": _order_points([(64, 2, 64)], branch="relu", batch=16, depth=30, trials=8),
-          "full": _order_points([(64, 2, 8), (64, 8, 64), (256, 4, 256)], branch="relu", batch=32,
+    grid={"quick": simulations.group_pairs([(64, 2, 64)], branch="relu", batch=16, depth=30, trials=8),
+          "full": simulations.group_pairs([(64, 2, 8), (64, 8, 64), (256, 4, 256)], branch="relu", batch=32,
                                 depth=100, trials=16)},
     theory=_theory_bound_gap, measure=_paired("cosine", -1.0),
     estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))

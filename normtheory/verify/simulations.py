@@ -48,6 +48,36 @@ def net(arch: str, norm: str, *, trials: int, seed: int, **options):
     return _net(arch, norm, _freeze(options), trials, seed)
 
 
+def mlp_at(s: dict, *, trials: int, seed: int, norm: str | None = None, group_size=None,
+           backward: bool = False):
+    """The theory MLP of a claim setting ``s`` (keys ``norm``, ``branch``, ``width``, ``depth``,
+    ``batch``, optional ``group_size``, ``input_corr``), with ``norm``/``group_size``
+    overridden where given."""
+    norm = norm or s["norm"]
+    g = group_size if group_size is not None else s.get("group_size")
+    return mlp(trials=trials, seed=seed, norm=norm, width=s["width"], depth=s["depth"],
+               batch=s["batch"], nonlinearity=s["branch"], input_corr=s.get("input_corr", 0.0),
+               backward=backward, **group_options(norm, g))
+
+
+def group_pairs(pairs, *, branch: str, batch: int, depth: int, trials: int) -> list:
+    """Grid points comparing GN group sizes: ``(width, g_small, g_large)`` triples."""
+    from normtheory.verify.registry import Point
+
+    return [Point({"norm": "groupnorm", "branch": branch, "width": w, "batch": batch, "depth": depth,
+                   "g_small": gs, "g_large": gl}, trials) for w, gs, gl in pairs]
+
+
+def paired(a, b, **data) -> Measurement:
+    """A Measurement of ``data`` computed from two simulations ``a`` and ``b`` (trial ``t`` of
+    each forms a pair), with the first diverged layer and the diverged trials of both."""
+    first, second = measurement(a, **data), measurement(b, **data)
+    layers = [x for x in (first.diverged_layer, second.diverged_layer) if x is not None]
+    first.diverged_layer = min(layers) if layers else None
+    first.diverged_trials += second.diverged_trials
+    return first
+
+
 def group_options(norm: str, group_size: int | None) -> dict:
     """``{"group_size": g}`` for the normalizers that take it, else ``{}``."""
     return {"group_size": group_size} if norm in ("groupnorm", "evonorm_s0") else {}
