@@ -1,7 +1,7 @@
 """Explicit-weight Monte Carlo engine for the theory MLPs of docs/settings.md (numba).
 
 Each trial draws its input, its weights and the loss direction ``G`` from its own seeds
-(inside the jitted code), propagates forward storing each layer's input and pre-norm
+(inside the jitted code, :mod:`normtheory.kernels.rng`), propagates forward storing each layer's input and pre-norm
 activation, and backpropagates ``G`` through the closed-form normalizer backward of
 :mod:`normtheory.kernels`. Weights are not stored: layer ``l``'s weight is drawn from a
 seed derived from ``(seed, trial, l)`` and drawn again for the backward pass, so memory is
@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit, prange
 
 from normtheory.kernels.mlp_norms import norm_backward, norm_forward, phi_backward, phi_forward
+from normtheory.kernels.rng import standard_normal
 
 GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
 
@@ -30,8 +31,7 @@ def mix_seed(seed, trial, layer):
 
 @njit(cache=True)
 def draw_weight(mode, d, gain, seed):
-    np.random.seed(seed)
-    w = np.random.standard_normal((d, d))
+    w = standard_normal(d, d, seed)
     if mode == GAUSSIAN:
         return w * (gain / np.sqrt(d))
     for i in range(d):
@@ -81,10 +81,9 @@ def layer_probes(x):
 def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
                    seed, trial, backward, out_var, out_cos, out_srank, out_grad):
     """One trial; writes row ``trial`` of the outputs; returns the layer of divergence or -1."""
-    np.random.seed(mix_seed(seed, trial, depth + 1))
-    x = np.random.standard_normal((b, d))
+    x = standard_normal(b, d, mix_seed(seed, trial, depth + 1))
     if input_corr > 0.0:
-        shared = np.random.standard_normal(d)
+        shared = standard_normal(1, d, mix_seed(seed, trial, depth + 3))[0]
         x = np.sqrt(1.0 - input_corr) * x
         for i in range(b):
             x[i, :] += np.sqrt(input_corr) * shared
@@ -116,8 +115,7 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
         out_var[trial, layer], out_cos[trial, layer], out_srank[trial, layer] = v, c, s
     if not backward:
         return -1
-    np.random.seed(mix_seed(seed, trial, depth + 2))
-    gx = np.random.standard_normal((b, d))
+    gx = standard_normal(b, d, mix_seed(seed, trial, depth + 2))
     out_grad[trial, depth] = np.sum(gx * gx)
     for layer in range(depth, 0, -1):
         xp = xs[layer - 1]

@@ -60,9 +60,10 @@ EXACT_NORMS = tuple(name for name in NAMES if name not in PARAMETRIC_NAMES)
 #: smallest reciprocal condition number of the Gram ``U Uᵀ`` for the Cholesky route
 RCOND_MIN = 1e-8
 #: ``engine="auto"`` runs the Gram engine from this width on, and from twice the batch
-#: (measured crossover with the explicit engine, bench/mc_engine.py: at batch 64 the Gram
-#: engine is 1.4x slower at width 64 and 1.4x faster at width 128; at batch 16 they tie at 64)
-AUTO_MIN_WIDTH = 128
+#: (measured crossover with the explicit engine, GN, depth 100, 2 trials on 2 cores: at
+#: batch 16 explicit 0.035 s / Gram 0.066 s at width 128, 0.142 / 0.074 at width 256; at
+#: batch 64 0.079 / 0.142 at width 128, 0.207 / 0.198 at width 256)
+AUTO_MIN_WIDTH = 256
 
 
 def prefer_gram(s: dict) -> bool:
