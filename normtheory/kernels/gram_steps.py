@@ -4,8 +4,8 @@ Everything a theory-MLP layer does besides multiplying by its weight, forward an
 on the MLP form ``(B, d)`` (docs/settings.md), built from the closed-form normalizer and
 nonlinearity kernels of :mod:`normtheory.kernels.mlp_norms` and the probes of
 :mod:`normtheory.montecarlo.explicit`. All functions release the GIL (``nogil=True``), so
-that the engine's trials run in parallel threads; each thread draws from its own
-``numpy.random.Generator``, passed in.
+that the engine's trials run in parallel threads; each trial draws from its own stream of
+:mod:`normtheory.kernels.rng`, passed in as its state.
 
 Non-residual layer: ``H = X_{l-1} Wᵀ`` (the weight, done by the engine), then
 ``X_l = phi(N(H))``. Residual layer: ``U = phi(X_{l-1} / beta)``, ``H = U Wᵀ``,
@@ -18,13 +18,17 @@ import numpy as np
 from numba import njit
 
 from normtheory.kernels.mlp_norms import norm_backward, norm_forward, phi_backward, phi_forward
+from normtheory.kernels.rng import fill_from_state
 from normtheory.montecarlo.explicit import layer_probes
 
 
 @njit(cache=True, nogil=True)
-def standard_normal(rng, rows, cols):
-    """A ``(rows, cols)`` array of i.i.d. N(0, 1) draws from the Generator ``rng``."""
-    return rng.standard_normal((rows, cols))
+def standard_normal(state, rows, cols):
+    """A ``(rows, cols)`` array of i.i.d. N(0, 1) draws from the stream ``state``
+    (:func:`normtheory.kernels.rng.seeded_state`), which it advances."""
+    out = np.empty(rows * cols)
+    fill_from_state(out, state)
+    return out.reshape((rows, cols))
 
 
 @njit(cache=True, nogil=True)

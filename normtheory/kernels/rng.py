@@ -120,7 +120,13 @@ def _from_bits(s, hz):
 @njit(cache=True, nogil=True)
 def fill_standard_normal(out, seed):
     """Fill the 1-d array ``out`` with i.i.d. N(0, 1) draws determined by ``seed``."""
-    s = seeded_state(seed)
+    return fill_from_state(out, seeded_state(seed))
+
+
+@njit(cache=True, nogil=True)
+def fill_from_state(out, s):
+    """Fill the 1-d array ``out`` with N(0, 1) draws, advancing the state ``s`` (a stream
+    drawn from in several calls)."""
     n = out.size
     i = 0
     while i < n:

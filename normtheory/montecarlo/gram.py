@@ -40,8 +40,8 @@ explicit engine (the same kernels, :mod:`normtheory.kernels.gram_steps`).
   collapsing deep linear nets, or ``d < B``): backward stable, ``k = min(B, d)``, ``Q`` and
   ``Z`` stored.
 
-Trials run in parallel threads (numba's thread count), each with its own
-``numpy.random.Generator(SFC64)`` seeded from ``(seed, trial)``: the same seed gives the
+Trials run in parallel threads (numba's thread count), each with its own stream of
+:mod:`normtheory.kernels.rng` seeded from ``(seed, trial)``: the same seed gives the
 same numbers whatever the thread count. BLAS is limited to one thread meanwhile.
 """
 
@@ -170,12 +170,13 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
         standard_normal,
     )
     from normtheory.kernels.mlp_norms import norm_code, phi_code
-    from normtheory.montecarlo.explicit import layer_probes
+    from normtheory.kernels.rng import seeded_state
+    from normtheory.montecarlo.explicit import layer_probes, mix_seed
 
     b, d, depth, residual, alpha = s["batch"], s["width"], s["depth"], s["residual"], s["alpha"]
     code, phi, g, eps = norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"], s["eps"]
     scale = (1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)) / math.sqrt(d)
-    rng = np.random.Generator(np.random.SFC64(np.random.SeedSequence([s["seed"], trial])))
+    rng = seeded_state(mix_seed(s["seed"], trial, 0))
     out = np.full((4, depth + 1), np.nan)
     x = _input(rng, b, d, s["input_corr"])
     out[:3, 0] = layer_probes(x)
