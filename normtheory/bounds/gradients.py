@@ -30,7 +30,12 @@ kept fraction is ``(N − rG)/(N − 1)`` (``r = 2`` centred, 1 variance-only) i
 ``(n − r)/n``, and the per-layer factor becomes ``N(n − 2)/((N − 1)(n − 3))`` centred
 (:func:`interior_growth_expr`): LayerNorm (``N = n``) grows by ``n(n−2)/((n−1)(n−3))``, GN
 with few groups more than ``(n−2)/(n−3)``, and batch statistics (``N = B·d``) by a negligible
-``N/(N−1)`` more. This form is for linear nets (in a ReLU net ``X_l = relu(y)``).
+``N/(N−1)`` more. This form is for linear nets (in a ReLU net ``X_l = relu(y)``). The
+isotropy it assumes is approximate: given the layer's input batch, ``dX_l = W_{l+1}ᵀ dH`` is
+isotropic only outside the span of the batch's ``B`` samples; inside it, it is fixed by the
+other samples' outputs. The Monte Carlo checks (``normtheory verify --claims B1``) put the
+truth between the two forms where there are many groups, and nearer this one for LN and GN
+with few groups.
 
 Assumptions: the ``n`` entries of one statistic are i.i.d. Gaussian. That holds exactly
 for per-sample statistics in an MLP (the units of one sample are i.i.d. given the input).
