@@ -19,7 +19,7 @@ from numba import njit
 
 from normtheory.kernels.mlp_norms import norm_backward, norm_forward, phi_backward, phi_forward
 from normtheory.kernels.rng import fill_from_state
-from normtheory.montecarlo.explicit import layer_probes
+from normtheory.montecarlo.explicit import gram_probes
 
 
 @njit(cache=True, nogil=True)
@@ -41,9 +41,10 @@ def residual_input(phi, x, beta):
 def layer_output(code, phi, g, eps, h, xp, residual, alpha):
     """``X_l`` from the weight's output ``h`` (and ``X_{l-1}`` = ``xp`` when residual).
 
-    Returns ``(x, probes, finite)``: ``probes`` = (variance, cosine, stable rank) of ``x``.
-    ``finite`` is False when ``x`` or its probes are not finite (an overflowing Gram ``x xᵀ``
-    makes the probes NaN), the explicit engine's rule: the caller records the divergence.
+    Returns ``(x, probes, finite, k)``: ``probes`` = (variance, cosine, stable rank) of
+    ``x``, ``k = x xᵀ`` its Gram matrix (the next layer's weight needs it). ``finite`` is
+    False when ``x`` or its probes are not finite (an overflowing Gram ``x xᵀ`` makes the
+    probes NaN), the explicit engine's rule: the caller records the divergence.
     """
     y, r, m = norm_forward(code, h, g, eps)
     if residual:
@@ -51,16 +52,19 @@ def layer_output(code, phi, g, eps, h, xp, residual, alpha):
     else:
         x = phi_forward(phi, y)
     probes = np.full(3, np.nan)
+    k = np.empty((0, 0))
     finite = np.all(np.isfinite(x))
     if finite:
-        probes[0], probes[1], probes[2] = layer_probes(x)
+        k = x @ x.T
+        probes[0], probes[1], probes[2] = gram_probes(x, k)
         finite = np.all(np.isfinite(probes))
-    return x, probes, finite
+    return x, probes, finite, k
 
 
 @njit(cache=True, nogil=True)
 def output_backward(code, phi, g, eps, gx, h, residual, alpha):
-    """Gradient with respect to the weight's output ``h`` given ``gx = dℓ/dX_l``."""
+    """Gradient with respect to the weight's output ``h`` given ``gx = dℓ/dX_l``. The
+    normalizer's forward is recomputed from ``h``: cheaper than keeping it for every layer."""
     y, r, m = norm_forward(code, h, g, eps)
     if residual:
         return norm_backward(code, alpha * gx, h, y, r, m, g, eps)

@@ -105,28 +105,61 @@ def _rows_bwd(gy, y, r, g, center, gx):
 
 
 @njit(cache=True)
+def _columns_fwd(x, center, eps, y, r):
+    """Per-column statistics over the rows (batch statistics), in row-major order."""
+    b, d = x.shape
+    mu = np.zeros(d)
+    if center:
+        for i in range(b):
+            for j in range(d):
+                mu[j] += x[i, j]
+        mu /= b
+    var = np.zeros(d)
+    for i in range(b):
+        for j in range(d):
+            var[j] += (x[i, j] - mu[j]) ** 2
+    inv = 1.0 / np.sqrt(var / b + eps)
+    for i in range(b):
+        for j in range(d):
+            y[i, j] = (x[i, j] - mu[j]) * inv[j]
+            r[i, j] = inv[j]
+
+
+@njit(cache=True)
+def _columns_bwd(gy, y, r, center, gx):
+    b, d = gy.shape
+    a = np.zeros(d)
+    c = np.zeros(d)
+    for i in range(b):
+        for j in range(d):
+            if center:
+                a[j] += gy[i, j]
+            c[j] += gy[i, j] * y[i, j]
+    a /= b
+    c /= b
+    for i in range(b):
+        for j in range(d):
+            gx[i, j] = (gy[i, j] - a[j] - y[i, j] * c[j]) * r[i, j]
+
+
+@njit(cache=True)
 def _standardize(x, g, center, eps, batch):
-    if batch:
-        xt = np.ascontiguousarray(x.T)
-        yt = np.empty_like(xt)
-        rt = np.empty_like(xt)
-        _rows_fwd(xt, x.shape[0], center, eps, yt, rt)
-        return np.ascontiguousarray(yt.T), np.ascontiguousarray(rt.T)
     y = np.empty_like(x)
     r = np.empty_like(x)
-    _rows_fwd(x, g, center, eps, y, r)
+    if batch:
+        _columns_fwd(x, center, eps, y, r)
+    else:
+        _rows_fwd(x, g, center, eps, y, r)
     return y, r
 
 
 @njit(cache=True)
 def _standardize_bwd(gy, y, r, g, center, batch):
-    if batch:
-        gyt = np.ascontiguousarray(gy.T)
-        gxt = np.empty_like(gyt)
-        _rows_bwd(gyt, np.ascontiguousarray(y.T), np.ascontiguousarray(r.T), gy.shape[0], center, gxt)
-        return np.ascontiguousarray(gxt.T)
     gx = np.empty_like(gy)
-    _rows_bwd(gy, y, r, g, center, gx)
+    if batch:
+        _columns_bwd(gy, y, r, center, gx)
+    else:
+        _rows_bwd(gy, y, r, g, center, gx)
     return gx
 
 
@@ -139,7 +172,7 @@ def _sigmoid(z):
 def norm_forward(code, x, g, eps):
     """``(y, r, m)`` for normalizer ``code`` on ``x`` (B, d); ``g`` the group size where used."""
     b, d = x.shape
-    m = np.zeros_like(x)
+    m = np.zeros((0, 0))  # EvoNorm-B0's branch mask; empty for the others
     if code == BATCHNORM:
         y, r = _standardize(x, b, True, eps, True)
     elif code == VARIANCENORM:
@@ -155,6 +188,7 @@ def norm_forward(code, x, g, eps):
     elif code == EVONORM_B0:
         z, r = _standardize(x, b, True, eps, True)  # r = 1 / s_b per entry
         y = np.empty_like(x)
+        m = np.zeros_like(x)
         se = np.sqrt(eps)
         for i in range(b):
             for j in range(d):

@@ -51,19 +51,23 @@ def draw_weight(mode, d, gain, seed):
 @njit(cache=True)
 def layer_probes(x):
     """(variance, mean cosine similarity, stable rank) of ``x`` (B, d), docs/settings.md."""
+    return gram_probes(x, x @ x.T)
+
+
+@njit(cache=True, nogil=True)
+def gram_probes(x, k):
+    """:func:`layer_probes` of ``x`` given its Gram matrix ``k = x xᵀ``."""
     b, d = x.shape
-    var = 0.0
-    for j in range(d):
-        mu = 0.0
-        for i in range(b):
-            mu += x[i, j]
-        mu /= b
-        v = 0.0
-        for i in range(b):
-            v += (x[i, j] - mu) ** 2
-        var += v / b
-    var /= d
-    k = x @ x.T
+    mu = np.zeros(d)
+    for i in range(b):  # row-major passes: per-column mean, then squared deviations
+        for j in range(d):
+            mu[j] += x[i, j]
+    mu /= b
+    sq = np.zeros(d)
+    for i in range(b):
+        for j in range(d):
+            sq[j] += (x[i, j] - mu[j]) ** 2
+    var = np.sum(sq) / (b * d)
     if not np.all(np.isfinite(k)):
         return np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
     cos = 0.0

@@ -171,7 +171,7 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
     )
     from normtheory.kernels.mlp_norms import norm_code, phi_code
     from normtheory.kernels.rng import seeded_state
-    from normtheory.montecarlo.explicit import layer_probes, mix_seed
+    from normtheory.montecarlo.explicit import gram_probes, mix_seed
 
     b, d, depth, residual, alpha = s["batch"], s["width"], s["depth"], s["residual"], s["alpha"]
     code, phi, g, eps = norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"], s["eps"]
@@ -179,12 +179,18 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
     rng = seeded_state(mix_seed(s["seed"], trial, 0))
     out = np.full((4, depth + 1), np.nan)
     x = _input(rng, b, d, s["input_corr"])
-    out[:3, 0] = layer_probes(x)
+    k = x @ x.T
+    out[:3, 0] = gram_probes(x, k)
     tape = []
     for layer in range(1, depth + 1):
-        u = residual_input(phi, x, betas[layer - 1]) if residual else x
-        weight = GaussianWeight(u, u @ u.T, scale)
-        xn, probes, finite = layer_output(code, phi, g, eps, weight.forward(rng), x, residual, alpha)
+        if residual:
+            u = residual_input(phi, x, betas[layer - 1])
+            k = u @ u.T
+        else:
+            u = x  # its Gram k comes with the previous layer's probes
+        weight = GaussianWeight(u, k, scale)
+        xn, probes, finite, k = layer_output(code, phi, g, eps, weight.forward(rng), x, residual,
+                                             alpha)
         if not finite:
             return out, layer
         out[:3, layer] = probes
@@ -196,7 +202,8 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
     out[3, depth] = _squared_norm(gx)
     for layer in range(depth, 0, -1):
         weight, xp = tape.pop()
-        gu = weight.backward(output_backward(code, phi, g, eps, gx, weight.h, residual, alpha), rng)
+        gh = output_backward(code, phi, g, eps, gx, weight.h, residual, alpha)
+        gu = weight.backward(gh, rng)
         gx = residual_input_backward(phi, gx, gu, xp, betas[layer - 1]) if residual else gu
         out[3, layer - 1] = _squared_norm(gx)
     return out, -1
