@@ -104,9 +104,10 @@ def _rows_bwd(gy, y, r, g, center, gx):
                 gx[i, j] = (gy[i, j] - a - y[i, j] * b) * r[i, j]
 
 
-@njit(cache=True)
-def _columns_fwd(x, center, eps, y, r):
-    """Per-column statistics over the rows (batch statistics), in row-major order."""
+@njit(cache=True, nogil=True)
+def column_moments(x, center):
+    """Per-column mean (0 if not ``center``) and biased variance (second moment if not
+    ``center``) of ``x`` over its rows, in row-major passes."""
     b, d = x.shape
     mu = np.zeros(d)
     if center:
@@ -118,7 +119,15 @@ def _columns_fwd(x, center, eps, y, r):
     for i in range(b):
         for j in range(d):
             var[j] += (x[i, j] - mu[j]) ** 2
-    inv = 1.0 / np.sqrt(var / b + eps)
+    return mu, var / b
+
+
+@njit(cache=True)
+def _columns_fwd(x, center, eps, y, r):
+    """Per-column statistics over the rows (batch statistics)."""
+    b, d = x.shape
+    mu, var = column_moments(x, center)
+    inv = 1.0 / np.sqrt(var + eps)
     for i in range(b):
         for j in range(d):
             y[i, j] = (x[i, j] - mu[j]) * inv[j]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from normtheory.kernels.mlp_norms import norm_backward, norm_forward, phi_backward, phi_forward
+from normtheory.kernels.mlp_norms import (column_moments, norm_backward, norm_forward, phi_backward,
+                                          phi_forward)
 from normtheory.kernels.rng import standard_normal
 
 GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
@@ -58,16 +59,7 @@ def layer_probes(x):
 def gram_probes(x, k):
     """:func:`layer_probes` of ``x`` given its Gram matrix ``k = x xᵀ``."""
     b, d = x.shape
-    mu = np.zeros(d)
-    for i in range(b):  # row-major passes: per-column mean, then squared deviations
-        for j in range(d):
-            mu[j] += x[i, j]
-    mu /= b
-    sq = np.zeros(d)
-    for i in range(b):
-        for j in range(d):
-            sq[j] += (x[i, j] - mu[j]) ** 2
-    var = np.sum(sq) / (b * d)
+    var = np.mean(column_moments(x, True)[1])
     if not np.all(np.isfinite(k)):
         return np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
     cos = 0.0
