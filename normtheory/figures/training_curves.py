@@ -159,9 +159,14 @@ def plot(rows: list[dict]):
     batches = sorted(unique(rows, "batch"), reverse=True)
     panels = _panels(rows)
     with style.style():
-        fig, axes = style.figure(len(panels), 1, panel_height=1.7, width=style.TEXT_WIDTH)
+        ncols = min(2, len(panels))
+        nrows = (len(panels) + ncols - 1) // ncols
+        fig, axes = style.figure(ncols, nrows, panel_height=1.7, width=style.TEXT_WIDTH)
+        flat = list(axes.flat)
+        for ax in flat[len(panels):]:
+            ax.axis("off")
         for i, (key, title) in enumerate(panels):
-            ax = axes[0, i]
+            ax = flat[i]
             part = select(rows, panel=key)
             for series in unique(part, "series"):
                 finite = [r for r in select(part, series=series) if math.isfinite(r["x"])]
@@ -176,7 +181,8 @@ def plot(rows: list[dict]):
             style.panel_title(ax, "abcdefgh"[i], title)
             ax.set_xlabel("epoch")
             ax.set_yscale("log")
-        axes[0, 0].set_ylabel("training loss")
+        for row in range(nrows):
+            axes[row, 0].set_ylabel("training loss")
         _legend(fig, rows, batches)
     return fig
 
