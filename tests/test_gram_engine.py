@@ -89,10 +89,10 @@ def test_backward_independent_of_forward_is_rejected(monkeypatch):
     """
 
     def fresh_weight(self, g, rng):
-        from normtheory.kernels.gram_steps import standard_normal
+        from normtheory.kernels.rng import normal_from_state
 
         s = psd_factor(g @ g.T)
-        return (self.scale * s) @ standard_normal(rng, s.shape[1], self.u.shape[1])
+        return (self.scale * s) @ normal_from_state(rng, s.shape[1], self.u.shape[1])
 
     monkeypatch.setattr(GaussianWeight, "backward", fresh_weight)
     gram, explicit = _pair("batchnorm", dict(nonlinearity="linear"))

@@ -68,23 +68,24 @@ def _hermite(n: int = 80):
     return x, w / math.sqrt(2 * math.pi)
 
 
-def output_moments(name: str, v: float, s: float) -> tuple[float, float]:
-    """``(v_f, s_f) = (E y², E_c[(E_g y)²])`` by Gauss–Hermite quadrature over ``(c, g)``."""
+def _quadrature(name: str, v: float, s: float):
+    """Gauss–Hermite weights ``w`` and the output ``y`` on the ``(c, g)`` grid."""
     x, w = _hermite()
     s = min(max(s, 0.0), v * (1 - 1e-12))
     c = math.sqrt(s) * x[:, None] * np.ones((1, x.size))
     g = math.sqrt(v - s) * x[None, :] * np.ones((x.size, 1))
-    y = np.broadcast_to(_output_fn(name)(c, g, v, s), c.shape)
+    return w, np.broadcast_to(_output_fn(name)(c, g, v, s), c.shape)
+
+
+def output_moments(name: str, v: float, s: float) -> tuple[float, float]:
+    """``(v_f, s_f) = (E y², E_c[(E_g y)²])`` by Gauss–Hermite quadrature over ``(c, g)``."""
+    w, y = _quadrature(name, v, s)
     return float(w @ (y ** 2) @ w), float(w @ (y @ w) ** 2)
 
 
 def output_mean(name: str, v: float, s: float) -> float:
     """``E y``, the output's mean (nonzero for EvoNorm, whose outputs are skewed)."""
-    x, w = _hermite()
-    s = min(max(s, 0.0), v * (1 - 1e-12))
-    c = math.sqrt(s) * x[:, None] * np.ones((1, x.size))
-    g = math.sqrt(v - s) * x[None, :] * np.ones((x.size, 1))
-    y = np.broadcast_to(_output_fn(name)(c, g, v, s), c.shape)
+    w, y = _quadrature(name, v, s)
     return float(w @ y @ w)
 
 

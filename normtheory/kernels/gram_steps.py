@@ -18,17 +18,7 @@ import numpy as np
 from numba import njit
 
 from normtheory.kernels.mlp_norms import norm_backward, norm_forward, phi_backward, phi_forward
-from normtheory.kernels.rng import fill_from_state
 from normtheory.montecarlo.explicit import gram_probes
-
-
-@njit(cache=True, nogil=True)
-def standard_normal(state, rows, cols):
-    """A ``(rows, cols)`` array of i.i.d. N(0, 1) draws from the stream ``state``
-    (:func:`normtheory.kernels.rng.seeded_state`), which it advances."""
-    out = np.empty(rows * cols)
-    fill_from_state(out, state)
-    return out.reshape((rows, cols))
 
 
 @njit(cache=True, nogil=True)

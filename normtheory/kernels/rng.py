@@ -118,12 +118,6 @@ def _from_bits(s, hz):
 
 
 @njit(cache=True, nogil=True)
-def fill_standard_normal(out, seed):
-    """Fill the 1-d array ``out`` with i.i.d. N(0, 1) draws determined by ``seed``."""
-    return fill_from_state(out, seeded_state(seed))
-
-
-@njit(cache=True, nogil=True)
 def fill_from_state(out, s):
     """Fill the 1-d array ``out`` with N(0, 1) draws, advancing the state ``s`` (a stream
     drawn from in several calls)."""
@@ -140,8 +134,15 @@ def fill_from_state(out, s):
 
 
 @njit(cache=True, nogil=True)
+def normal_from_state(state, rows, cols):
+    """A ``(rows, cols)`` array of i.i.d. N(0, 1) draws from the stream ``state``
+    (:func:`seeded_state`), which it advances."""
+    out = np.empty(rows * cols)
+    fill_from_state(out, state)
+    return out.reshape((rows, cols))
+
+
+@njit(cache=True, nogil=True)
 def standard_normal(rows, cols, seed):
     """A ``(rows, cols)`` array of i.i.d. N(0, 1) draws determined by ``seed``."""
-    out = np.empty(rows * cols)
-    fill_standard_normal(out, seed)
-    return out.reshape((rows, cols))
+    return normal_from_state(seeded_state(seed), rows, cols)

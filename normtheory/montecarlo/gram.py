@@ -108,27 +108,27 @@ class GaussianWeight:
         self.h = self.qt = self.z = None
 
     def forward(self, rng) -> np.ndarray:
-        from normtheory.kernels.gram_steps import standard_normal
+        from normtheory.kernels.rng import normal_from_state
 
         b, d = self.u.shape
         if self.chol is not None:
-            self.h = (self.scale * self.chol) @ standard_normal(rng, b, d)
+            self.h = (self.scale * self.chol) @ normal_from_state(rng, b, d)
             return self.h
         q, r = qr(self.u.T, mode="economic", check_finite=False)
         self.qt = np.ascontiguousarray(q.T)
-        self.z = standard_normal(rng, q.shape[1], d)
+        self.z = normal_from_state(rng, q.shape[1], d)
         self.h = (self.scale * r.T) @ self.z
         return self.h
 
     def backward(self, g: np.ndarray, rng) -> np.ndarray:
-        from normtheory.kernels.gram_steps import standard_normal
+        from normtheory.kernels.rng import normal_from_state
 
         b, d = self.u.shape
         k = b if self.chol is not None else self.qt.shape[0]
         m = None
         if d > k:  # the part of W the forward pass did not see
             s = psd_factor(g @ g.T)
-            m = (self.scale * s) @ standard_normal(rng, s.shape[1], d)
+            m = (self.scale * s) @ normal_from_state(rng, s.shape[1], d)
         if self.chol is not None:
             c = g @ self.h.T
             if m is not None:
@@ -152,11 +152,11 @@ def _squared_norm(a: np.ndarray) -> float:
 
 def _input(rng, b: int, d: int, input_corr: float) -> np.ndarray:
     """``X_0``: rows ``sqrt(c0)·z + sqrt(1 − c0)·z_i`` (docs/settings.md)."""
-    from normtheory.kernels.gram_steps import standard_normal
+    from normtheory.kernels.rng import normal_from_state
 
-    x = standard_normal(rng, b, d)
+    x = normal_from_state(rng, b, d)
     if input_corr > 0.0:
-        x = math.sqrt(1.0 - input_corr) * x + math.sqrt(input_corr) * standard_normal(rng, 1, d)
+        x = math.sqrt(1.0 - input_corr) * x + math.sqrt(input_corr) * normal_from_state(rng, 1, d)
     return x
 
 
@@ -167,10 +167,9 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
         output_backward,
         residual_input,
         residual_input_backward,
-        standard_normal,
     )
     from normtheory.kernels.mlp_norms import norm_code, phi_code
-    from normtheory.kernels.rng import seeded_state
+    from normtheory.kernels.rng import normal_from_state, seeded_state
     from normtheory.montecarlo.explicit import gram_probes, mix_seed
 
     b, d, depth, residual, alpha = s["batch"], s["width"], s["depth"], s["residual"], s["alpha"]
@@ -198,7 +197,7 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
         x = xn
     if not backward:
         return out, -1
-    gx = standard_normal(rng, b, d)
+    gx = normal_from_state(rng, b, d)
     out[3, depth] = _squared_norm(gx)
     for layer in range(depth, 0, -1):
         weight, xp = tape.pop()
