@@ -105,3 +105,57 @@ def test_schedule_steps_down_at_half_and_three_quarters():
 
     cfg = TrainConfig(epochs=8, batch_size=256)
     assert [round(lr_at(cfg, e), 6) for e in (0, 3.9, 4, 6)] == [0.1, 0.1, 0.01, 0.001]
+
+
+def test_stacked_seeds_match_single_runs_and_write_per_seed_logs(tmp_path):
+    data = _tiny_data()
+    stacked = train(TrainConfig(epochs=2, seed=3, seeds=2, **TINY), data, tmp_path / "st", progress=False)
+    assert stacked["status"] == "finished" and sorted(stacked["seeds"]) == [3, 4]
+    for s in (3, 4):
+        one = train(TrainConfig(epochs=2, seed=s, **TINY), data, tmp_path / f"one{s}", progress=False)
+        log = read_log(tmp_path / "st" / f"seed_{s}" / "log.jsonl")
+        assert [r["epoch"] for r in log] == [0, 1] and log[-1]["stacked_seeds"] == 2
+        assert json.loads((tmp_path / "st" / f"seed_{s}" / "config.json").read_text())["seed"] == s
+        got = stacked["seeds"][s]
+        for key in ("train_loss", "test_loss", "probe_last_cosine"):
+            assert got[key] == pytest.approx(one[key], rel=1e-4), key
+    assert stacked["seeds"][3]["train_loss"] != pytest.approx(stacked["seeds"][4]["train_loss"], rel=1e-3)
+
+
+def test_stacked_resume_after_kill_matches_the_full_run(tmp_path):
+    data = _tiny_data()
+    full = train(TrainConfig(epochs=2, seeds=2, **TINY), data, tmp_path / "full", progress=False)
+    train(TrainConfig(epochs=2, seeds=2, max_steps=4, **TINY), data, tmp_path / "killed", progress=False)
+    assert [r["epoch"] for r in read_log(tmp_path / "killed" / "seed_1" / "log.jsonl")] == [0]
+    resumed = train(TrainConfig(epochs=2, seeds=2, **TINY), data, tmp_path / "killed", resume=True, progress=False)
+    for s in (0, 1):
+        assert [r["epoch"] for r in read_log(tmp_path / "killed" / f"seed_{s}" / "log.jsonl")] == [0, 1]
+        assert resumed["seeds"][s]["train_loss"] == pytest.approx(full["seeds"][s]["train_loss"], rel=1e-9)
+
+
+def test_one_diverging_seed_is_frozen_and_the_others_go_on(tmp_path, monkeypatch):
+    import torch
+
+    from normtheory.training import loop, stacked
+
+    def build_with_a_broken_seed(config, data):
+        model = loop.build_model(config, data)
+        if torch.initial_seed() == 1:  # seed 1's output layer overflows float32 at the first step
+            with torch.no_grad():
+                model.head.weight.mul_(1e38).mul_(1e38)
+        return model
+
+    monkeypatch.setattr(stacked, "build_model", build_with_a_broken_seed)
+    data = _tiny_data()
+    out = train(TrainConfig(epochs=2, seeds=2, **TINY), data, tmp_path / "st", progress=False)
+    assert out["status"] == "finished"
+    assert out["seeds"][1] == {"status": "diverged", "epoch": 0, "step": 0}
+    assert read_log(tmp_path / "st" / "seed_1" / "log.jsonl") == [{"epoch": 0, "diverged": True, "step": 0,
+                                                                   "lr": TINY["lr"]}]
+    one = train(TrainConfig(epochs=2, seed=0, **TINY), data, tmp_path / "one", progress=False)
+    assert out["seeds"][0]["train_loss"] == pytest.approx(one["train_loss"], rel=1e-4)
+
+
+def test_seeds_must_be_positive(tmp_path):
+    with pytest.raises(ValueError, match="seeds must be a positive integer"):
+        train(TrainConfig(epochs=1, seeds=0, **TINY), _tiny_data(), tmp_path, progress=False)

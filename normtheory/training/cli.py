@@ -21,6 +21,9 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=float, default=None, help="initial LR (default 0.1 * batch / 256)")
     p.add_argument("--warmup", type=float, default=0.0, help="linear warmup, in epochs (default 0)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seeds", type=int, default=1,
+                   help="train seeds SEED..SEED+N-1 at once (vmap over stacked models; logs in OUT/seed_<s>/) "
+                        "(default 1)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     p.add_argument("--crop", action="store_true", help="4-pixel-padded random crops (CIFAR augmentation)")
     p.add_argument("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
@@ -39,9 +42,13 @@ def run(args) -> int:
     epochs = args.epochs or (2 if args.dataset == "digits" else 200)
     config = TrainConfig(arch=args.arch, norm=args.norm, group_size=args.group_size, num_groups=args.num_groups,
                          skipinit=args.skipinit, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
-                         warmup_epochs=args.warmup, seed=args.seed, device=args.device, amp=not args.no_amp,
+                         warmup_epochs=args.warmup, seed=args.seed, seeds=args.seeds, device=args.device, amp=not args.no_amp,
                          compile=args.compile, crop=args.crop, probe_every=args.probe_every)
+    if args.seeds < 1:
+        raise SystemExit(f"--seeds must be at least 1, got {args.seeds}")
     if args.find_max_lr:
+        if args.seeds != 1:
+            raise SystemExit("--find-max-lr runs one seed per LR: drop --seeds")
         result = find_max_lr(config, data, args.out, progress=not args.quiet)
         print(json.dumps(result, indent=2))
         return 0 if result["max_stable_lr"] is not None else 1

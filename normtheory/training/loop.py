@@ -6,6 +6,8 @@ the epochs; optional linear warmup over the first epochs. Data lives on the trai
 as one tensor; random flips (and, with ``crop``, 4-pixel-padded random crops) are applied
 there per batch. On CUDA: bf16 autocast and channels_last, optionally ``torch.compile``.
 
+``seeds > 1`` trains several seeds at once (:mod:`normtheory.training.stacked`).
+
 Outputs in ``out_dir``: ``config.json``, ``log.jsonl`` (one JSON record per finished
 epoch, appended as it goes), ``checkpoint.pt`` (model, optimizer, RNG states, after every
 epoch). ``resume=True`` continues from the checkpoint without redoing finished epochs. A
@@ -41,6 +43,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     seed: int = 0
+    seeds: int = 1
     device: str = "auto"
     amp: bool = True
     channels_last: bool = True
@@ -107,31 +110,67 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor, batch_size: int, autocast)
 
 
 def _probe_summary(model, x, y) -> dict:
+    """Probe statistics of ``model`` on ``(x, y)``. The probe runs on a copy, so that its
+    forward pass (in training mode) leaves the running statistics of the trained model alone."""
+    import copy
+
     from normtheory.probes import Overflow, probe
 
     try:
-        recs = probe(model, x, loss=lambda out: F.cross_entropy(out.float(), y))
+        recs = probe(copy.deepcopy(model), x, loss=lambda out: F.cross_entropy(out.float(), y))
     except (Overflow, ValueError) as exc:
         return {"probe_error": str(exc)}
     return {"probe_last_cosine": recs[-1]["cosine"], "probe_last_stable_rank": recs[-1]["stable_rank"],
             "probe_first_grad_sq": recs[0]["grad_input_sq"], "probe_last_grad_sq": recs[-1]["grad_input_sq"]}
 
 
+def check_config(config: TrainConfig, data: ImageData) -> None:
+    """``ValueError`` naming the setting for configurations that cannot run on ``data``."""
+    if config.epochs <= 0 or config.batch_size <= 0:
+        raise ValueError("epochs and batch_size must be positive")
+    if config.batch_size > data.x_train.shape[0]:
+        raise ValueError(f"batch_size={config.batch_size} exceeds the {data.x_train.shape[0]} training images")
+
+
+def device_and_autocast(config: TrainConfig):
+    """The training device and a context factory: bf16 autocast on CUDA (unless ``amp`` is off)."""
+    from normtheory.montecarlo.networks import resolve_device
+
+    dev = resolve_device(config.device)
+    if dev.type == "cuda" and config.amp:
+        return dev, lambda: torch.autocast("cuda", dtype=torch.bfloat16)
+    return dev, lambda: torch.autocast("cpu", enabled=False)
+
+
+def device_tensors(data: ImageData, dev, *, channels_last: bool = False):
+    """``x_train, y_train, x_test, y_test`` held on ``dev`` for the whole run."""
+    x_train = torch.as_tensor(data.x_train, device=dev)
+    if channels_last:
+        x_train = x_train.contiguous(memory_format=torch.channels_last)
+    return (x_train, torch.as_tensor(data.y_train, device=dev), torch.as_tensor(data.x_test, device=dev),
+            torch.as_tensor(data.y_test, device=dev))
+
+
 def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``config`` on ``data``; returns a summary (also the last line of the log)."""
+    """Train ``config`` on ``data``; returns a summary (also the last line of the log).
+
+    With ``config.seeds > 1`` the seeds ``seed .. seed + seeds − 1`` are trained at once
+    (:func:`normtheory.training.stacked.train_stacked`), which returns one summary per seed.
+    """
     from tqdm.auto import tqdm
 
-    from normtheory.montecarlo.networks import resolve_device
+    if config.seeds != 1:
+        from normtheory.training.stacked import train_stacked
+
+        return train_stacked(config, data, out_dir, resume=resume, progress=progress)
+
     from normtheory.normalizers import set_input_checks
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_path, log_path = out / "checkpoint.pt", out / "log.jsonl"
-    if config.epochs <= 0 or config.batch_size <= 0:
-        raise ValueError("epochs and batch_size must be positive")
-    if config.batch_size > data.x_train.shape[0]:
-        raise ValueError(f"batch_size={config.batch_size} exceeds the {data.x_train.shape[0]} training images")
-    dev = resolve_device(config.device)
+    check_config(config, data)
+    dev, autocast = device_and_autocast(config)
     cuda = dev.type == "cuda"
     torch.manual_seed(config.seed)
     model = build_model(config, data).to(device=dev, dtype=torch.float32)
@@ -155,14 +194,7 @@ def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False
         log_path.unlink()
     (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
     fwd = torch.compile(model) if config.compile else model
-    x_train = torch.as_tensor(data.x_train, device=dev)
-    y_train = torch.as_tensor(data.y_train, device=dev)
-    x_test = torch.as_tensor(data.x_test, device=dev)
-    y_test = torch.as_tensor(data.y_test, device=dev)
-    if config.channels_last and cuda:
-        x_train = x_train.contiguous(memory_format=torch.channels_last)
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if (cuda and config.amp) else \
-        (lambda: torch.autocast("cpu", enabled=False))
+    x_train, y_train, x_test, y_test = device_tensors(data, dev, channels_last=config.channels_last and cuda)
     n = x_train.shape[0]
     steps_per_epoch = n // config.batch_size
     probe_x, probe_y = x_train[: min(64, n)], y_train[: min(64, n)]
@@ -239,6 +271,8 @@ def find_max_lr(config: TrainConfig, data: ImageData, out_dir, *, lrs=None, step
                 progress: bool = False) -> dict:
     """Largest initial LR (from a geometric grid) whose short run neither diverges nor ends
     with a training loss above the loss at init."""
+    if config.seeds != 1:
+        raise ValueError("find_max_lr runs one seed per LR: use seeds=1")
     lrs = sorted(lrs or [0.0125 * 2 ** k for k in range(8)], reverse=True)
     results = []
     for lr in lrs:

@@ -1,0 +1,227 @@
+"""Several seeds of one configuration trained at once: the models stacked along a new first
+axis and run with ``torch.func.vmap`` (one kernel launch per layer for all seeds), which fills a
+GPU better than one small model does.
+
+Seed ``s`` of a stacked run is the single run with ``seed=s``: the same initialization
+(``torch.manual_seed(s)`` before the network is built), the same data order and augmentation
+(a generator seeded with ``s`` per seed), the same SGD (momentum, weight decay and the LR
+schedule act elementwise, so one optimizer over the stacked tensors is one per seed). Only
+the summation order of the batched kernels differs, so the numbers agree to float rounding.
+
+A seed whose loss turns non-finite is recorded as diverged and frozen (its gradient is
+zeroed from then on); the others go on. The run stops when every seed has diverged.
+
+Outputs in ``out_dir``: ``config.json`` (with ``seeds``), ``checkpoint.pt`` (the stacked
+parameters, buffers, optimizer and RNG states, after every epoch), and per seed a folder
+``seed_<s>/`` with its own ``config.json`` and ``log.jsonl`` in the format of a single run,
+so every tool that reads single runs (``normtheory figures --only training_curves``) reads
+these too. ``resume=True`` continues from the checkpoint. channels_last is not used here
+(the stacked weights are 5-D); bf16 autocast and ``torch.compile`` are.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from normtheory.training.data import ImageData
+from normtheory.training.loop import (TrainConfig, _append, _probe_summary, _truncate_log, augment, build_model,
+                                      check_config, device_and_autocast, device_tensors, lr_at)
+
+
+def seed_list(config: TrainConfig) -> list[int]:
+    """The seeds a run with ``config.seeds`` trains: ``seed, seed + 1, ...``."""
+    if not isinstance(config.seeds, int) or config.seeds < 1:
+        raise ValueError(f"seeds must be a positive integer, got {config.seeds!r}")
+    return [config.seed + k for k in range(config.seeds)]
+
+
+def seed_dir(out_dir, seed: int) -> Path:
+    """The folder of one seed's log and config inside a stacked run's ``out_dir``."""
+    return Path(out_dir) / f"seed_{seed}"
+
+
+class StackedModels:
+    """``len(seeds)`` networks of one configuration as stacked parameter and buffer tensors
+    (leading axis: the seed) and a parameter-free template that ``vmap`` calls."""
+
+    def __init__(self, config: TrainConfig, data: ImageData, seeds, device):
+        from torch.func import stack_module_state
+
+        models = []
+        for s in seeds:
+            torch.manual_seed(s)
+            models.append(build_model(config, data).to(device=device, dtype=torch.float32))
+        self.params, self.buffers = stack_module_state(models)
+        self.template = copy.deepcopy(models[0]).to("meta")
+        self._scratch = models[0]  # a real module, reloaded with one seed's tensors
+
+    def _call(self, params, buffers, x):
+        from torch.func import functional_call
+
+        return functional_call(self.template, (params, buffers), (x,))
+
+    def forward(self, x: torch.Tensor, *, shared: bool) -> torch.Tensor:
+        """Logits ``(S, B, K)``; ``x`` is ``(S, B, ...)`` (one batch per seed) or, with
+        ``shared``, one batch ``(B, ...)`` seen by every seed."""
+        from torch.func import vmap
+
+        return vmap(self._call, in_dims=(0, 0, None if shared else 0), randomness="different")(
+            self.params, self.buffers, x)
+
+    def train(self, mode: bool = True) -> None:
+        self.template.train(mode)
+
+    def seed_model(self, k: int) -> torch.nn.Module:
+        """Seed ``k``'s network as an ordinary module (a copy of its current tensors)."""
+        state = {name: t[k].detach() for name, t in {**self.params, **self.buffers}.items()}
+        self._scratch.load_state_dict(state)
+        return self._scratch
+
+    def state(self) -> dict:
+        return {"params": {k: v.detach() for k, v in self.params.items()}, "buffers": dict(self.buffers)}
+
+    def load(self, state: dict) -> None:
+        with torch.no_grad():
+            for k, v in state["params"].items():
+                self.params[k].copy_(v)
+            for k, v in state["buffers"].items():
+                self.buffers[k].copy_(v)
+
+
+def evaluate_stacked(models: StackedModels, x, y, batch_size: int, autocast) -> tuple[list, list]:
+    """Per seed, the mean test loss and accuracy (every seed sees the same test batches)."""
+    models.train(False)
+    loss = torch.zeros(len(next(iter(models.params.values()))), dtype=torch.float64)
+    correct = torch.zeros_like(loss)
+    with torch.no_grad(), autocast():
+        for i in range(0, x.shape[0], batch_size):
+            out = models.forward(x[i:i + batch_size], shared=True).float()
+            yb = y[i:i + batch_size].expand(out.shape[0], -1)
+            loss += F.cross_entropy(out.flatten(0, 1), yb.flatten(), reduction="none").view(yb.shape).sum(1).cpu()
+            correct += (out.argmax(-1) == yb).sum(1).cpu()
+    models.train(True)
+    n = x.shape[0]
+    return (loss / n).tolist(), (correct / n).tolist()
+
+
+def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False,
+                  progress: bool = True) -> dict:
+    """Train seeds ``config.seed .. config.seed + config.seeds − 1`` at once; returns
+    ``{"status", "seeds": {seed: summary}}`` (status "finished" if any seed finished)."""
+    from tqdm.auto import tqdm
+
+    from normtheory.normalizers import set_input_checks
+
+    seeds = seed_list(config)
+    check_config(config, data)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out / "checkpoint.pt"
+    dev, autocast = device_and_autocast(config)
+    models = StackedModels(config, data, seeds, dev)
+    set_input_checks(False)  # the loop checks the losses for non-finite values instead
+    params = list(models.params.values())
+    opt = torch.optim.SGD(params, lr=config.initial_lr(), momentum=config.momentum,
+                          weight_decay=config.weight_decay)
+    gens = [torch.Generator().manual_seed(s) for s in seeds]
+    active = torch.ones(len(seeds), dtype=torch.bool)
+    summaries = {s: {"status": "finished"} for s in seeds}
+    logs = {s: seed_dir(out, s) / "log.jsonl" for s in seeds}
+    start_epoch = 0
+    if resume and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+        models.load(state["models"])
+        opt.load_state_dict(state["optimizer"])
+        for g, g_state in zip(gens, state["generators"]):
+            g.set_state(g_state)
+        torch.set_rng_state(state["torch_rng"])
+        active = state["active"].clone()
+        summaries = {int(k): v for k, v in state["summaries"].items()}
+        start_epoch = state["epoch"] + 1
+        for path in logs.values():
+            _truncate_log(path, state["epoch"])
+    else:
+        for path in logs.values():
+            path.unlink(missing_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    for s in seeds:
+        seed_dir(out, s).mkdir(exist_ok=True)
+        (seed_dir(out, s) / "config.json").write_text(json.dumps(asdict(replace(config, seed=s, seeds=1)), indent=2))
+    fwd = torch.compile(models.forward) if config.compile else models.forward
+    x_train, y_train, x_test, y_test = device_tensors(data, dev)
+    n, S, B = x_train.shape[0], len(seeds), config.batch_size
+    steps_per_epoch = n // B
+    flip = config.flip and data.image_size >= 16
+    probe_x, probe_y = x_train[: min(64, n)], y_train[: min(64, n)]
+    step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, config.epochs):
+        if not bool(active.any()):
+            break
+        t0 = time.perf_counter()
+        perms = [torch.randperm(n, generator=g).to(dev) for g in gens]
+        tot_loss, tot_correct, seen = torch.zeros(S, dtype=torch.float64), torch.zeros(S, dtype=torch.float64), 0
+        probes = {}
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs} ({S} seeds)",
+                   disable=not progress, leave=False)
+        for i in bar:
+            lr = lr_at(config, epoch + i / steps_per_epoch)
+            for group in opt.param_groups:
+                group["lr"] = lr
+            idx = [p[i * B:(i + 1) * B] for p in perms]
+            xb = torch.stack([augment(x_train[j], g, flip, config.crop) for j, g in zip(idx, gens)])
+            yb = torch.stack([y_train[j] for j in idx])
+            with autocast():
+                logits = fwd(xb, shared=False).float()
+                losses = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view(S, B).mean(1)
+            values = losses.detach().double().cpu()
+            finite = torch.isfinite(values)
+            for k in torch.nonzero(active & ~finite).flatten().tolist():
+                summaries[seeds[k]] = {"status": "diverged", "epoch": epoch, "step": step}
+                _append(logs[seeds[k]], {"epoch": epoch, "diverged": True, "step": step, "lr": lr})
+            active &= finite
+            if not bool(active.any()):
+                break
+            keep = active.to(dev)
+            opt.zero_grad(set_to_none=True)
+            losses[keep].sum().backward()
+            with torch.no_grad():
+                for p in params:  # a diverged seed's NaN gradient must not move its tensors
+                    p.grad.copy_(torch.where(keep.view(-1, *([1] * (p.dim() - 1))), p.grad, 0.0))
+            opt.step()
+            step += 1
+            tot_loss += torch.where(active, values, 0.0) * B
+            tot_correct += (logits.argmax(-1) == yb).sum(1).double().cpu()
+            seen += B
+            if config.probe_every and step % config.probe_every == 0:
+                probes = {k: _probe_summary(models.seed_model(k), probe_x, probe_y)
+                          for k in torch.nonzero(active).flatten().tolist()}
+            if config.max_steps is not None and step >= config.max_steps:
+                break
+        elapsed = time.perf_counter() - t0
+        if not bool(active.any()):
+            break
+        test_loss, test_acc = evaluate_stacked(models, x_test, y_test, 512, autocast)
+        for k in torch.nonzero(active).flatten().tolist():
+            record = {"epoch": epoch, "step": step, "lr": lr, "train_loss": float(tot_loss[k]) / max(seen, 1),
+                      "train_acc": float(tot_correct[k]) / max(seen, 1), "test_loss": test_loss[k],
+                      "test_acc": test_acc[k], "time_s": elapsed,
+                      "images_per_s": S * seen / elapsed if elapsed > 0 else float("nan"),
+                      "stacked_seeds": S, **probes.get(k, {})}
+            _append(logs[seeds[k]], record)
+            summaries[seeds[k]] = {"status": "finished", **record}
+        torch.save({"models": models.state(), "optimizer": opt.state_dict(), "generators": [g.get_state() for g in gens],
+                    "torch_rng": torch.get_rng_state(), "active": active, "summaries": summaries, "epoch": epoch},
+                   ckpt_path)
+        if config.max_steps is not None and step >= config.max_steps:
+            break
+    set_input_checks(True)
+    status = "finished" if any(v["status"] == "finished" for v in summaries.values()) else "diverged"
+    return {"status": status, "seeds": summaries}
+
