@@ -7,6 +7,10 @@ batches there (bf16 autocast and channels_last on CUDA). Prints images/s of each
 ratio. CIFAR-shaped random data (3x32x32, 100 classes); no download.
 
     python bench/train_throughput.py --arch resnet56 --images 1024 --batch-size 128
+    python bench/train_throughput.py --arch vgg10 --images 512 --batch-size 64 --seeds 4
+
+With ``--seeds S`` it also times S seeds trained at once (``normtheory train --seeds S``,
+``torch.func.vmap`` over stacked models) against one seed at a time, the same loop.
 """
 
 from __future__ import annotations
@@ -70,14 +74,15 @@ def baseline(arch, norm, data, batch_size, device, epochs):
     return seen / (time.perf_counter() - t0)
 
 
-def ours(arch, norm, data, batch_size, device, epochs, compile_model):
+def ours(arch, norm, data, batch_size, device, epochs, compile_model=False, seeds=1):
+    """images/s of normtheory's loop (all seeds together when ``seeds > 1``: stacked models)."""
+    from normtheory.training import read_log
+
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(arch=arch, norm=norm, epochs=epochs + 1, batch_size=batch_size, device=str(device),
-                          crop=True, probe_every=0, compile=compile_model)
+                          crop=True, probe_every=0, compile=compile_model, seeds=seeds)
         train(cfg, data, tmp, progress=False)
-        from normtheory.training import read_log
-
-        log = read_log(f"{tmp}/log.jsonl")
+        log = read_log(f"{tmp}/seed_0/log.jsonl" if seeds > 1 else f"{tmp}/log.jsonl")
     return float(np.mean([r["images_per_s"] for r in log[1:]]))  # epoch 0 warms up
 
 
@@ -90,6 +95,8 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=1, help="timed epochs (after one warm-up epoch)")
     p.add_argument("--device", default="auto")
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--seeds", type=int, default=0,
+                   help="also time this many seeds trained at once against one seed at a time (0: skip)")
     args = p.parse_args()
     device = resolve_device(args.device)
     rng = np.random.default_rng(0)
@@ -102,6 +109,10 @@ def main() -> None:
     print(f"plain fp32 DataLoader loop : {base:10.1f} images/s")
     print(f"normtheory loop            : {fast:10.1f} images/s")
     print(f"ratio (normtheory / plain) : {fast / base:10.2f}x")
+    if args.seeds > 1:
+        many = ours(args.arch, args.norm, data, args.batch_size, device, args.epochs, seeds=args.seeds)
+        print(f"{args.seeds} seeds at once         : {many:10.1f} images/s (all seeds)")
+        print(f"ratio (stacked / one seed) : {many / fast:10.2f}x")
 
 
 if __name__ == "__main__":

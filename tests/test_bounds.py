@@ -121,8 +121,9 @@ def test_interior_growth_derivation():
     assert sp.simplify(expr2 - N2 * (n2 - 1) / ((N2 - 1) * (n2 - 2))) == 0
     ln = bounds.gradient_growth_per_layer("layernorm", width=16)
     assert ln == pytest.approx(16 * 14 / (15 * 13))
+    # the top layer: the weight's projection off the sample keeps (d-1)/d (bounds.top_layer)
     assert bounds.gradient_growth_per_layer("layernorm", width=16, position="top") == \
-        pytest.approx(14 / 13)
+        pytest.approx(15 / 16 * 14 / 13)
     # ReLU nets keep the isotropic form; a bad position is named
     assert bounds.gradient_growth_per_layer("groupnorm", width=64, group_size=8,
                                             nonlinearity="relu") == pytest.approx(1.2)

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def quick(tmp_path_factory):
     cache = tmp_path_factory.mktemp("verify-cache")
     registry.load_claims()
-    claims = registry.select("F1,F3,F4,R1,R2b,R3,R4,B1,B2,B3b")
+    claims = registry.select("F1,F3,F4,R1,R2b,R3,R4,B1,B1t,B2,B3b")
     results = run_claims(claims, mode="quick", seed=0, cache_dir=cache, progress=False)
     return cache, {r.claim.id: r for r in results}
 
@@ -81,6 +81,25 @@ def test_closed_form_ten_percent_off_fails(quick, claim_id, norms, factor):
     # the claim fails, and at most of the settings where the correct form passed
     assert passed_before >= 2
     assert caught >= passed_before / 2, (claim_id, factor, caught, passed_before)
+
+
+def test_top_layer_residual_rejects_the_isotropic_form(quick):
+    """B1t passes with the exact per-sample form; had the isotropic (n-2)/(n-3) been the truth
+    the residual's expectation would be the gap between the two, and that is rejected."""
+    from normtheory import bounds
+
+    cache, results = quick
+    assert results["B1t"].verdict == PASS
+
+    def isotropic_gap(s):
+        if s["norm"] != "layernorm":
+            return 0.0
+        n = bounds.stat_count("layernorm", width=s["width"])
+        return bounds.gradient_growth_from_n(n) - bounds.gradient_growth_per_layer(
+            "layernorm", width=s["width"], position="top")
+
+    result = _rejudge(cache, "B1t", isotropic_gap)
+    assert [r.verdict for r in result.rows if r.setting["norm"] == "layernorm"] == [FAIL]
 
 
 @pytest.mark.parametrize("claim_id", ["R2b", "B2", "B3b", "F4"])

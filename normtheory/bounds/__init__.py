@@ -8,7 +8,9 @@ of docs/settings.md; :mod:`normtheory.montecarlo` simulates the same networks.
   :func:`resnet_variance_skipinit`, :func:`resnet_variance_nf`, :func:`expected_std`,
   :func:`growth_rate`, :func:`norm_second_moment`
 - gradients (B1-B3): :func:`stat_count`, :func:`gradient_growth_per_layer`,
-  :func:`gradient_growth_from_n`, :func:`gradient_growth_total`, :func:`batchnorm_relu_growth`
+  :func:`gradient_growth_from_n`, :func:`gradient_growth_total`, :func:`batchnorm_relu_growth`;
+  the top layer exactly at finite width: :func:`top_growth_given_gram`,
+  :func:`top_growth_isotropic`, :func:`top_growth_per_sample`
 - rank and similarity (R1-R4): :func:`rank_lower_bound`, :func:`rank_collapse_rate`,
   :func:`relu_correlation_map`, :func:`relu_correlation_iterate`,
   :func:`relu_similarity_gap_asymptotic`
@@ -45,6 +47,13 @@ from normtheory.bounds.gradients import (
 )
 from normtheory.bounds.moments import branch_moments, norm_second_moment
 from normtheory.bounds.rank import RANK_CONSTANT, lyapunov_gap_expr, rank_collapse_rate, rank_lower_bound
+from normtheory.bounds.top_layer import (
+    top_growth_given_gram,
+    top_growth_isotropic,
+    top_growth_isotropic_expr,
+    top_growth_per_sample,
+    top_growth_per_sample_expr,
+)
 from normtheory.bounds.tradeoff import recommend_group_size, speed_stability
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -37,6 +37,13 @@ other samples' outputs. The Monte Carlo checks (``normtheory verify --claims B1`
 truth between the two forms where there are many groups, and nearer this one for LN and GN
 with few groups.
 
+**Finite width.** The top layer is solved exactly at every width in
+:mod:`normtheory.bounds.top_layer` (``position="top"`` uses it). For batch statistics the
+interior rate drifts at finite width and is not even constant over depth: at ``B = 64``,
+``d = 256`` the measured per-layer ratio is about 1.10 just below the top, 1.00 in the middle
+and 0.90-0.92 near the input (against 1.0165), as the forward Gram loses rank; no
+finite-width correction of the interior rate is derived (README, findings).
+
 Assumptions: the ``n`` entries of one statistic are i.i.d. Gaussian. That holds exactly
 for per-sample statistics in an MLP (the units of one sample are i.i.d. given the input).
 For batch statistics (batchnorm, variancenorm) the ``n = B`` entries of a column are the
@@ -165,8 +172,13 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
     ``position="interior"`` (default): a layer below another normalized layer, the per-layer
     rate of a deep net; in linear nets this is :func:`interior_growth_expr` (it needs
     ``batch`` for batch statistics). ``position="top"``: the last layer, whose incoming
-    gradient is isotropic, ``(n−2)/(n−3)`` or ``(n−1)/(n−2)``. In ReLU nets both positions use
-    the isotropic form. Plain, weightnorm and sws preserve the expected squared norm
+    gradient is isotropic; in linear MLPs (``spatial=1``) the exact finite-width forms of
+    :mod:`normtheory.bounds.top_layer`: ``(d−1)/d · (n−2)/(n−3)`` for per-sample statistics,
+    and for batch statistics the form whose input Gram is the isotropic one of the
+    infinite-width limit, ``(B−2)(B−1)(d−2)/(B d (B−3))`` (batchnorm; for the exact value
+    given the input's actual Gram use :func:`normtheory.bounds.top_growth_given_gram`).
+    Elsewhere (CNNs, ReLU nets) both positions use the isotropic form ``(n−2)/(n−3)`` or
+    ``(n−1)/(n−2)``. Plain, weightnorm and sws preserve the expected squared norm
     (factor 1: the Gaussian / unit-row weight has ``E[WᵀW] = I``). EvoNorm has no closed form
     here (``ValueError``). For batchnorm in a ReLU net the large-batch form
     ``π/(π−1) · (n−2)/(n−3)`` is returned (see the module docstring).
@@ -183,6 +195,12 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
     n = stat_count(norm, width=width, group_size=group_size, batch=batch, spatial=spatial)
     centered = norm in CENTRED
     factor = gradient_growth_from_n(n, centered=centered)
+    if position == "top" and nonlinearity == "linear" and spatial == 1:
+        from normtheory.bounds.top_layer import top_growth_isotropic, top_growth_per_sample
+
+        if norm in ("batchnorm", "variancenorm"):
+            return top_growth_isotropic(batch=batch, width=width, norm=norm)
+        return top_growth_per_sample(n, width=width, centered=centered)
     if position == "interior" and nonlinearity == "linear":
         entries = width * spatial * (batch if norm in ("batchnorm", "variancenorm") else 1)
         factor = float(_interior_fn(centered)(n, entries))

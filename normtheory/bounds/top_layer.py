@@ -1,0 +1,190 @@
+"""Claim B1 at finite width: the top layer's gradient growth, exactly.
+
+Setting (derived here): the top layer ``X_L = N(W Y)`` of the linear theory MLP of width
+``d`` (docs/settings.md), ``W`` with i.i.d. ``N(0, 1/d)`` entries, the loss ``<G, X_L>`` with
+``G`` i.i.d. ``N(0, 1)``, and the layer input ``Y`` held fixed. The growth is
+``E[‖∂ℓ/∂Y‖² / ‖G‖²]``; because ``G`` is isotropic and independent of ``W``, ``‖∂ℓ/∂Y‖²`` is a
+quadratic form in ``G`` and the expected ratio is the ratio of expectations.
+
+**Per-sample statistics** (layernorm, groupnorm; the ``n`` entries of a statistic are units
+of one sample). For sample ``b`` the pre-activation ``h_b = W y_b`` has i.i.d. ``N(0, ‖y_b‖²/d)``
+entries, and the backward signal ``δ_b = J_bᵀ g_b`` depends on ``W`` only through ``h_b``.
+Split ``W = W Q_b + h_b y_bᵀ/‖y_b‖²`` with ``Q_b`` the projection orthogonal to ``y_b``: ``W Q_b``
+is independent of ``h_b``, and ``h_bᵀ δ_b = 0`` (each statistic is scale-invariant, so its
+Jacobian annihilates ``h_b``: Euler's theorem). Hence ``Wᵀ δ_b = Q_b Wᵀ δ_b`` and
+``E‖Wᵀ δ_b‖² = tr(Q_b)/d · E‖δ_b‖² = (d − 1)/d · E‖δ_b‖²``, so the top-layer growth is
+``(d − 1)/d`` times the isotropic form ``(n − 2)/(n − 3)`` of
+:mod:`normtheory.bounds.gradients` (:func:`top_growth_per_sample_expr`), for any input.
+
+**Batch statistics** (batchnorm, variancenorm over a batch of ``B``). Let
+``K = Ỹᵀ Ỹ / d`` be the Gram matrix of the input as the normalizer sees it (``Ỹ = Y C`` with
+``C`` the batch centring for batchnorm, ``Ỹ = Y`` for variancenorm), of rank ``r`` with
+non-zero eigenvalues ``λ_1..λ_r``. Unit ``j``'s centred pre-activation is ``h_j = Ỹᵀ w_j`` and
+the normalizer's Jacobian on it is ``P_j / s_j`` with ``s_j² = h_jᵀ h_j / B`` and ``P_j`` a
+projection of rank ``B − c`` (``c = 2`` centred, ``1`` variance only). Averaging over ``G``
+removes the cross terms between units, and splitting ``w_j`` into its part in the column
+space of ``Ỹ`` (``z / sqrt(d)`` in the eigenbasis of ``K``, ``z ~ N(0, I_r)``) and the rest
+(``χ²_{d−r} / d``, independent) gives
+
+    E[‖∂ℓ/∂Y‖² / ‖G‖²] = (B − c)/d · E[(d − r + Σ z_i²) / Σ λ_i z_i²].
+
+With ``1/X = ∫_0^∞ e^{−tX} dt`` and the Gaussian integrals ``E[e^{−a z²}] = (1 + 2a)^{−1/2}``
+and ``E[z² e^{−a z²}] = (1 + 2a)^{−3/2}`` (integrated by sympy below), the expectation is
+the one-dimensional integral
+
+    ∫_0^∞ Π_i (1 + 2λ_i t)^{−1/2} · (d − r + Σ_k (1 + 2λ_k t)^{−1}) dt,
+
+finite for ``r > 2`` (:func:`top_growth_given_gram`). For the isotropic Gram of the
+infinite-width limit (batchnorm: ``K = B/(B−1)·(I − 11ᵀ/B)``, ``r = B − 1``) sympy
+integrates it in closed form, ``(B − 2)(B − 1)(d − 2) / (B d (B − 3))`` for batchnorm and
+``(B − 1)(d − 2) / (d (B − 2))`` for variancenorm (:func:`top_growth_isotropic_expr`).
+Their ``d → ∞`` limits are not ``(n − 2)/(n − 3)``: that form takes the ``n = B`` entries
+independent, while a normalized input makes them exchangeable with correlation
+``−1/(B − 1)``, which raises ``‖h‖²`` by ``B/(B − 1)``.
+
+What this does not cover: at finite width the Gram matrix of a deep BN net is far from
+isotropic (its stable rank falls well below ``B − 1``: about 9 of 63 at ``B = 64``,
+``d = 256``), so the isotropic form is not the top layer's growth in a deep net there;
+:func:`top_growth_given_gram` with the actual Gram is. Below the top the incoming gradient
+is no longer independent of the layer, see :mod:`normtheory.bounds.gradients`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from normtheory.bounds._validate import positive_int
+
+BATCH_NORMS = {"batchnorm": 2, "variancenorm": 1}  # rank P = B − c
+
+
+@lru_cache(maxsize=None)
+def gaussian_laplace_exprs():
+    """``(a, E[e^{−a z²}], E[z² e^{−a z²}])`` for ``z ~ N(0, 1)``, integrated by sympy."""
+    a = sp.symbols("a", positive=True)
+    z = sp.symbols("z", real=True)
+    density = sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi)
+    plain = sp.simplify(sp.integrate(density * sp.exp(-a * z ** 2), (z, -sp.oo, sp.oo)))
+    squared = sp.simplify(sp.integrate(z ** 2 * density * sp.exp(-a * z ** 2), (z, -sp.oo, sp.oo)))
+    return a, plain, squared
+
+
+@lru_cache(maxsize=None)
+def top_growth_isotropic_expr(centered: bool = True):
+    """``(B, d, factor)``: the exact top-layer growth at width ``d`` when the layer input's Gram
+    is the isotropic one of the infinite-width limit (every non-zero eigenvalue equal)."""
+    B, d, t = sp.symbols("B d t", positive=True)
+    a, plain, squared = gaussian_laplace_exprs()
+    c = 2 if centered else 1
+    r = B - 1 if centered else B
+    lam = B / r  # trace of K is B (rows of Y with squared norm B / d each, d of them)
+    # all r eigenvalues equal: the product of r factors is a power, the sum r equal terms
+    one = plain.subs(a, lam * t)
+    integrand = one ** r * (d - r + r * squared.subs(a, lam * t) / one)
+    expectation = sp.integrate(sp.simplify(integrand), (t, 0, sp.oo), conds="none")
+    # the integral comes back as ratios of Gamma functions one apart: expand_func reduces them
+    factor = sp.gammasimp(sp.simplify((B - c) / d * expectation))
+    return B, d, sp.factor(sp.simplify(sp.gammasimp(sp.expand_func(factor))))
+
+
+@lru_cache(maxsize=None)
+def top_growth_per_sample_expr(centered: bool = True):
+    """``(n, d, factor)``: the exact top-layer growth for per-sample statistics over ``n``
+    entries at width ``d``: ``tr(Q)/d`` (``Q`` the rank ``d − 1`` projection orthogonal to the
+    sample) times the isotropic form of :func:`normtheory.bounds.growth_from_n_expr`."""
+    from normtheory.bounds.gradients import growth_from_n_expr
+
+    n, isotropic = growth_from_n_expr(centered)
+    d = sp.symbols("d", positive=True)
+    weight_factor = (d - 1) / d  # E[wᵀ Q w] = tr(Q)/d for w ~ N(0, I/d); tr(I − uuᵀ) = d − ‖u‖² = d − 1
+    return n, d, sp.factor(weight_factor * isotropic)
+
+
+@lru_cache(maxsize=None)
+def _factor_fns():
+    a, plain, squared = gaussian_laplace_exprs()
+    return sp.lambdify(a, plain, "numpy"), sp.lambdify(a, squared / plain, "numpy")
+
+
+def _check_norm(norm: str) -> str:
+    if norm not in BATCH_NORMS:
+        raise ValueError(f"norm must be one of {sorted(BATCH_NORMS)}, got {norm!r}")
+    return norm
+
+
+def _gram_stack(gram) -> np.ndarray:
+    """``gram`` as a ``(count, B, B)`` stack of finite symmetric PSD non-zero matrices."""
+    k = np.asarray(gram, dtype=np.float64)
+    if k.ndim < 2 or k.shape[-1] != k.shape[-2] or k.shape[-1] == 0 or not np.all(np.isfinite(k)):
+        raise ValueError(f"gram must be a finite square matrix (or a stack of them), got shape {k.shape}")
+    k = k.reshape(-1, *k.shape[-2:])
+    scale = np.abs(k).max(axis=(1, 2), keepdims=True)
+    if np.any(np.abs(k - np.swapaxes(k, 1, 2)) > 1e-8 * np.maximum(scale, 1.0)):
+        raise ValueError("gram must be symmetric")
+    lam = np.linalg.eigvalsh(k)
+    top = lam.max(axis=1)
+    if np.any(top <= 0) or np.any(lam.min(axis=1) < -1e-8 * top):
+        raise ValueError("gram must be positive semi-definite and non-zero")
+    return k
+
+
+def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
+    """Exact ``E[‖∂ℓ/∂Y‖² / ‖G‖²]`` at the top batch-normalized layer of width ``width``
+    given its input's batch Gram matrix ``gram = Yᵀ Y / d`` (``B x B``, centred here for
+    batchnorm; or a stack ``(..., B, B)``, one value per matrix), see the module docstring.
+    ``ValueError`` if a (centred) Gram has rank ``r ≤ 2`` (infinite expectation) or
+    ``r > width``."""
+    from scipy.integrate import quad_vec
+
+    norm = _check_norm(norm)
+    d = positive_int(width, "width")
+    shape = np.shape(gram)[:-2]
+    k = _gram_stack(gram)
+    B = k.shape[-1]
+    if norm == "batchnorm":
+        centring = np.eye(B) - 1.0 / B
+        k = centring @ k @ centring
+    lam = np.linalg.eigvalsh((k + np.swapaxes(k, 1, 2)) / 2)
+    keep = lam > 1e-9 * lam.max(axis=1, keepdims=True)
+    r = keep.sum(axis=1)
+    if np.any(r <= 2):
+        raise ValueError(f"gram has rank {r.min()} as {norm} sees it: the expected growth is "
+                         f"infinite for rank <= 2")
+    if np.any(r > d):
+        raise ValueError(f"gram has rank {r.max()} > width={d}: it cannot be the Gram of {d} units")
+    lam = np.where(keep, lam, 0.0)  # dropped eigenvalues: factor 1 in the product, 0 in the sum
+    plain, ratio = _factor_fns()
+
+    def integrand(t):
+        a = lam * t
+        return np.exp(np.sum(np.log(plain(a)), axis=1)) * (d - r + np.sum(np.where(keep, ratio(a), 0.0), axis=1))
+
+    value, _ = quad_vec(integrand, 0.0, np.inf, epsabs=0.0, epsrel=1e-10, limit=400)
+    out = (B - BATCH_NORMS[norm]) / d * value
+    return float(out[0]) if shape == () else out.reshape(shape)
+
+
+def top_growth_isotropic(*, batch: int, width: int, norm: str = "batchnorm") -> float:
+    """Numeric value of :func:`top_growth_isotropic_expr` (``batch > 3`` centred, ``> 2`` not)."""
+    centered = _check_norm(norm) == "batchnorm"
+    b = positive_int(batch, "batch")
+    d = positive_int(width, "width")
+    if b <= (3 if centered else 2):
+        raise ValueError(f"batch={b}: the expected growth is infinite for batch <= {3 if centered else 2}")
+    if d < b - (1 if centered else 0):
+        raise ValueError(f"width={d} is below the Gram's rank {b - (1 if centered else 0)}")
+    B, dd, expr = top_growth_isotropic_expr(centered)
+    return float(expr.subs({B: b, dd: d}))
+
+
+def top_growth_per_sample(n: int, *, width: int, centered: bool = True) -> float:
+    """Numeric value of :func:`top_growth_per_sample_expr` (``ValueError`` for ``n`` too small)."""
+    from normtheory.bounds.gradients import gradient_growth_from_n
+
+    d = positive_int(width, "width")
+    gradient_growth_from_n(n, centered=centered)  # validates n (finite expectation)
+    nn, dd, expr = top_growth_per_sample_expr(bool(centered))
+    return float(expr.subs({nn: n, dd: d}))
