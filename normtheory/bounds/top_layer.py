@@ -104,6 +104,13 @@ def top_growth_per_sample_expr(centered: bool = True):
 
 
 @lru_cache(maxsize=None)
+def _lambdified(expr_fn, centered: bool):
+    """``expr_fn(centered)`` (a ``(x, y, expr)`` triple) as a numpy function of ``(x, y)``."""
+    x, y, expr = expr_fn(centered)
+    return sp.lambdify((x, y), expr, "numpy")
+
+
+@lru_cache(maxsize=None)
 def _factor_fns():
     a, plain, squared = gaussian_laplace_exprs()
     return sp.lambdify(a, plain, "numpy"), sp.lambdify(a, squared / plain, "numpy")
@@ -115,8 +122,9 @@ def _check_norm(norm: str) -> str:
     return norm
 
 
-def _gram_stack(gram) -> np.ndarray:
-    """``gram`` as a ``(count, B, B)`` stack of finite symmetric PSD non-zero matrices."""
+def _gram_stack(gram) -> tuple[np.ndarray, np.ndarray]:
+    """``gram`` as a ``(count, B, B)`` stack of finite symmetric PSD non-zero matrices, and
+    their eigenvalues (ascending, ``(count, B)``)."""
     k = np.asarray(gram, dtype=np.float64)
     if k.ndim < 2 or k.shape[-1] != k.shape[-2] or k.shape[-1] == 0 or not np.all(np.isfinite(k)):
         raise ValueError(f"gram must be a finite square matrix (or a stack of them), got shape {k.shape}")
@@ -128,7 +136,7 @@ def _gram_stack(gram) -> np.ndarray:
     top = lam.max(axis=1)
     if np.any(top <= 0) or np.any(lam.min(axis=1) < -1e-8 * top):
         raise ValueError("gram must be positive semi-definite and non-zero")
-    return k
+    return k, lam
 
 
 def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
@@ -142,12 +150,12 @@ def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
     norm = _check_norm(norm)
     d = positive_int(width, "width")
     shape = np.shape(gram)[:-2]
-    k = _gram_stack(gram)
+    k, lam = _gram_stack(gram)
     B = k.shape[-1]
-    if norm == "batchnorm":
+    if norm == "batchnorm":  # the Gram as batchnorm sees it: the input centred over the batch
         centring = np.eye(B) - 1.0 / B
         k = centring @ k @ centring
-    lam = np.linalg.eigvalsh((k + np.swapaxes(k, 1, 2)) / 2)
+        lam = np.linalg.eigvalsh((k + np.swapaxes(k, 1, 2)) / 2)
     keep = lam > 1e-9 * lam.max(axis=1, keepdims=True)
     r = keep.sum(axis=1)
     if np.any(r <= 2):
@@ -176,8 +184,7 @@ def top_growth_isotropic(*, batch: int, width: int, norm: str = "batchnorm") -> 
         raise ValueError(f"batch={b}: the expected growth is infinite for batch <= {3 if centered else 2}")
     if d < b - (1 if centered else 0):
         raise ValueError(f"width={d} is below the Gram's rank {b - (1 if centered else 0)}")
-    B, dd, expr = top_growth_isotropic_expr(centered)
-    return float(expr.subs({B: b, dd: d}))
+    return float(_lambdified(top_growth_isotropic_expr, centered)(b, d))
 
 
 def top_growth_per_sample(n: int, *, width: int, centered: bool = True) -> float:
@@ -186,5 +193,4 @@ def top_growth_per_sample(n: int, *, width: int, centered: bool = True) -> float
 
     d = positive_int(width, "width")
     gradient_growth_from_n(n, centered=centered)  # validates n (finite expectation)
-    nn, dd, expr = top_growth_per_sample_expr(bool(centered))
-    return float(expr.subs({nn: n, dd: d}))
+    return float(_lambdified(top_growth_per_sample_expr, bool(centered))(n, d))
