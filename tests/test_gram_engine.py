@@ -22,7 +22,8 @@ from normtheory.montecarlo.gram import GaussianWeight, prefer_gram, psd_factor
 ALPHA = 0.01
 SIZE = dict(width=32, depth=10, batch=8, trials=200)
 LAYERS = {"variance": (1, 5, 10), "cosine": (1, 5, 10), "stable_rank": (1, 5, 10), "grad_sq": (0, 5, 9)}
-# (norm, options): non-residual linear and ReLU, residual linear and ReLU, NF-scaled, width < batch,
+# (norm, options): non-residual linear (BatchNorm: the centred route) and ReLU, residual linear and
+# ReLU, NF-scaled, width < batch,
 # and a deep linear net at width = batch whose collapsing Gram sends most layers to the QR route
 CASES = [
     ("groupnorm", dict(group_size=4, nonlinearity="relu")),
@@ -132,6 +133,47 @@ def test_backward_is_the_transpose_of_forward_on_the_row_space(rank):
     g = rng.standard_normal((b, d))
     gu = weight.backward(g, gen)
     np.testing.assert_allclose(gu @ u.T, g @ h.T, rtol=1e-8, atol=1e-8 * np.abs(g @ h.T).max())
+
+
+def test_batchnorm_linear_net_takes_the_centred_route(monkeypatch):
+    """After the first layer a linear BatchNorm net's weight inputs have rows summing to 0:
+    their Gram is singular, and the engine factors it on the centred subspace, not by QR."""
+    routes = []
+    original = GaussianWeight.__init__
+
+    def recorded(self, u, gram, scale):
+        original(self, u, gram, scale)
+        routes.append(self.route)
+
+    import numba
+
+    monkeypatch.setattr(GaussianWeight, "__init__", recorded)
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 1)  # trials one after the other
+    simulate_mlp("batchnorm", engine="gram", **{**SIZE, "trials": 2, "width": 64})
+    per_trial = np.array(routes).reshape(2, SIZE["depth"])
+    assert np.all(per_trial[:, 0] == "cholesky")
+    assert np.all(per_trial[:, 1:] == "centred")
+
+
+def test_centred_route_is_the_transpose_of_forward_and_keeps_rows_centred():
+    """For a ``U`` whose rows sum to 0 (rank B - 1): (G W) Uᵀ = G Hᵀ, and H = U Wᵀ has rows
+    summing to 0; a U off-centre by 1e-6 of its norm is not taken for centred (QR route)."""
+    from normtheory.kernels.rng import seeded_state
+
+    rng = np.random.default_rng(3)
+    b, d = 8, 40
+    u = rng.standard_normal((b, d))
+    u -= u.mean(axis=0)
+    weight = GaussianWeight(u, u @ u.T, 0.3)
+    assert weight.route == "centred"
+    gen = seeded_state(2)
+    h = weight.forward(gen)
+    np.testing.assert_allclose(h.sum(axis=0), 0.0, atol=1e-12 * np.abs(h).max())
+    g = rng.standard_normal((b, d))
+    gu = weight.backward(g, gen)
+    np.testing.assert_allclose(gu @ u.T, g @ h.T, rtol=1e-8, atol=1e-8 * np.abs(g @ h.T).max())
+    shifted = u + 1e-6 * np.linalg.norm(u) * rng.standard_normal(d) / np.sqrt(d)
+    assert GaussianWeight(shifted, shifted @ shifted.T, 0.3).route == "qr"
 
 
 def test_psd_factor_of_a_rank_deficient_matrix():

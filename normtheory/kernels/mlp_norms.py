@@ -15,9 +15,10 @@ EvoNorm-B0 in MLP form has zero instance variance, so
 ``y = x · sigmoid(x) / s_g`` with ``s_g`` the centred group std per row. Their backward
 passes are derived here by the chain rule through ``s_b`` and ``s_g``.
 
-Each forward returns ``(y, r, m)``: the output, the per-entry ``1 / s`` (per-entry copy of
-the statistic) and a per-entry auxiliary (the EvoNorm-B0 branch mask; else unused), which
-the backward takes with the forward's input and output.
+Each forward returns ``(y, r, m)``: the output, ``1 / s`` per statistic (shape ``(1, d)``
+for batch statistics, ``(B, d // g)`` for per-sample ones) and a per-entry auxiliary (the
+EvoNorm-B0 branch mask; else unused), which the backward takes with the forward's input
+and output.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ PHI_CODES = {"identity": PHI_IDENTITY, "relu": PHI_RELU, "corrected_relu": PHI_C
              "scaled_relu": PHI_SCALED_RELU}
 RELU_GAIN = np.sqrt(2 * np.pi / (np.pi - 1))
 RELU_SHIFT = 1.0 / np.sqrt(2 * np.pi)
+#: numba fastmath flags of the reductions: reassociation only (sums vectorize); NaN and inf
+#: keep IEEE semantics, so that divergence is still detected downstream
+REASSOC = {"reassoc", "contract"}
 
 
 def norm_code(name: str) -> int:
@@ -67,44 +71,51 @@ def phi_code(name: str, nonlinearity: str) -> int:
     return {"weightnorm": PHI_CORRECTED_RELU, "sws": PHI_SCALED_RELU}.get(name, PHI_RELU)
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=REASSOC)
 def _rows_fwd(x, g, center, eps, y, r):
+    """Per-sample statistics: groups of ``g`` consecutive columns of each row; ``r[i, k]`` is
+    ``1 / s`` of row ``i``'s group ``k``. (Loops over contiguous slices: they vectorize.)"""
     m, d = x.shape
     for i in range(m):
         for k in range(d // g):
-            lo = k * g
+            xs = x[i, k * g:(k + 1) * g]
+            ys = y[i, k * g:(k + 1) * g]
             mu = 0.0
             if center:
-                for j in range(lo, lo + g):
-                    mu += x[i, j]
+                for j in range(g):
+                    mu += xs[j]
                 mu /= g
             v = 0.0
-            for j in range(lo, lo + g):
-                v += (x[i, j] - mu) ** 2
+            for j in range(g):
+                t = xs[j] - mu
+                v += t * t
             inv = 1.0 / np.sqrt(v / g + eps)
-            for j in range(lo, lo + g):
-                y[i, j] = (x[i, j] - mu) * inv
-                r[i, j] = inv
+            r[i, k] = inv
+            for j in range(g):
+                ys[j] = (xs[j] - mu) * inv
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=REASSOC)
 def _rows_bwd(gy, y, r, g, center, gx):
     m, d = gy.shape
     for i in range(m):
         for k in range(d // g):
-            lo = k * g
+            gys = gy[i, k * g:(k + 1) * g]
+            ys = y[i, k * g:(k + 1) * g]
+            gxs = gx[i, k * g:(k + 1) * g]
             a = 0.0
             b = 0.0
-            for j in range(lo, lo + g):
-                a += gy[i, j]
-                b += gy[i, j] * y[i, j]
+            for j in range(g):
+                a += gys[j]
+                b += gys[j] * ys[j]
             a = a / g if center else 0.0
             b /= g
-            for j in range(lo, lo + g):
-                gx[i, j] = (gy[i, j] - a - y[i, j] * b) * r[i, j]
+            inv = r[i, k]
+            for j in range(g):
+                gxs[j] = (gys[j] - a - ys[j] * b) * inv
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, fastmath=REASSOC)
 def column_moments(x, center):
     """Per-column mean (0 if not ``center``) and biased variance (second moment if not
     ``center``) of ``x`` over its rows, in row-major passes."""
@@ -122,19 +133,19 @@ def column_moments(x, center):
     return mu, var / b
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=REASSOC)
 def _columns_fwd(x, center, eps, y, r):
-    """Per-column statistics over the rows (batch statistics)."""
+    """Per-column statistics over the rows (batch statistics); ``r[0, j]`` is column ``j``'s ``1 / s``."""
     b, d = x.shape
     mu, var = column_moments(x, center)
-    inv = 1.0 / np.sqrt(var + eps)
+    for j in range(d):
+        r[0, j] = 1.0 / np.sqrt(var[j] + eps)
     for i in range(b):
         for j in range(d):
-            y[i, j] = (x[i, j] - mu[j]) * inv[j]
-            r[i, j] = inv[j]
+            y[i, j] = (x[i, j] - mu[j]) * r[0, j]
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=REASSOC)
 def _columns_bwd(gy, y, r, center, gx):
     b, d = gy.shape
     a = np.zeros(d)
@@ -148,16 +159,20 @@ def _columns_bwd(gy, y, r, center, gx):
     c /= b
     for i in range(b):
         for j in range(d):
-            gx[i, j] = (gy[i, j] - a[j] - y[i, j] * c[j]) * r[i, j]
+            gx[i, j] = (gy[i, j] - a[j] - y[i, j] * c[j]) * r[0, j]
 
 
 @njit(cache=True)
 def _standardize(x, g, center, eps, batch):
+    """``(y, r)``: the standardized ``x`` and ``1 / s`` per statistic, shape ``(1, d)`` for batch
+    statistics, ``(B, d // g)`` for per-sample ones."""
+    b, d = x.shape
     y = np.empty_like(x)
-    r = np.empty_like(x)
     if batch:
+        r = np.empty((1, d))
         _columns_fwd(x, center, eps, y, r)
     else:
+        r = np.empty((b, d // g))
         _rows_fwd(x, g, center, eps, y, r)
     return y, r
 
@@ -195,28 +210,28 @@ def norm_forward(code, x, g, eps):
     elif code == FRN:
         y, r = _standardize(x, 1, False, eps, False)
     elif code == EVONORM_B0:
-        z, r = _standardize(x, b, True, eps, True)  # r = 1 / s_b per entry
+        z, r = _standardize(x, b, True, eps, True)  # r[0, j] = 1 / s_b of column j
         y = np.empty_like(x)
         m = np.zeros_like(x)
         se = np.sqrt(eps)
         for i in range(b):
             for j in range(d):
-                sb = 1.0 / r[i, j]
+                sb = 1.0 / r[0, j]
                 alt = x[i, j] + se
                 if sb >= alt:
-                    y[i, j] = x[i, j] * r[i, j]
+                    y[i, j] = x[i, j] * r[0, j]
                     m[i, j] = 1.0
                 else:
                     y[i, j] = x[i, j] / alt
     elif code == EVONORM_S0:
-        z, r = _standardize(x, g, True, eps, False)
+        z, r = _standardize(x, g, True, eps, False)  # r[i, k] = 1 / s_g of row i's group k
         y = np.empty_like(x)
         for i in range(b):
             for j in range(d):
-                y[i, j] = x[i, j] * _sigmoid(x[i, j]) * r[i, j]
+                y[i, j] = x[i, j] * _sigmoid(x[i, j]) * r[i, j // g]
     else:
         y = x.copy()
-        r = np.ones_like(x)
+        r = np.zeros((0, 0))
     return y, r, m
 
 
@@ -246,15 +261,16 @@ def norm_backward(code, gy, x, y, r, m, g, eps):
                 mu += x[i, j]
             mu /= b
             acc = 0.0  # sum_i m_i gy_i x_i / s_b^2
+            rj = r[0, j]
             for i in range(b):
-                acc += m[i, j] * gy[i, j] * x[i, j] * r[i, j] * r[i, j]
+                acc += m[i, j] * gy[i, j] * x[i, j] * rj * rj
             for i in range(b):
                 if m[i, j] > 0.5:
-                    direct = gy[i, j] * r[i, j]
+                    direct = gy[i, j] * rj
                 else:
                     alt = x[i, j] + se
                     direct = gy[i, j] * se / (alt * alt)
-                gx[i, j] = direct - (x[i, j] - mu) * r[i, j] * acc / b
+                gx[i, j] = direct - (x[i, j] - mu) * rj * acc / b
         return gx
     if code == EVONORM_S0:
         for i in range(b):
@@ -270,7 +286,7 @@ def norm_backward(code, gy, x, y, r, m, g, eps):
                 for j in range(lo, lo + g):
                     sg = _sigmoid(x[i, j])
                     du = sg + x[i, j] * sg * (1.0 - sg)
-                    rr = r[i, j]
+                    rr = r[i, k]
                     gx[i, j] = gy[i, j] * du * rr - (x[i, j] - mu) * rr * rr * rr * acc / g
         return gx
     return gy.copy()

@@ -3,7 +3,7 @@ probe's denominator), without a full eigendecomposition.
 
 Lanczos iteration with full reorthogonalization (done twice: "twice is enough", Parlett)
 from a fixed start vector; the largest eigenvalue of the ``j x j`` tridiagonal matrix (the
-top Ritz value, found by bisection on its Sturm sequence) increases monotonically to
+top Ritz value, found by safeguarded Newton on its characteristic polynomial) increases monotonically to
 ``λ_max``. The iteration stops when the Krylov space is invariant (``β_j`` negligible) or the
 Ritz value has stopped moving to relative ``1e-14``; after ``n`` steps it is exact in exact
 arithmetic. The deep nets' Gram matrices, of low stable rank, converge in a few steps; a
@@ -22,7 +22,16 @@ _RTOL = 1e-14
 @njit(cache=True, nogil=True)
 def tridiagonal_top_eigenvalue(alpha, beta, m):
     """Largest eigenvalue of the symmetric tridiagonal matrix with diagonal ``alpha[:m]`` and
-    off-diagonal ``beta[:m-1]``: bisection on the Sturm count, to relative ``1e-15``."""
+    off-diagonal ``beta[:m-1]``, to relative ``1e-15``.
+
+    Newton's method on ``f(λ) = det(T − λI)`` from the Gershgorin upper bound: the pivots
+    ``p_i`` of the ``LDLᵀ`` factorization of ``T − λI`` give ``f = Π p_i``, and their
+    derivatives ``p_i' = −1 + β_{i−1}² p_{i−1}' / p_{i−1}²`` give ``f'/f = Σ p_i'/p_i``. All roots
+    are real, so from above the largest, Newton decreases monotonically to it. Safeguard: the
+    same pass counts the pivots ``> 0`` (the Sturm count of eigenvalues above ``λ``); an
+    iterate found below ``λ_max`` by rounding, or a step leaving the bracket, is replaced
+    by bisection of the bracket.
+    """
     lo, hi = np.inf, -np.inf
     for i in range(m):  # Gershgorin bounds
         r = 0.0
@@ -33,24 +42,36 @@ def tridiagonal_top_eigenvalue(alpha, beta, m):
         lo = min(lo, alpha[i] - r)
         hi = max(hi, alpha[i] + r)
     tiny = 1e-300
+    lam = hi
     for _ in range(200):
-        mid = 0.5 * (lo + hi)
-        if hi - lo <= 1e-15 * max(abs(lo), abs(hi)) or mid == lo or mid == hi:
-            break
-        # number of eigenvalues greater than mid: sign changes of the LDLᵀ pivots of T - mid
-        above = 0
-        piv = alpha[0] - mid
-        for i in range(m):
-            if i > 0:
-                piv = alpha[i] - mid - beta[i - 1] * beta[i - 1] / piv
+        piv = alpha[0] - lam
+        if piv == 0.0:
+            piv = -tiny
+        dpiv = -1.0
+        ratio = dpiv / piv
+        above = 1 if piv > 0.0 else 0
+        for i in range(1, m):
+            b2 = beta[i - 1] * beta[i - 1]
+            dpiv = -1.0 + b2 * dpiv / (piv * piv)
+            piv = alpha[i] - lam - b2 / piv
             if piv == 0.0:
-                piv = tiny
+                piv = -tiny
+            ratio += dpiv / piv
             if piv > 0.0:
                 above += 1
         if above > 0:
-            lo = mid
+            lo = lam
+            nxt = 0.5 * (lo + hi)
         else:
-            hi = mid
+            hi = lam
+            nxt = lam - 1.0 / ratio
+            if lam - nxt <= 1e-16 * abs(lam) and nxt >= lo:
+                return nxt
+            if not (lo < nxt < hi):
+                nxt = 0.5 * (lo + hi)
+        if hi - lo <= 1e-15 * max(abs(lo), abs(hi)) or nxt == lo or nxt == hi:
+            return hi
+        lam = nxt
     return hi
 
 

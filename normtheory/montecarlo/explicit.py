@@ -63,11 +63,14 @@ def gram_probes(x, k):
     var = np.mean(column_moments(x, True)[1])
     if not np.all(np.isfinite(k)):
         return np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
+    inv_norm = 1.0 / np.sqrt(np.diag(k))
     cos = 0.0
     for i in range(b):
+        row = 0.0
         for j in range(b):
             if i != j:
-                cos += k[i, j] / np.sqrt(k[i, i] * k[j, j])
+                row += k[i, j] * inv_norm[j]
+        cos += row * inv_norm[i]
     cos /= b * (b - 1)
     srank = np.trace(k) / top_eigenvalue(k)  # Lanczos: a full eigvalsh costs 2-30x more
     return var, cos, srank

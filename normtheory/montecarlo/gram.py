@@ -36,9 +36,20 @@ explicit engine (the same kernels, :mod:`normtheory.kernels.gram_steps`).
   ``H = s L Z``, and, since ``s Zᵀ = Hᵀ L⁻ᵀ``, the backward is
   ``dℓ/dU = (G Hᵀ − M Uᵀ) K⁻¹ U + M`` (nothing of size ``k × d`` is stored). ``Q``'s loss
   of orthogonality is of order ``ε / RCOND_MIN ≈ 1e-8`` (Cholesky QR).
+- Cholesky on the centred subspace when ``U``'s rows sum to zero (``1ᵀ U = 0``, as after
+  BatchNorm in a linear net: ``U Uᵀ`` is then singular by construction). With ``V``
+  (``B × (B − 1)``) an orthonormal basis of ``1^⊥``, ``U = V Ũ``, ``Ũ = Vᵀ U``, and the
+  Cholesky route runs on ``K̃ = Vᵀ K V = L̃ L̃ᵀ`` (``k = B − 1``): ``H = s V L̃ Z`` and
+  ``dℓ/dU = (G Hᵀ − M Uᵀ) V K̃⁻¹ Vᵀ U + M``. "Sum to zero" means
+  ``‖1ᵀ U‖² ≤`` :data:`CENTRED_TOL` ``· B · tr K``: the part of ``U`` along ``1`` that the
+  route drops is then at most ``1e-12`` of ``‖U‖_F`` (after BatchNorm it is rounding,
+  about ``1e-15``).
 - Householder QR of ``Uᵀ`` otherwise (rank-deficient or ill-conditioned inputs, as in
   collapsing deep linear nets, or ``d < B``): backward stable, ``k = min(B, d)``, ``Q`` and
   ``Z`` stored.
+
+The Gram matrices ``X Xᵀ`` are numpy products (BLAS ``syrk``: half the work of a general
+product); the normalizers and probes run in numba.
 
 Trials run in parallel threads (numba's thread count), each with its own stream of
 :mod:`normtheory.kernels.rng` seeded from ``(seed, trial)``: the same seed gives the
@@ -49,6 +60,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 
 import numpy as np
 from scipy.linalg import lapack, qr
@@ -59,6 +71,8 @@ from normtheory.normalizers import NAMES, PARAMETRIC_NAMES
 EXACT_NORMS = tuple(name for name in NAMES if name not in PARAMETRIC_NAMES)
 #: smallest reciprocal condition number of the Gram ``U Uᵀ`` for the Cholesky route
 RCOND_MIN = 1e-8
+#: ``U``'s rows sum to zero when ``‖1ᵀ U‖² ≤ CENTRED_TOL · B · tr(U Uᵀ)`` (centred route)
+CENTRED_TOL = 1e-24
 #: ``engine="auto"`` runs the Gram engine from this width on, and from twice the batch
 #: (measured crossover with the explicit engine, GN, depth 100, 2 trials on 2 cores: at
 #: batch 16 explicit 0.035 s / Gram 0.066 s at width 128, 0.142 / 0.074 at width 256; at
@@ -87,32 +101,56 @@ def psd_factor(a: np.ndarray) -> np.ndarray:
     LAPACK ``dpstrf`` (Cholesky with complete pivoting, stopping at the numerical rank with
     its default tolerance ``n · ε · max(diag(a))``).
     """
+    from normtheory.kernels.gram_steps import unpivot_factor
+
     c, piv, rank, info = lapack.dpstrf(a, lower=1)
     if info < 0:
         raise ValueError(f"psd_factor: invalid argument {-info} to dpstrf")
-    s = np.zeros((a.shape[0], rank))
-    s[piv - 1] = np.tril(c)[:, :rank]
-    return s
+    return unpivot_factor(c, piv, rank)
+
+
+@lru_cache(maxsize=16)
+def centred_basis(b: int) -> np.ndarray:
+    """``V`` (``b × (b − 1)``, read-only): an orthonormal basis of the vectors whose entries sum to 0."""
+    q = np.linalg.qr(np.column_stack([np.ones(b), np.eye(b)[:, :b - 1]]))[0]
+    v = np.ascontiguousarray(q[:, 1:])
+    v.flags.writeable = False
+    return v
+
+
+def _is_centred(u: np.ndarray, gram: np.ndarray) -> bool:
+    """Whether the rows of ``u`` sum to zero: ``‖1ᵀ u‖² ≤ CENTRED_TOL · B · tr(gram)``."""
+    total = u.sum(axis=0)
+    return float(total @ total) <= CENTRED_TOL * u.shape[0] * np.trace(gram)
 
 
 class GaussianWeight:
     """One layer's weight ``W`` (``d × d``, i.i.d. ``N(0, scale²)``), drawn through its input.
 
     ``forward(rng)`` returns ``H = U Wᵀ``; ``backward(G, rng)`` returns ``G W`` for the same
-    ``W`` (see the module docstring). ``gram`` is ``U Uᵀ``.
+    ``W`` (see the module docstring). ``gram`` is ``U Uᵀ``. ``route`` is ``"cholesky"``,
+    ``"centred"`` or ``"qr"``.
     """
 
     def __init__(self, u: np.ndarray, gram: np.ndarray, scale: float):
         self.u, self.scale = u, scale
+        self.basis = None
         self.chol = _cholesky(gram)
+        if self.chol is None and _is_centred(u, gram):
+            basis = centred_basis(gram.shape[0])
+            self.chol = _cholesky(basis.T @ gram @ basis)
+            if self.chol is not None:
+                self.basis = basis
+        self.route = "qr" if self.chol is None else ("cholesky" if self.basis is None else "centred")
         self.h = self.qt = self.z = None
 
     def forward(self, rng) -> np.ndarray:
         from normtheory.kernels.rng import normal_from_state
 
-        b, d = self.u.shape
+        d = self.u.shape[1]
         if self.chol is not None:
-            self.h = (self.scale * self.chol) @ normal_from_state(rng, b, d)
+            factor = self.chol if self.basis is None else self.basis @ self.chol
+            self.h = (self.scale * factor) @ normal_from_state(rng, self.chol.shape[0], d)
             return self.h
         q, r = qr(self.u.T, mode="economic", check_finite=False)
         self.qt = np.ascontiguousarray(q.T)
@@ -123,8 +161,8 @@ class GaussianWeight:
     def backward(self, g: np.ndarray, rng) -> np.ndarray:
         from normtheory.kernels.rng import normal_from_state
 
-        b, d = self.u.shape
-        k = b if self.chol is not None else self.qt.shape[0]
+        d = self.u.shape[1]
+        k = self.chol.shape[0] if self.chol is not None else self.qt.shape[0]
         m = None
         if d > k:  # the part of W the forward pass did not see
             s = psd_factor(g @ g.T)
@@ -133,7 +171,11 @@ class GaussianWeight:
             c = g @ self.h.T
             if m is not None:
                 c -= m @ self.u.T
-            grad = lapack.dpotrs(self.chol, c.T, lower=1)[0].T @ self.u
+            if self.basis is None:
+                grad = lapack.dpotrs(self.chol, c.T, lower=1)[0].T @ self.u
+            else:
+                cv = c @ self.basis
+                grad = (lapack.dpotrs(self.chol, cv.T, lower=1)[0].T @ self.basis.T) @ self.u
         else:
             c = g @ (self.scale * self.z).T
             if m is not None:
@@ -188,9 +230,12 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
         else:
             u = x  # its Gram k comes with the previous layer's probes
         weight = GaussianWeight(u, k, scale)
-        xn, probes, finite, k = layer_output(code, phi, g, eps, weight.forward(rng), x, residual,
-                                             alpha)
-        if not finite:
+        xn = layer_output(code, phi, g, eps, weight.forward(rng), x, residual, alpha)
+        if not np.all(np.isfinite(xn)):
+            return out, layer
+        k = xn @ xn.T
+        probes = gram_probes(xn, k)  # NaN when the Gram overflowed
+        if not np.all(np.isfinite(probes)):
             return out, layer
         out[:3, layer] = probes
         tape.append((weight, x))
