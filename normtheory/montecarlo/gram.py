@@ -74,9 +74,10 @@ RCOND_MIN = 1e-8
 #: ``U``'s rows sum to zero when ``‖1ᵀ U‖² ≤ CENTRED_TOL · B · tr(U Uᵀ)`` (centred route)
 CENTRED_TOL = 1e-24
 #: ``engine="auto"`` runs the Gram engine from this width on, and from twice the batch
-#: (measured crossover with the explicit engine, GN, depth 100, 2 trials on 2 cores: at
-#: batch 16 explicit 0.035 s / Gram 0.066 s at width 128, 0.142 / 0.074 at width 256; at
-#: batch 64 0.079 / 0.142 at width 128, 0.207 / 0.198 at width 256)
+#: (measured crossover with the explicit engine, GN-ReLU with group size 8, depth 100,
+#: 2 trials on 2 cores, best of 3: at batch 16 explicit 0.021 s / Gram 0.049 s at width
+#: 128, 0.071 / 0.053 at width 256; at batch 64 0.119 / 0.106 at width 256, 0.272 / 0.136
+#: at width 384)
 AUTO_MIN_WIDTH = 256
 
 
