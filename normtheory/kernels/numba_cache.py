@@ -20,7 +20,14 @@ PACKAGE = Path(__file__).resolve().parent.parent
 #: the modules with numba kernels (paths relative to the package)
 JITTED = ("kernels/mlp_norms.py", "kernels/rng.py", "kernels/top_eigenvalue.py", "kernels/gram_steps.py",
           "montecarlo/explicit.py")
-STAMP = PACKAGE / "kernels" / "__pycache__" / "numba-sources.sha256"
+
+
+def stamp_path(package: Path = PACKAGE) -> Path:
+    """Where the digest of the sources the caches were built from is kept."""
+    return package / "kernels" / "__pycache__" / "numba-sources.sha256"
+
+
+STAMP = stamp_path()
 
 
 def sources_digest(package: Path = PACKAGE) -> str:
@@ -34,15 +41,15 @@ def sources_digest(package: Path = PACKAGE) -> str:
 
 def drop_stale_cache(package: Path = PACKAGE) -> bool:
     """Delete the jitted modules' numba cache files if their sources changed; True if it did."""
-    stamp = package / "kernels" / "__pycache__" / "numba-sources.sha256"
+    stamp = stamp_path(package)
     try:
         digest = sources_digest(package)
         if stamp.is_file() and stamp.read_text() == digest:
             return False
-        for folder in {(package / rel).parent / "__pycache__" for rel in JITTED}:
-            for stem in {Path(rel).stem for rel in JITTED if (package / rel).parent == folder.parent}:
-                for path in folder.glob(f"{stem}.*.nb[ic]"):
-                    path.unlink()
+        for rel in JITTED:
+            src = package / rel
+            for path in (src.parent / "__pycache__").glob(f"{src.stem}.*.nb[ic]"):
+                path.unlink()
         stamp.parent.mkdir(exist_ok=True)
         stamp.write_text(digest)
     except OSError:
