@@ -17,19 +17,24 @@ predicts the same number but its relative variance grows exponentially with ``L`
 is not used. The per-layer ratio has finite variance only where ``E[1/χ²_k]²`` is finite
 (``k > 4``: ``n ≥ 6`` centred), so the grids start at ``n = 8``.
 
-- B1 (linear MLPs): BN over batch sizes, GN over group sizes, LN, VN; rule "closed form
-  inside the interval". The batch-statistic forms are infinite-width results (see
-  :mod:`normtheory.bounds.gradients`); the grid includes two widths to show the drift.
+- B1 (linear MLPs, per-sample statistics: LN, GN): the interior form, exact at every
+  width; precision δ = 1% (a per-layer rate).
+- B1b (linear MLPs, batch statistics: BN, VN): the same statistic against the
+  infinite-width forms (see :mod:`normtheory.bounds.gradients`); δ = 1%; the full grid has
+  two widths to show the finite-width drift.
+- B1t (the top layer, exact given the layer's input Gram): the measured top-layer ratio
+  minus the exact value given that network's Gram, computed when judging (from the Gram's
+  spectrum, which is what the simulation stores); δ = 0.01 absolute.
 - B2 (linear MLPs, GN): smaller groups, larger early-layer gradients. Statistic: mean over
   networks of the paired difference of per-layer ratios ``r(g_small) − r(g_large)``;
-  theory column: the predicted difference; rule: the interval lies above 0 (IN worst, LN
-  best). The table over group sizes and the recommended group size are
+  theory column: the predicted difference; agree when the interval lies above 0 (IN
+  worst, LN best), disagree when below. The table over group sizes and the recommended group size are
   :func:`normtheory.bounds.speed_stability` / ``recommend_group_size`` (figure 5).
 - B3 (ReLU MLPs): BN at large batch against ``π/(π−1)·(n−2)/(n−3)`` (Yang et al. 2019's
-  rate, derived here); closed form inside the interval.
+  rate, derived here; an infinite-width, large-batch limit); δ = 1%.
 - B3b (ReLU CNN): the ordering. Per-layer growth over convs 2-5 of the first stage
   (constant resolution) for a smaller against a larger ``n`` (IN, n = H·W, against GN and
-  LN), paired difference; rule: interval above 0.
+  LN), paired difference; agree when the interval lies above 0, disagree when below.
 """
 
 from __future__ import annotations
@@ -38,9 +43,10 @@ import numpy as np
 
 from normtheory.verify import simulations
 from normtheory.verify.registry import Claim, Measurement, Point, register
-from normtheory.verify.stats import InsideInterval, SideOfBoundary
+from normtheory.verify.stats import Equivalence, Precision, SideOfBoundary, mean_interval
 
 _T = "mean over independent random networks ± t·s/sqrt(n), n networks"
+RATE_PRECISION = Precision(0.01)  # a per-layer rate, 1%
 _SOURCE = ("normtheory.bounds.gradient_growth_per_layer (derived here: projection rank times "
            "E[1/chi2]; Yang et al. 2019 for BN; paper section 5)")
 
@@ -83,43 +89,88 @@ _GROWTH_STAT = ("E[per-layer ratio ‖dX_(l-1)‖² / ‖dX_l‖²], averaged ov
                 "interior layers (all but the top and the bottom one; the derivation's expected ratio)")
 
 register(Claim(
-    id="B1", family="gradients", title="gradient growth per layer in linear nets, N(n-2)/((N-1)(n-3))",
-    statement="In a deep linear MLP whose normalizer computes each statistic from n entries the "
-              "expected squared gradient norm grows, going backward, by a constant factor per "
-              "layer. Below another normalized layer it is N(n-2)/((N-1)(n-3)) when mean and "
-              "variance are removed (N(n-1)/((N-1)(n-2)) for the variance only), N the entries "
-              "the next layer is scale-invariant over (d per sample, B·d for batch statistics); "
-              "the isotropic top-layer form (n-2)/(n-3) is its N -> infinity limit "
-              "(n = B for BN/VN, g for GN, d for LN).",
-    statistic=_GROWTH_STAT, interval=_T, rule=InsideInterval(),
-    grid={"quick": _points([("batchnorm", 128, 16, None), ("groupnorm", 64, 16, 8),
-                            ("groupnorm", 64, 16, 16), ("layernorm", 16, 16, None),
-                            ("variancenorm", 128, 8, None)], branch="linear", depth=20, trials=12),
+    id="B1", family="gradients", title="gradient growth per layer in linear nets, per-sample statistics",
+    statement="In a deep linear MLP whose normalizer computes each per-sample statistic from n "
+              "entries (LN: n = d, GN: n = g) the expected squared gradient norm grows, going "
+              "backward, by a constant factor per interior layer, exact at every width "
+              "(bounds.gradient_growth_per_layer).",
+    statistic=_GROWTH_STAT, interval=_T, rule=Equivalence(RATE_PRECISION), form="exact",
+    grid={"quick": _points([("layernorm", 16, 16, None), ("groupnorm", 64, 16, 32),
+                            ("groupnorm", 64, 16, 16)], branch="linear", depth=40, trials=512),
+          "full": _points([("groupnorm", w, 16, g) for w in (64, 256) for g in (8, 16, 32)]
+                          + [("layernorm", w, 16, None) for w in (8, 16, 32, 128)],
+                          branch="linear", depth=50, trials=64)},
+    theory=_theory_growth, measure=_measure_growth, estimate=simulations.trial_mean("growth"),
+    version="4",  # 4: per-sample statistics only (batch statistics are B1b)
+    source=_SOURCE,
+    notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN."))
+
+register(Claim(
+    id="B1b", family="gradients", title="gradient growth per layer in linear nets, batch statistics",
+    statement="In a deep linear MLP with batch statistics (BN, VN; n = B) the per-layer growth of "
+              "the squared gradient norm approaches (n-2)/(n-3) (BN) or (n-1)/(n-2) (VN); these are "
+              "infinite-width limits: at finite width the batch's samples are coupled through their "
+              "Gram matrix.",
+    statistic=_GROWTH_STAT, interval=_T, rule=Equivalence(RATE_PRECISION), form="infinite-width limit",
+    grid={"quick": _points([("batchnorm", 1024, 16, None), ("variancenorm", 1024, 16, None)],
+                           branch="linear", depth=20, trials=16),
           "full": _points([("batchnorm", w, b, None) for w in (64, 512) for b in (8, 16, 32)]
-                          + [("groupnorm", w, 16, g) for w in (64, 256) for g in (8, 16, 32)]
-                          + [("layernorm", w, 16, None) for w in (8, 16, 32)]
                           + [("variancenorm", w, b, None) for w in (64, 512) for b in (8, 16)],
                           branch="linear", depth=50, trials=32)},
     theory=_theory_growth, measure=_measure_growth, estimate=simulations.trial_mean("growth"),
-    version="3",  # 2: the top layer left out; 3: the bottom layer (raw input) left out too
-    source=_SOURCE,
-    notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN."))
+    source=_SOURCE))
 
 
 # --- B1t: the top layer, exactly at finite width ----------------------------------------------
 
 def _measure_top(s, trials, seed):
-    from normtheory import bounds
     from normtheory.montecarlo.top_layer import top_layer_samples
 
     ratios, grams = top_layer_samples(s["norm"], width=s["width"], batch=s["batch"], depth=s["depth"],
                                       trials=trials, seed=seed, group_size=s.get("group_size"))
+    data = {"ratio": ratios}
     if s["norm"] in ("batchnorm", "variancenorm"):
-        exact = bounds.top_growth_given_gram(grams, norm=s["norm"], width=s["width"])
+        data["spectrum"] = gram_spectrum(grams, centred=s["norm"] == "batchnorm")
+    return Measurement(data, trials)
+
+
+def gram_spectrum(grams: np.ndarray, *, centred: bool) -> np.ndarray:
+    """Eigenvalues (ascending) of each Gram matrix as the normalizer sees it (centred over
+    the batch for batchnorm): all that the exact top-layer form depends on."""
+    if centred:
+        b = grams.shape[-1]
+        c = np.eye(b) - 1.0 / b
+        grams = c @ grams @ c
+    return np.linalg.eigvalsh((grams + np.swapaxes(grams, -1, -2)) / 2)
+
+
+def gram_with_spectrum(spectrum: np.ndarray) -> np.ndarray:
+    """Gram matrices with the given (ascending) spectra whose smallest eigenvector is the
+    all-ones direction: batchnorm's centring leaves them unchanged, so the exact form gives
+    the same value as on the simulated Gram."""
+    b = spectrum.shape[-1]
+    basis, _ = np.linalg.qr(np.hstack([np.ones((b, 1)), np.eye(b)[:, 1:]]))
+    return np.einsum("ij,tj,kj->tik", basis, spectrum, basis)
+
+
+def _estimate_top(m, level, s):
+    from normtheory import bounds
+
+    if "spectrum" in m.data:
+        exact = bounds.top_growth_given_gram(gram_with_spectrum(m.data["spectrum"]), norm=s["norm"],
+                                             width=s["width"])
     else:
-        exact = bounds.gradient_growth_per_layer(s["norm"], width=s["width"], group_size=s.get("group_size"),
-                                                 position="top")
-    return Measurement({"residual": ratios - exact}, trials)
+        exact = bounds.gradient_growth_per_layer(s["norm"], width=s["width"],
+                                                 group_size=s.get("group_size"), position="top")
+    return mean_interval(m.data["ratio"] - exact, level)
+
+
+_TOP_GRID = {"quick": _points([("batchnorm", 256, 32, None), ("layernorm", 64, 32, None)],
+                              branch="linear", depth=10, trials=128),
+             "full": _points([("batchnorm", 64, 8, None), ("batchnorm", 512, 16, None),
+                              ("batchnorm", 256, 64, None), ("variancenorm", 64, 8, None),
+                              ("layernorm", 8, 64, None), ("groupnorm", 64, 16, 8)],
+                             branch="linear", depth=50, trials=400)}
 
 
 register(Claim(
@@ -130,16 +181,11 @@ register(Claim(
               "(eigenvalues λ, rank r; c = 2 BN, 1 VN), a one-dimensional integral "
               "(bounds.top_growth_given_gram, derived in bounds.top_layer).",
     statistic="E[measured top-layer ratio ‖dX_(L-1)‖² / ‖G‖² minus the exact value given that "
-              "network's input]: 0 if the form is exact (the theory column is that 0)",
-    interval=_T, rule=InsideInterval(),
-    grid={"quick": _points([("batchnorm", 32, 8, None), ("layernorm", 8, 32, None)],
-                           branch="linear", depth=10, trials=200),
-          "full": _points([("batchnorm", 64, 8, None), ("batchnorm", 512, 16, None),
-                           ("batchnorm", 256, 64, None), ("variancenorm", 64, 8, None),
-                           ("layernorm", 8, 64, None), ("groupnorm", 64, 16, 8)],
-                          branch="linear", depth=50, trials=400)},
-    theory=lambda s: 0.0, measure=_measure_top, estimate=simulations.trial_mean("residual"),
-    source="normtheory.bounds.top_layer (derived here)",
+              "network's input]: 0 if the form is exact (the theory column is that 0); the exact "
+              "value is computed when judging, from the stored Gram spectrum",
+    interval=_T, rule=Equivalence(Precision(0.01, relative=False)), form="exact", backend="torch",
+    grid=_TOP_GRID, theory=lambda s: 0.0, measure=_measure_top, estimate=_estimate_top,
+    source="normtheory.bounds.top_layer (derived here)", version="2",  # 2: ratios and spectra cached
     notes="Deep BN nets have far-from-isotropic Grams at finite width (stable rank about 9 of 63 "
           "at B = 64, d = 256), so the isotropic forms miss the top layer there by up to 10%; the "
           "Gram-conditional form does not."))
@@ -149,8 +195,8 @@ register(Claim(
 
 def _measure_growth_gap(s, trials, seed):
     small = simulations.mlp_at(s, trials=trials, seed=seed, group_size=s["g_small"], backward=True)
-    large = simulations.mlp_at(s, trials=trials, seed=seed + 1, group_size=s["g_large"],
-                                 backward=True)
+    large = simulations.mlp_at(s, trials=trials, seed=simulations.partner_seed(seed),
+                               group_size=s["g_large"], backward=True)
     gap = per_layer_ratio(small.grad_sq) - per_layer_ratio(large.grad_sq)
     return simulations.paired(small, large, gap=gap)
 
@@ -170,13 +216,13 @@ register(Claim(
               "bounds.recommend_group_size).",
     statistic="E[r(g_small) - r(g_large)], r the per-network mean per-layer gradient ratio; "
               "theory column: the predicted difference (its sign is the prediction)",
-    interval=_T + " (pairs: trial t of each group size)", rule=SideOfBoundary(0.0),
+    interval=_T + " (pairs: trial t of each group size)", rule=SideOfBoundary(0.0), form="ordering",
     grid={"quick": simulations.group_pairs([(64, 8, 64)], branch="linear", batch=16, depth=20, trials=12),
           "full": simulations.group_pairs([(64, 8, 16), (64, 16, 64), (256, 8, 32), (256, 32, 256)],
                                branch="linear", batch=16, depth=50, trials=32)},
     theory=_theory_growth_gap, measure=_measure_growth_gap,
     estimate=simulations.trial_mean("gap"), source=_SOURCE,
-    version="3"))  # 2: the top layer left out; 3: the bottom layer (raw input) left out too
+    version="4"))  # 3: the bottom layer (raw input) left out too; 4: independent partner seed
 
 
 # --- B3: ReLU nets ---------------------------------------------------------------------------
@@ -188,9 +234,9 @@ register(Claim(
     id="B3", family="gradients", title="ReLU nets: the BatchNorm rate π/(π-1)·(n-2)/(n-3)",
     statement="In deep ReLU MLPs with BatchNorm the per-layer gradient growth is "
               "π/(π-1)·(n-2)/(n-3) at large batch (Yang et al. 2019; derived here from the ReLU "
-              "correlation map).",
-    statistic=_GROWTH_STAT, interval=_T, rule=InsideInterval(),
-    grid={"quick": _points([("batchnorm", 256, 64, None)], branch="relu", depth=20, trials=8),
+              "correlation map; an infinite-width, large-batch limit).",
+    statistic=_GROWTH_STAT, interval=_T, rule=Equivalence(RATE_PRECISION), form="infinite-width limit",
+    grid={"quick": _points([("batchnorm", 256, 64, None)], branch="relu", depth=20, trials=16),
           "full": _points([("batchnorm", 256, 64, None), ("batchnorm", 512, 128, None)],
                           branch="relu", depth=30, trials=24)},
     theory=_theory_growth, measure=_measure_growth, estimate=simulations.trial_mean("growth"),
@@ -206,7 +252,7 @@ def _cnn_sim(s, norm, g, trials, seed):
 
 def _measure_cnn_gap(s, trials, seed):
     small = _cnn_sim(s, s["norm_small"], s.get("g_small"), trials, seed)
-    large = _cnn_sim(s, s["norm_large"], s.get("g_large"), trials, seed + 1)
+    large = _cnn_sim(s, s["norm_large"], s.get("g_large"), trials, simulations.partner_seed(seed))
     gap = (per_layer_ratio(small.grad_input_sq[:, :5], CNN_STAGE_RATIOS)
            - per_layer_ratio(large.grad_input_sq[:, :5], CNN_STAGE_RATIOS))
     return simulations.paired(small, large, gap=gap)
@@ -243,9 +289,10 @@ register(Claim(
               "convs 2-5 of the first stage (constant resolution); theory column: the predicted "
               "difference from (n-2)/(n-3) (its sign is the prediction; zero padding is not "
               "modelled)",
-    interval=_T + " (pairs: trial t of each normalizer)", rule=SideOfBoundary(0.0),
+    interval=_T + " (pairs: trial t of each normalizer)", rule=SideOfBoundary(0.0), form="ordering",
+    backend="torch", version="2",  # 2: independent partner seed
     grid={"quick": _cnn_points([(("instancenorm", None), ("layernorm", None))], image_size=4,
-                               batch=8, trials=8),
+                               batch=8, trials=24),
           "full": _cnn_points([(("instancenorm", None), ("groupnorm", 4)),
                                (("groupnorm", 4), ("layernorm", None)),
                                (("frn", None), ("layernorm", None))],

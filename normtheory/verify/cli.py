@@ -2,20 +2,26 @@
 
 Also the entry point of the per-family scripts ``verify/forward_variance.py``,
 ``verify/rank.py`` and ``verify/gradients.py`` (same options, one claim family each).
-Exit status: 0 when every checked claim passes, 1 when any fails or diverges, 2 on bad
-options.
+Exit status: see :data:`normtheory.verify.report.EXIT_CODES` (0 agree, 1 disagree, 2 usage
+error, 3 error, 4 undecided).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from normtheory.verify.runner import DEFAULT_CACHE_DIR
 
-HELP = ("check every claim (F, R, B) against Monte Carlo simulations with confidence "
-        "intervals; exit 0 only if all pass")
+HELP = ("check every claim (F, R, B) against Monte Carlo simulations: each setting agrees, "
+        "disagrees, stays undecided or errs at the claim's stated precision δ")
+EPILOG = ("verdicts: agree (the simultaneous interval lies inside theory ± δ), disagree (entirely "
+          "outside), undecided (neither after every look of the adaptive schedule), error (a trial "
+          "failed to compute or overflowed). Exit status: 0 every setting agrees; 1 some setting "
+          "disagrees (a finding); 2 usage or input error; 3 some setting is an error; 4 some "
+          "setting stayed undecided and none disagrees or errs.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +45,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="neither read nor write the cache")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--list", action="store_true",
-                        help="list the claims with their statements and pass rules, then exit")
+                        help="list the claims with their statements, closed-form kind, precision "
+                             "and verdict rules, then exit")
+
+
+def _check_writable(path: str | None, option: str) -> None:
+    """Fail before any work if an output file cannot be written."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{option} {path}: is a directory")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        existed = p.exists()
+        with p.open("a"):
+            pass
+        if not existed:
+            p.unlink()
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot write ({exc.strerror})") from exc
 
 
 def run(args: argparse.Namespace, *, family: str | None = None) -> int:
@@ -51,12 +76,16 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
         claims = registry.select(args.claims, family=family)
         if args.seed < 0:
             raise ValueError(f"--seed must be >= 0, got {args.seed}")
+        if not args.list:
+            _check_writable(args.json, "--json")
+            _check_writable(args.report, "--report")
     except ValueError as exc:
         print(f"normtheory verify: error: {exc}", file=sys.stderr)
-        return 2
+        return report.EXIT_CODES["usage"]
     if args.list:
         for c in claims:
-            print(f"{c.id} [{c.family}] {c.title}\n  {c.statement}\n  statistic: {c.statistic}"
+            print(f"{c.id} [{c.family}] {c.title}\n  {c.statement}\n  closed form: {c.form}"
+                  f"\n  precision: {report.precision_text(c)}\n  statistic: {c.statistic}"
                   f"\n  interval: {c.interval}\n  rule: {c.rule.text}\n")
         return 0
     results = run_claims(claims, mode=args.mode, seed=args.seed,
@@ -69,12 +98,12 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
         report.write_json(args.json, results, mode=args.mode, seed=args.seed)
     if args.report:
         report.write_markdown(args.report, results, mode=args.mode, seed=args.seed)
-    return 0 if report.all_passed(results) else 1
+    return report.exit_status(results)
 
 
 def main(argv: Sequence[str] | None = None, *, family: str | None = None,
          prog: str | None = None) -> int:
     """Parse ``argv`` and run (the per-family scripts pass their ``family``)."""
-    parser = argparse.ArgumentParser(prog=prog or "normtheory verify", description=HELP)
+    parser = argparse.ArgumentParser(prog=prog or "normtheory verify", description=HELP, epilog=EPILOG)
     add_arguments(parser)
     return run(parser.parse_args(argv), family=family)

@@ -8,15 +8,24 @@ A :class:`Claim` bundles, stated in advance of any simulation:
 - ``theory(setting) -> float`` -- the closed form (from :mod:`normtheory.bounds`);
 - ``measure(setting, trials, seed) -> Measurement`` -- the simulator (from
   :mod:`normtheory.montecarlo`), returning per-trial arrays;
-- ``estimate(measurement, level) -> Interval`` -- the statistic and its confidence
+- ``estimate(measurement, level, setting) -> Interval`` -- the statistic and its confidence
   interval (from :mod:`normtheory.verify.stats`), with ``statistic`` and ``interval``
   saying in words what is estimated (which expectation the closed form predicts) and how
   the interval is built;
-- ``rule`` -- the pass rule (:class:`~normtheory.verify.stats.InsideInterval`,
+- ``rule`` -- the verdict rule with its precision (:class:`~normtheory.verify.stats.Equivalence`
+  with a :class:`~normtheory.verify.stats.Precision` ``δ``,
   :class:`~normtheory.verify.stats.BoundHolds`, :class:`~normtheory.verify.stats.SideOfBoundary`);
+- ``form`` -- what the closed form is (:data:`FORMS`): exact at every width, a finite-width
+  computation, an infinite-width limit (a disagree at small width is then a finding about
+  the limit), a large-depth limit, a calibrated constant, or a predicted ordering/regime;
+- ``backend`` -- ``"numba"`` or ``"torch"``: the torch simulations run on a device, which is
+  part of the cache key;
 - ``probe_keys`` -- setting names that choose what is read from a simulation (a layer, say)
   rather than what is simulated: settings differing only there share their seed, hence
   their simulation.
+
+The grid's trial counts are the first look of the adaptive schedule
+(:mod:`normtheory.verify.runner`): an undecided setting gets more trials.
 
 Claims register themselves when their module is imported; :func:`load_claims` imports the
 three claim modules and :func:`select` picks claims by id or family. Heavy imports (numba,
@@ -34,9 +43,12 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from normtheory.verify.stats import BoundHolds, InsideInterval, Interval, SideOfBoundary
+from normtheory.verify.stats import BoundHolds, Equivalence, Interval, SideOfBoundary
 
 MODES = ("quick", "full")
+FORMS = ("exact", "finite-width", "infinite-width limit", "large-depth limit", "calibrated", "ordering",
+         "asymptotic regime")
+BACKENDS = ("numba", "torch")
 FAMILIES = ("forward", "rank", "gradients")
 CLAIM_MODULES = {
     "forward": "normtheory.verify.claims_forward",
@@ -68,7 +80,8 @@ class Measurement:
     ``data`` maps names to arrays with one leading entry per independent trial (the
     estimator decides how to combine them). ``diverged_layer`` is the first layer where
     any trial overflowed (inf/NaN), ``diverged_trials`` how many trials did; such trials
-    carry NaN in ``data``.
+    carry NaN in ``data``. A non-finite entry in a trial that no divergence accounts for
+    is a failed trial (:meth:`failed_trials`): the runner turns it into an error verdict.
     """
 
     data: dict[str, np.ndarray]
@@ -84,12 +97,29 @@ class Measurement:
                     f"measurement {name!r} must have one entry per trial ({self.trials}), "
                     f"got shape {arr.shape}")
 
-    def finite(self) -> dict[str, np.ndarray]:
-        """The data restricted to trials whose every entry is finite."""
-        keep = np.ones(self.trials, dtype=bool)
+    def nonfinite_trials(self) -> int:
+        """How many trials carry a non-finite entry anywhere in ``data``."""
+        bad = np.zeros(self.trials, dtype=bool)
         for arr in self.data.values():
-            keep &= np.all(np.isfinite(arr.reshape(self.trials, -1)), axis=1)
-        return {k: v[keep] for k, v in self.data.items()}
+            bad |= ~np.all(np.isfinite(arr.reshape(self.trials, -1)), axis=1)
+        return int(bad.sum())
+
+    def failed_trials(self) -> int:
+        """Trials with a non-finite entry beyond those a recorded divergence explains."""
+        return max(self.nonfinite_trials() - self.diverged_trials, 0)
+
+    @classmethod
+    def concat(cls, parts: Sequence["Measurement"]) -> "Measurement":
+        """The trials of several independent batches (the looks of a setting), in order."""
+        if not parts:
+            raise ValueError("concat needs at least one measurement")
+        names = list(parts[0].data)
+        if any(list(p.data) != names for p in parts):
+            raise ValueError("measurements to concatenate must carry the same arrays")
+        layers = [p.diverged_layer for p in parts if p.diverged_layer is not None]
+        return cls({k: np.concatenate([p.data[k] for p in parts]) for k in names},
+                   sum(p.trials for p in parts), min(layers) if layers else None,
+                   sum(p.diverged_trials for p in parts))
 
     def to_json(self) -> dict:
         return {"data": {k: v.tolist() for k, v in self.data.items()}, "trials": self.trials,
@@ -112,11 +142,13 @@ class Claim:
     statement: str
     statistic: str
     interval: str
-    rule: InsideInterval | BoundHolds | SideOfBoundary
+    rule: Equivalence | BoundHolds | SideOfBoundary
+    form: str
     grid: Mapping[str, Sequence[Point]]
     theory: Callable[[Mapping], float]
     measure: Callable[[Mapping, int, int], Measurement]
-    estimate: Callable[[Measurement, float], Interval]
+    estimate: Callable[[Measurement, float, Mapping], Interval]
+    backend: str = "numba"
     source: str = ""
     version: str = "1"
     notes: str = field(default="")
@@ -125,6 +157,10 @@ class Claim:
     def __post_init__(self):
         if not self.id or not self.id.replace("_", "").isalnum():
             raise ValueError(f"claim id must be alphanumeric, got {self.id!r}")
+        if self.form not in FORMS:
+            raise ValueError(f"claim {self.id}: form must be one of {FORMS}, got {self.form!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"claim {self.id}: backend must be one of {BACKENDS}, got {self.backend!r}")
         for mode in MODES:
             if not self.grid.get(mode):
                 raise ValueError(f"claim {self.id}: grid has no settings for mode {mode!r}")
@@ -138,6 +174,11 @@ class Claim:
     def points(self, mode: str) -> Sequence[Point]:
         check_mode(mode)
         return self.grid[mode]
+
+    @property
+    def precision(self):
+        """The claim's ``δ`` (:class:`~normtheory.verify.stats.Precision`), or None for orderings and bounds."""
+        return getattr(self.rule, "precision", None)
 
     def seed_key(self, point: Point) -> str:
         """The setting without its ``probe_keys``: what selects the simulation (and its seed)."""
@@ -155,6 +196,9 @@ def setting_key(setting: Mapping) -> str:
     return json.dumps(dict(setting), sort_keys=True, separators=(",", ":"), default=str)
 
 
+_SEED_RANGE = 2**31 - 2**20
+
+
 def setting_seed(seed: int, claim_id: str, key: str) -> int:
     """Seed of one setting: distinct settings get independent streams, reproducibly.
 
@@ -164,7 +208,14 @@ def setting_seed(seed: int, claim_id: str, key: str) -> int:
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
     mixed = zlib.crc32(f"{claim_id}|{key}".encode()) + 1_000_003 * int(seed)
-    return int(mixed % (2**31 - 2**20))
+    return int(mixed % _SEED_RANGE)
+
+
+def derived_seed(seed: int, label: str) -> int:
+    """A seed for an independent stream derived from ``seed`` and a ``label`` (a look of the
+    adaptive schedule, the second network of a pair): hashed, so that derived streams do
+    not overlap the per-trial seeds ``seed + trial`` of the parent."""
+    return int(zlib.crc32(f"{int(seed)}|{label}".encode()) % _SEED_RANGE)
 
 
 _CLAIMS: dict[str, Claim] = {}

@@ -1,40 +1,54 @@
 """Verification output: the terminal table, the JSON file and the Markdown report.
 
-JSON schema (``normtheory verify --json PATH``), version ``normtheory.verify/1``; also in
+JSON schema (``normtheory verify --json PATH``), version ``normtheory.verify/2``; also in
 docs/verify-json.md::
 
     {
-      "schema": "normtheory.verify/1",
+      "schema": "normtheory.verify/2",
       "mode": "quick" | "full",
       "seed": int,                      # the run's --seed
-      "passed": bool,                   # every claim passed (the exit status is 0)
+      "verdict": "agree" | "disagree" | "undecided" | "error",   # the run's (see exit codes)
+      "exit_status": int,               # what the command returned (EXIT_CODES)
+      "level": float,                   # the level of every interval (simultaneous over the run)
+      "looks": int,                     # looks of the adaptive schedule (cumulative n0, 2·n0, 4·n0)
       "claims": [                       # one per claim checked, registry order
         {"claim": "F1", "family": "forward", "title": str, "statement": str,
-         "statistic": str, "interval": str, "rule": str, "source": str,
-         "verdict": "pass" | "fail" | "diverged", "settings": int}
+         "form": "exact" | "finite-width" | "infinite-width limit" | "calibrated"
+                 | "ordering" | "asymptotic regime",
+         "statistic": str, "interval": str, "rule": str, "precision": str | null,
+         "source": str, "verdict": "agree" | "disagree" | "undecided" | "error",
+         "settings": int, "counts": {verdict: int}}
       ],
       "results": [                      # one per (claim, setting)
         {"claim": "F1",
          "setting": {...},              # the grid point's parameters
          "theory": float,               # the closed form at this setting
-         "estimate": float,             # the simulated statistic (NaN if no finite trials)
-         "ci_low": float, "ci_high": float,  # interval at level `level`
-         "level": float,                # per-setting level (simultaneous 95% over the grid)
-         "method": "t" | "delta" | "batch-means" | "log-t",
+         "estimate": float,             # the simulated statistic (NaN on error)
+         "ci_low": float, "ci_high": float,  # its interval at `level`
+         "level": float,
+         "method": "t" | "delta" | "batch-means" | "log-t" | "log-normal",
+         "delta": float,                # δ in the statistic's units (NaN for orderings, bounds)
+         "gap": float,                  # (estimate - theory)/δ
          "ratio": float,                # estimate / theory
-         "verdict": "pass" | "fail" | "diverged",
-         "reason": str,                 # why it failed/diverged ("" on pass)
-         "trials": int,                 # independent random networks simulated
-         "seed": int,                   # the run's --seed
-         "setting_seed": int,           # the seed handed to the simulator for this setting
-         "diverged_layer": int | null,  # first layer with inf/NaN, if any trial overflowed
+         "verdict": "agree" | "disagree" | "undecided" | "error",
+         "reason": str,                 # why it is not agree ("" on agree)
+         "trials": int,                 # independent random networks requested (all looks)
+         "trials_used": int,            # in the interval (== trials unless error)
          "diverged_trials": int,
+         "diverged_layer": int | null,  # first layer with inf/NaN, if any trial overflowed
+         "looks": int,                  # looks taken at this setting
+         "seed": int,                   # the run's --seed
+         "setting_seed": int,           # the seed of the first look at this setting
          "seconds": float,              # simulation time (0 when taken from the cache)
          "cached": bool}
       ]
     }
 
 Non-finite numbers are written as ``NaN``/``Infinity`` (Python's json default).
+
+Exit status (:func:`exit_status`, :data:`EXIT_CODES`): 0 every setting agrees; 1 some
+setting disagrees (a finding) and none errs; 2 usage or input error; 3 some setting is an
+error; 4 some setting is undecided (trial budget spent), none disagrees or errs.
 """
 
 from __future__ import annotations
@@ -44,11 +58,16 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from normtheory.verify.runner import ClaimResult, SettingResult
-from normtheory.verify.stats import PASS
+from normtheory.verify.runner import LOOKS, ClaimResult, SettingResult
+from normtheory.verify.stats import AGREE, DISAGREE, ERROR, UNDECIDED, combine_verdicts
 
-SCHEMA = "normtheory.verify/1"
-TABLE_HEADERS = ("claim", "setting", "theory", "simulation (mean ± CI)", "ratio", "verdict")
+SCHEMA = "normtheory.verify/2"
+TABLE_HEADERS = ("claim", "setting", "theory", "simulation (estimate ± CI)", "δ", "gap/δ", "trials",
+                 "verdict")
+EXIT_CODES = {AGREE: 0, DISAGREE: 1, "usage": 2, ERROR: 3, UNDECIDED: 4}
+EXIT_HELP = ("exit status: 0 every setting agrees with its closed form; 1 some setting disagrees (a "
+             "finding); 2 usage or input error; 3 some setting is an error (a trial failed to "
+             "compute or overflowed); 4 some setting stayed undecided and none disagrees or errs")
 
 
 def _num(x: float) -> str:
@@ -65,9 +84,12 @@ def _row(r: SettingResult) -> list[str]:
     if math.isnan(r.estimate):
         sim = "nan"
     else:
-        sim = f"{_num(r.estimate)} ± {_num(0.5 * (r.ci_high - r.ci_low))}"
+        sim = f"{_num(r.estimate)} [{_num(r.ci_low)}, {_num(r.ci_high)}]"
     verdict = r.verdict if not r.reason else f"{r.verdict} ({r.reason})"
-    return [r.claim, format_setting(r.setting), _num(r.theory), sim, _num(r.ratio), verdict]
+    gap = "" if math.isnan(r.gap) else f"{r.gap:+.2f}"
+    trials = f"{r.trials_used}/{r.trials}" + (f", {r.diverged_trials} diverged" if r.diverged_trials else "")
+    delta = "" if math.isnan(r.delta) else _num(r.delta)
+    return [r.claim, format_setting(r.setting), _num(r.theory), sim, delta, gap, trials, verdict]
 
 
 def table(results: Sequence[ClaimResult], fmt: str = "simple") -> str:
@@ -78,36 +100,57 @@ def table(results: Sequence[ClaimResult], fmt: str = "simple") -> str:
     return tabulate(rows, headers=TABLE_HEADERS, tablefmt=fmt, disable_numparse=True)
 
 
+def counts(cr: ClaimResult) -> dict[str, int]:
+    """Settings of a claim by verdict."""
+    out: dict[str, int] = {}
+    for r in cr.rows:
+        out[r.verdict] = out.get(r.verdict, 0) + 1
+    return out
+
+
 def summary(results: Sequence[ClaimResult], fmt: str = "simple") -> str:
-    """One line per claim: verdict and counts of settings by verdict."""
+    """One line per claim: form, δ, verdict and counts of settings by verdict."""
     from tabulate import tabulate
 
-    rows = []
-    for cr in results:
-        counts = {}
-        for r in cr.rows:
-            counts[r.verdict] = counts.get(r.verdict, 0) + 1
-        rows.append([cr.claim.id, cr.claim.title, cr.verdict,
-                     ", ".join(f"{v} {n}" for v, n in sorted(counts.items()))])
-    return tabulate(rows, headers=("claim", "title", "verdict", "settings"), tablefmt=fmt)
+    rows = [[cr.claim.id, cr.claim.title, cr.claim.form, precision_text(cr.claim), cr.verdict,
+             ", ".join(f"{v} {n}" for v, n in sorted(counts(cr).items()))] for cr in results]
+    return tabulate(rows, headers=("claim", "title", "closed form", "δ", "verdict", "settings"),
+                    tablefmt=fmt)
 
 
-def all_passed(results: Sequence[ClaimResult]) -> bool:
-    return bool(results) and all(cr.verdict == PASS for cr in results)
+def precision_text(claim) -> str:
+    return claim.precision.text if claim.precision is not None else "(ordering/bound)"
+
+
+def run_verdict(results: Sequence[ClaimResult]) -> str:
+    """The run's verdict: error beats disagree beats undecided beats agree."""
+    if not results:
+        raise ValueError("no claim was checked")
+    return combine_verdicts(cr.verdict for cr in results)
+
+
+def exit_status(results: Sequence[ClaimResult]) -> int:
+    return EXIT_CODES[run_verdict(results)]
 
 
 def to_json(results: Sequence[ClaimResult], *, mode: str, seed: int) -> dict:
+    rows = [r for cr in results for r in cr.rows]
     return {
         "schema": SCHEMA,
         "mode": mode,
         "seed": seed,
-        "passed": all_passed(results),
+        "verdict": run_verdict(results),
+        "exit_status": exit_status(results),
+        "level": rows[0].level if rows else None,
+        "looks": LOOKS,
         "claims": [{"claim": cr.claim.id, "family": cr.claim.family, "title": cr.claim.title,
-                    "statement": cr.claim.statement, "statistic": cr.claim.statistic,
-                    "interval": cr.claim.interval, "rule": cr.claim.rule.text,
+                    "statement": cr.claim.statement, "form": cr.claim.form,
+                    "statistic": cr.claim.statistic, "interval": cr.claim.interval,
+                    "rule": cr.claim.rule.text,
+                    "precision": cr.claim.precision.text if cr.claim.precision else None,
                     "source": cr.claim.source, "verdict": cr.verdict,
-                    "settings": len(cr.rows)} for cr in results],
-        "results": [r.to_dict() for cr in results for r in cr.rows],
+                    "settings": len(cr.rows), "counts": counts(cr)} for cr in results],
+        "results": [r.to_dict() for r in rows],
     }
 
 
@@ -119,14 +162,20 @@ def write_json(path: str | Path, results: Sequence[ClaimResult], *, mode: str, s
 
 def markdown(results: Sequence[ClaimResult], *, mode: str, seed: int) -> str:
     """A Markdown report: summary, then per claim its statement, statistic, rule, table."""
+    verdict = run_verdict(results)
     lines = [f"# normtheory verify ({mode}, seed {seed})", "",
-             "Overall: " + ("every claim passes" if all_passed(results) else "NOT every claim passes"),
+             f"Overall: **{verdict}** (exit status {EXIT_CODES[verdict]}). Verdicts: agree (the "
+             "interval lies inside theory ± δ), disagree (entirely outside; gap in units of δ), "
+             "undecided (neither, after every look), error (a trial failed or overflowed). "
+             f"Intervals at the simultaneous level {results[0].rows[0].level:.6f} over every "
+             f"setting and look of the run.",
              "", summary(results, fmt="github"), ""]
     for cr in results:
         c = cr.claim
         lines += [f"## {c.id}: {c.title} -- {cr.verdict}", "", c.statement, "",
+                  f"- Closed form: {c.form}",
                   f"- Statistic: {c.statistic}", f"- Interval: {c.interval}",
-                  f"- Pass rule (stated in advance): {c.rule.text}"]
+                  f"- Verdict rule (stated in advance): {c.rule.text}"]
         if c.source:
             lines.append(f"- Source: {c.source}")
         if c.notes:

@@ -1,20 +1,36 @@
-"""Run claims over their grids: simulate, estimate, judge; cache and resume.
+"""Run claims over their grids: simulate, estimate, judge, with adaptive trials; cache and resume.
 
 For every claim and every setting of its grid (in the chosen mode) the runner
 
 1. computes the setting's seed from the run seed (:func:`~normtheory.verify.registry.setting_seed`),
-2. takes the simulation from the cache if a finished one with the same claim, claim
-   version, setting, seed and trial count is there, otherwise runs ``claim.measure`` and
-   appends the result to the cache at once,
-3. estimates the statistic with an interval at the claim's simultaneous level
-   (:func:`~normtheory.verify.stats.simultaneous_level` over its grid),
-4. evaluates the closed form and applies the claim's pass rule.
+2. runs the first look: the grid's trial count, simulated with that seed (or taken from
+   the cache if a finished simulation with the same key is there),
+3. estimates the statistic with an interval at the run's simultaneous level
+   (:func:`~normtheory.verify.stats.simultaneous_level` over every setting of the mode and
+   every look), evaluates the closed form and applies the claim's verdict rule,
+4. while the verdict is undecided and looks remain, runs the next look and judges the
+   trials of all looks together.
 
-Only simulations are cached, never theory values or verdicts, so a changed closed form is
-always judged afresh. The cache is a JSONL file (one finished setting per line), appended
-and flushed after each setting: a killed run resumes without redoing finished settings. A
-truncated last line (the run was killed while writing it) is ignored; any other unreadable
-line is an error naming the file and line.
+**Adaptive schedule** (fixed in advance): up to :data:`LOOKS` looks at cumulative trial
+counts ``n0, 2·n0, 4·n0`` (``n0`` the grid's count). Look ``k ≥ 1`` adds independent
+trials from the seed :func:`~normtheory.verify.registry.derived_seed` ``(setting seed,
+"look k")``, so the first ``n0`` trials are those of a single-look run and every look is
+reproducible. The level of every interval is split over all looks (Bonferroni), so the
+run's family-wise error rate stays at most 5% however many looks a setting takes.
+
+**Accounting.** Every trial requested is accounted for: a trial whose values are not
+finite without a recorded divergence, an overflow, a non-finite closed form or an
+estimator that cannot be computed makes the setting an ``error`` verdict with the reason;
+nothing is dropped. Each row reports the trials requested, used and diverged.
+
+**Cache.** Only simulations are cached, never closed forms or verdicts, so a changed closed
+form is always judged afresh. The key carries everything a simulation depends on: the
+claim, its version, the simulator (normtheory's version, :data:`SIMULATOR_VERSION`, the
+claim's backend and, for torch, the device), the setting, the seed and the trial count of
+the look. The cache is a JSONL file (one finished look per line), appended and flushed
+after each look: a killed run resumes without redoing finished looks. A truncated last
+line (the run was killed while writing it) is ignored; any other unreadable line is an
+error naming the file and line.
 """
 
 from __future__ import annotations
@@ -26,12 +42,39 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from normtheory.verify.registry import Claim, Measurement, Point, check_mode, setting_seed
-from normtheory.verify.stats import (DIVERGED, FAIL, PASS, Interval, combine_verdicts,
+from normtheory.verify.registry import (Claim, Measurement, Point, check_mode, derived_seed, registered,
+                                        setting_seed)
+from normtheory.verify.stats import (ERROR, UNDECIDED, Interval, Judgement, combine_verdicts,
                                      simultaneous_level)
 
 CACHE_FILE = "verify-measurements.jsonl"
 DEFAULT_CACHE_DIR = ".normtheory-cache"
+#: looks of the adaptive schedule: cumulative trials n0, 2·n0, 4·n0
+LOOKS = 3
+#: bumped when the Monte Carlo engines change what they compute for the same arguments
+SIMULATOR_VERSION = "2"
+
+
+def look_plan(first: int, looks: int = LOOKS) -> list[int]:
+    """New trials at each look: ``first`` then as many as all earlier looks together."""
+    return [first] + [first * 2 ** (k - 1) for k in range(1, looks)]
+
+
+def look_seed(s_seed: int, look: int) -> int:
+    """Seed of a look: the setting seed for the first, a derived independent stream after."""
+    return s_seed if look == 0 else derived_seed(s_seed, f"look {look}")
+
+
+def simulator_id(claim: Claim) -> str:
+    """What a claim's simulations depend on besides its setting and seed (part of the cache key)."""
+    from normtheory import __version__
+
+    parts = [f"normtheory {__version__}", f"simulator {SIMULATOR_VERSION}", claim.backend]
+    if claim.backend == "torch":
+        from normtheory.montecarlo.networks import resolve_device
+
+        parts.append(str(resolve_device("auto")))
+    return "|".join(parts)
 
 
 @dataclass
@@ -46,13 +89,17 @@ class SettingResult:
     ci_high: float
     level: float
     method: str
+    delta: float          # δ in the statistic's units at this setting (NaN for orderings, bounds)
+    gap: float            # (estimate − theory)/δ
     verdict: str
     reason: str
-    trials: int
+    trials: int           # requested, over all looks taken
+    trials_used: int      # in the interval (all requested, or the verdict is error)
+    diverged_trials: int
+    diverged_layer: int | None
+    looks: int
     seed: int
     setting_seed: int
-    diverged_layer: int | None
-    diverged_trials: int
     seconds: float
     cached: bool
 
@@ -80,7 +127,7 @@ class ClaimResult:
 
 
 class MeasurementCache:
-    """Finished simulations, keyed by (claim, version, setting, seed, trials), in JSONL."""
+    """Finished simulations, keyed by (claim, version, simulator, setting, seed, trials), in JSONL."""
 
     def __init__(self, directory: str | Path | None):
         self.path = None if directory is None else Path(directory) / CACHE_FILE
@@ -89,8 +136,8 @@ class MeasurementCache:
             self._load()
 
     @staticmethod
-    def _key(claim_id: str, version: str, setting_key: str, seed: int, trials: int) -> tuple:
-        return (claim_id, version, setting_key, int(seed), int(trials))
+    def _key(claim_id: str, version: str, simulator: str, setting_key: str, seed: int, trials: int) -> tuple:
+        return (claim_id, version, simulator, setting_key, int(seed), int(trials))
 
     def _load(self) -> None:
         lines = self.path.read_text().splitlines()
@@ -99,7 +146,7 @@ class MeasurementCache:
                 continue
             try:
                 obj = json.loads(line)
-                key = self._key(obj["claim"], obj["version"], obj["setting_key"],
+                key = self._key(obj["claim"], obj["version"], obj["simulator"], obj["setting_key"],
                                 obj["seed"], obj["trials"])
                 measurement = Measurement.from_json(obj["measurement"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
@@ -109,16 +156,19 @@ class MeasurementCache:
                                  f"({exc}); delete the file or pass another --cache-dir") from exc
             self._entries[key] = measurement
 
-    def get(self, claim: Claim, point: Point, seed: int) -> Measurement | None:
-        return self._entries.get(self._key(claim.id, claim.version, point.key, seed, point.trials))
+    def get(self, claim: Claim, point: Point, seed: int, trials: int) -> Measurement | None:
+        return self._entries.get(self._key(claim.id, claim.version, simulator_id(claim), point.key, seed,
+                                           trials))
 
-    def put(self, claim: Claim, point: Point, seed: int, measurement: Measurement) -> None:
-        self._entries[self._key(claim.id, claim.version, point.key, seed, point.trials)] = measurement
+    def put(self, claim: Claim, point: Point, seed: int, trials: int, measurement: Measurement) -> None:
+        simulator = simulator_id(claim)
+        self._entries[self._key(claim.id, claim.version, simulator, point.key, seed, trials)] = measurement
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"claim": claim.id, "version": claim.version, "setting_key": point.key,
-                  "seed": int(seed), "trials": point.trials, "measurement": measurement.to_json()}
+        record = {"claim": claim.id, "version": claim.version, "simulator": simulator,
+                  "setting_key": point.key, "seed": int(seed), "trials": int(trials),
+                  "measurement": measurement.to_json()}
         with self.path.open("a") as fh:
             fh.write(json.dumps(record, allow_nan=True) + "\n")
             fh.flush()
@@ -128,43 +178,56 @@ class MeasurementCache:
 
 
 def judge(claim: Claim, point: Point, measurement: Measurement, level: float) -> tuple:
-    """(theory, interval or None, verdict, reason) for one simulated setting."""
+    """``(theory, interval or None, Judgement)`` for the trials simulated so far at a setting."""
     theory = float(claim.theory(point.setting))
-    interval = None
-    survivors = measurement.finite()
-    n_survivors = next(iter(survivors.values())).shape[0] if survivors else 0
-    if n_survivors >= 2:
-        interval = claim.estimate(Measurement(survivors, n_survivors), level)
-    if measurement.diverged_layer is not None:
-        return theory, interval, DIVERGED, (f"overflow at layer {measurement.diverged_layer} "
-                                            f"in {measurement.diverged_trials} of "
-                                            f"{measurement.trials} trials")
-    if interval is None:
-        raise ValueError(f"claim {claim.id}: fewer than 2 finite trials at {point.setting} "
-                         "and no divergence reported")
-    verdict, reason = claim.rule.verdict(theory, interval)
-    return theory, interval, verdict, reason
+    if not math.isfinite(theory):
+        return theory, None, Judgement(ERROR, f"the closed form is {theory}")
+    if measurement.diverged_trials:
+        return theory, None, Judgement(ERROR, f"overflow at layer {measurement.diverged_layer} in "
+                                              f"{measurement.diverged_trials} of {measurement.trials} trials")
+    failed = measurement.failed_trials()
+    if failed:
+        return theory, None, Judgement(ERROR, f"{failed} of {measurement.trials} trials failed to compute "
+                                              "(non-finite values, no divergence recorded)")
+    try:
+        interval = claim.estimate(measurement, level, point.setting)
+    except ValueError as exc:
+        return theory, None, Judgement(ERROR, f"estimator: {exc}")
+    return theory, interval, claim.rule.verdict(theory, interval)
+
+
+def count_tests(claims: Sequence[Claim], mode: str) -> int:
+    """Settings of the whole run: every registered claim and every claim given, in ``mode``."""
+    everything = {c.id: c for c in registered()}
+    everything.update({c.id: c for c in claims})
+    return sum(len(c.points(mode)) for c in everything.values())
 
 
 def run_claims(claims: Sequence[Claim], *, mode: str = "quick", seed: int = 0,
                cache_dir: str | Path | None = DEFAULT_CACHE_DIR, progress: bool = True,
-               on_row: Callable[[SettingResult], None] | None = None) -> list[ClaimResult]:
-    """Check every claim at every setting of its ``mode`` grid; see the module docstring."""
+               on_row: Callable[[SettingResult], None] | None = None, tests: int | None = None,
+               looks: int = LOOKS) -> list[ClaimResult]:
+    """Check every claim at every setting of its ``mode`` grid; see the module docstring.
+
+    ``tests`` is the number of settings the simultaneous level covers (default
+    :func:`count_tests`), ``looks`` the number of looks of the adaptive schedule.
+    """
     check_mode(mode)
     if seed < 0:
         raise ValueError(f"seed must be >= 0, got {seed}")
+    if looks < 1:
+        raise ValueError(f"looks must be >= 1, got {looks}")
+    level = simultaneous_level(tests if tests is not None else count_tests(claims, mode), looks)
     cache = MeasurementCache(cache_dir)
     total = sum(len(c.points(mode)) for c in claims)
     bar = _progress_bar(total, progress)
     results = []
     try:
         for claim in claims:
-            points = claim.points(mode)
-            level = simultaneous_level(len(points))
             result = ClaimResult(claim)
-            for point in points:
+            for point in claim.points(mode):
                 bar.set_postfix_str(f"{claim.id} {_short(point.setting)}", refresh=False)
-                row = _run_point(claim, point, seed, level, cache)
+                row = _run_point(claim, point, seed, level, looks, cache)
                 result.rows.append(row)
                 if on_row is not None:
                     on_row(row)
@@ -175,29 +238,40 @@ def run_claims(claims: Sequence[Claim], *, mode: str = "quick", seed: int = 0,
     return results
 
 
-def _run_point(claim: Claim, point: Point, seed: int, level: float,
+def _run_point(claim: Claim, point: Point, seed: int, level: float, looks: int,
                cache: MeasurementCache) -> SettingResult:
     s_seed = setting_seed(seed, claim.id, claim.seed_key(point))
-    measurement = cache.get(claim, point, s_seed)
-    cached = measurement is not None
-    start = time.perf_counter()
-    if measurement is None:
-        measurement = claim.measure(dict(point.setting), point.trials, s_seed)
-        if measurement.trials != point.trials:
-            raise ValueError(f"claim {claim.id}: simulator returned {measurement.trials} "
-                             f"trials, {point.trials} were asked for")
-        cache.put(claim, point, s_seed, measurement)
-    seconds = time.perf_counter() - start
-    theory, interval, verdict, reason = judge(claim, point, measurement, level)
+    parts, seconds, cached = [], 0.0, True
+    for look, trials in enumerate(look_plan(point.trials, looks)):
+        l_seed = look_seed(s_seed, look)
+        part = cache.get(claim, point, l_seed, trials)
+        if part is None:
+            cached = False
+            start = time.perf_counter()
+            part = claim.measure(dict(point.setting), trials, l_seed)
+            seconds += time.perf_counter() - start
+            if part.trials != trials:
+                raise ValueError(f"claim {claim.id}: simulator returned {part.trials} "
+                                 f"trials, {trials} were asked for")
+            cache.put(claim, point, l_seed, trials, part)
+        parts.append(part)
+        measurement = Measurement.concat(parts)
+        theory, interval, judgement = judge(claim, point, measurement, level)
+        if judgement.verdict != UNDECIDED:
+            break
     nan = math.nan
+    precision = claim.precision
+    delta = precision.width(theory) if precision is not None and math.isfinite(theory) else nan
+    used = measurement.trials if interval is not None else 0
     return SettingResult(
         claim=claim.id, setting=dict(point.setting), theory=theory,
         estimate=interval.estimate if interval else nan,
         ci_low=interval.low if interval else nan, ci_high=interval.high if interval else nan,
-        level=level, method=interval.method if interval else "", verdict=verdict,
-        reason=reason, trials=point.trials, seed=seed, setting_seed=s_seed,
-        diverged_layer=measurement.diverged_layer, diverged_trials=measurement.diverged_trials,
-        seconds=0.0 if cached else seconds, cached=cached)
+        level=level, method=interval.method if interval else "", delta=delta, gap=judgement.gap,
+        verdict=judgement.verdict, reason=judgement.reason, trials=measurement.trials,
+        trials_used=used, diverged_trials=measurement.diverged_trials,
+        diverged_layer=measurement.diverged_layer, looks=len(parts), seed=seed, setting_seed=s_seed,
+        seconds=seconds, cached=cached)
 
 
 def _short(setting: Mapping) -> str:

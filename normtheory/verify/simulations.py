@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from normtheory.verify.registry import Measurement
+from normtheory.verify.registry import Measurement, derived_seed
 from normtheory.verify.stats import mean_interval
 
 
@@ -68,6 +68,12 @@ def group_pairs(pairs, *, branch: str, batch: int, depth: int, trials: int) -> l
                    "g_small": gs, "g_large": gl}, trials) for w, gs, gl in pairs]
 
 
+def partner_seed(seed: int) -> int:
+    """Seed of the second network of a pair (another group size or normalizer): an
+    independent stream, not ``seed + 1`` (whose per-trial seeds overlap the first's)."""
+    return derived_seed(seed, "partner")
+
+
 def paired(a, b, **data) -> Measurement:
     """A Measurement of ``data`` computed from two simulations ``a`` and ``b`` (trial ``t`` of
     each forms a pair), with the first diverged layer and the diverged trials of both."""
@@ -86,14 +92,14 @@ def group_options(norm: str, group_size: int | None) -> dict:
 def measurement(sim, **data) -> Measurement:
     """Per-trial arrays of ``sim`` as a Measurement, with the first diverged layer (if any)."""
     trials = sim.variance.shape[0]
-    layers = [layer for _, layer in sim.diverged]
+    layers = [layer for _, layer in sim.diverged]  # every non-finite trial is listed (MLPSimulation)
     return Measurement(dict(data), trials, diverged_layer=min(layers) if layers else None,
                        diverged_trials=len({t for t, _ in sim.diverged}))
 
 
 def trial_mean(name: str):
     """Estimator: the mean over trials of ``data[name]``, with a t-interval."""
-    def estimate(m: Measurement, level: float):
+    def estimate(m: Measurement, level: float, setting=None):
         return mean_interval(m.data[name], level)
     return estimate
 

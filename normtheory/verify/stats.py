@@ -1,4 +1,4 @@
-"""Confidence intervals from independent Monte Carlo trials, and the pass rules.
+"""Confidence intervals from independent Monte Carlo trials, and the verdict rules.
 
 Every interval here is two-sided at a stated ``level`` and is computed from independent
 observations only (one per random network, or one per batch of networks):
@@ -14,22 +14,39 @@ observations only (one per random network, or one per batch of networks):
   freedom applies to their mean.
 - :func:`log_mean_interval` -- the geometric mean ``exp E[log v]`` of positive values: a
   t-interval for the mean of ``log v``, mapped through ``exp``.
+- :func:`lognormal_mean_interval` -- the mean ``E[v]`` of a positive quantity that grows
+  multiplicatively (a product of many independent per-layer factors, so ``log v`` is close
+  to Gaussian): Cox's interval ``exp(m + s²/2 ± t·sqrt(s²/n + s⁴/(2(n−1))))`` on the log
+  scale. A raw t-interval on such values is dominated by a few huge trials and its
+  coverage is far below its level.
 
 A claim states in advance which of these it uses and what its closed form predicts (an
 expectation of a ratio, a ratio of expectations, or a geometric mean are three different
 numbers when the fluctuations are large).
 
-**Simultaneous level.** A claim is checked on a grid of ``m`` settings. If each setting's
-interval had level 95%, a correct closed form would fail somewhere on a grid of 40
-settings with probability ``1 − 0.95**40 ≈ 87%``. :func:`simultaneous_level` therefore
-gives each of the ``m`` intervals the level ``1 − 0.05/m`` (Bonferroni), so that all ``m``
-intervals cover their true values together with probability at least 95%: a correct claim
-fails with probability at most 5%, a wrong one is caught when its error exceeds the
-interval width.
+**Verdicts** (equivalence testing). Each claim states in advance its precision ``δ``
+(:class:`Precision`: relative to the closed form, or absolute), which defines the band
+``theory ± δ``. With the interval of the statistic:
 
-The pass rules (:class:`InsideInterval`, :class:`BoundHolds`, :class:`SideOfBoundary`) are objects with a
-``text`` stating the rule and a ``verdict(theory, interval)`` method returning
-``(verdict, reason)``.
+- **agree**: the interval lies inside the band;
+- **disagree**: the interval lies entirely outside the band (the gap, in units of ``δ``,
+  is reported);
+- **undecided**: neither (the interval is too wide to tell): more trials are run;
+- **error**: a trial failed to compute (a non-finite value that no recorded divergence
+  explains) or overflowed: the statistic is not defined.
+
+"Theory inside a wide interval" is undecided, not agreement; a closed form moved by
+``2δ`` comes out as disagree once the interval is narrower than ``δ``. Claims that
+predict an ordering or a regime (:class:`SideOfBoundary`) and lower bounds
+(:class:`BoundHolds`) use the same four verdicts with their own bands.
+
+**Simultaneous level.** Intervals are computed at the level ``1 − α/(m·K)``
+(:func:`simultaneous_level`): ``m`` is the number of settings of the whole run (every
+claim of the mode together), ``K`` the number of looks at the data the adaptive schedule
+may take (:mod:`normtheory.verify.runner`). By Bonferroni's inequality all ``m·K``
+intervals cover their true values together with probability at least ``1 − α``
+(``α = 0.05``), whatever the stopping rule: a correct closed form is called disagree
+anywhere in the run with probability at most 5%.
 """
 
 from __future__ import annotations
@@ -40,10 +57,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as _scipy_stats
 
-PASS = "pass"
-FAIL = "fail"
-DIVERGED = "diverged"
-VERDICTS = (PASS, FAIL, DIVERGED)
+AGREE = "agree"
+DISAGREE = "disagree"
+UNDECIDED = "undecided"
+ERROR = "error"
+VERDICTS = (AGREE, DISAGREE, UNDECIDED, ERROR)
+#: a claim's verdict is the first of these that any of its settings has
+PRECEDENCE = (ERROR, DISAGREE, UNDECIDED, AGREE)
 
 FAMILYWISE_LEVEL = 0.95
 
@@ -69,13 +89,16 @@ class Interval:
         return 0.5 * (self.high - self.low)
 
 
-def simultaneous_level(settings: int, familywise: float = FAMILYWISE_LEVEL) -> float:
-    """Per-setting level ``1 − (1 − familywise)/settings`` (Bonferroni) for a grid."""
+def simultaneous_level(settings: int, looks: int = 1, familywise: float = FAMILYWISE_LEVEL) -> float:
+    """Per-interval level ``1 − (1 − familywise)/(settings·looks)`` (Bonferroni) for a run of
+    ``settings`` settings, each looked at up to ``looks`` times."""
     if settings < 1:
         raise ValueError(f"settings must be >= 1, got {settings}")
+    if looks < 1:
+        raise ValueError(f"looks must be >= 1, got {looks}")
     if not 0.0 < familywise < 1.0:
         raise ValueError(f"familywise level must lie in (0, 1), got {familywise}")
-    return 1.0 - (1.0 - familywise) / settings
+    return 1.0 - (1.0 - familywise) / (settings * looks)
 
 
 def _check_level(level: float) -> None:
@@ -90,7 +113,7 @@ def _finite_1d(values, name: str, minimum: int = 2) -> np.ndarray:
     if v.size < minimum:
         raise ValueError(f"{name} needs at least {minimum} independent values, got {v.size}")
     if not np.all(np.isfinite(v)):
-        raise ValueError(f"{name} contains non-finite values; remove diverged trials first")
+        raise ValueError(f"{name} contains non-finite values: a trial failed to compute")
     return v
 
 
@@ -159,28 +182,99 @@ def log_mean_interval(values, level: float = 0.95) -> Interval:
                     inner.n, level, "log-t")
 
 
+
+
+def lognormal_mean_interval(values, level: float = 0.95) -> Interval:
+    """Cox's interval for the mean ``E[v]`` of positive values whose logarithm is close to
+    Gaussian (multiplicative growth): ``exp(m + s²/2 ± t·sqrt(s²/n + s⁴/(2(n−1))))`` with
+    ``m``, ``s²`` the mean and variance of ``log v`` (Land 1972; Zhou and Gao 1997)."""
+    _check_level(level)
+    v = _finite_1d(values, "values")
+    if np.any(v <= 0.0):
+        raise ValueError("values must be positive for a log-normal mean")
+    y = np.log(v)
+    n = y.size
+    m, s2 = float(y.mean()), float(y.var(ddof=1))
+    centre = m + 0.5 * s2
+    half = _t_quantile(level, n - 1) * math.sqrt(s2 / n + s2 * s2 / (2.0 * (n - 1)))
+    return Interval(math.exp(centre), math.exp(centre - half), math.exp(centre + half), n, level,
+                    "log-normal")
+
+
 @dataclass(frozen=True)
-class InsideInterval:
-    """Pass when the closed form lies inside the interval (the default rule)."""
+class Precision:
+    """The precision ``δ`` a claim is checked to: ``theory ± δ·|theory|`` (``relative``) or
+    ``theory ± δ`` (absolute)."""
+
+    delta: float
+    relative: bool = True
+
+    def __post_init__(self):
+        if not (math.isfinite(self.delta) and self.delta > 0):
+            raise ValueError(f"precision delta must be a finite number > 0, got {self.delta}")
+        if self.relative and self.delta >= 0.5:
+            raise ValueError(f"a relative precision must be below 0.5, got {self.delta}")
+
+    def width(self, theory: float) -> float:
+        """``δ`` in the units of the statistic, at this value of the closed form."""
+        if self.relative:
+            if theory == 0.0:
+                raise ValueError("a relative precision needs a non-zero closed form")
+            return self.delta * abs(theory)
+        return self.delta
+
+    def moved(self, theory: float, steps: float) -> float:
+        """The closed form moved by ``steps·δ`` (the power check moves it by ``±2δ``)."""
+        return theory + steps * self.width(theory)
 
     @property
     def text(self) -> str:
-        return ("pass when the closed form lies inside the confidence interval at every "
-                "setting (intervals at a simultaneous 95% level over the grid)")
+        return f"{self.delta:g} relative" if self.relative else f"{self.delta:g} absolute"
 
-    def verdict(self, theory: float, interval: Interval) -> tuple[str, str]:
-        if interval.low <= theory <= interval.high:
-            return PASS, ""
-        side = "below" if theory < interval.low else "above"
-        return FAIL, f"theory {side} the interval"
+
+@dataclass(frozen=True)
+class Judgement:
+    """A setting's verdict, why, and the gap ``(estimate − theory)/δ`` (NaN without a δ)."""
+
+    verdict: str
+    reason: str = ""
+    gap: float = math.nan
+
+
+def _band_verdict(low: float, high: float, interval: Interval, what: str) -> tuple[str, str]:
+    if low <= interval.low and interval.high <= high:
+        return AGREE, ""
+    if interval.high < low or interval.low > high:
+        return DISAGREE, f"interval outside {what}"
+    return UNDECIDED, f"interval overlaps the edge of {what}"
+
+
+@dataclass(frozen=True)
+class Equivalence:
+    """Agree when the interval lies inside ``theory ± δ``, disagree when entirely outside."""
+
+    precision: Precision
+
+    @property
+    def text(self) -> str:
+        return (f"agree when the interval lies inside theory ± δ (δ = {self.precision.text}), "
+                f"disagree when it lies entirely outside, else undecided")
+
+    def verdict(self, theory: float, interval: Interval) -> Judgement:
+        w = self.precision.width(theory)
+        verdict, reason = _band_verdict(theory - w, theory + w, interval, "theory ± δ")
+        return Judgement(verdict, reason, (interval.estimate - theory) / w)
 
 
 @dataclass(frozen=True)
 class BoundHolds:
-    """A lower bound: holds (CI low end ≥ bound) and is not vacuous.
+    """A lower bound: holds (interval above it) and is not vacuous.
 
-    Not vacuous means the bound reaches at least ``min_fraction`` of the measured mean
-    and exceeds ``floor`` (a bound of 1 on a stable rank says nothing).
+    Not vacuous means the bound reaches at least ``min_fraction`` of the measured value and
+    exceeds ``floor`` (a bound of 1 on a stable rank says nothing). Agree: the interval
+    lies above the bound and ``bound ≥ min_fraction·high``; disagree: the interval lies
+    below the bound, or the bound is at most ``floor``, or ``bound < min_fraction·low``;
+    otherwise undecided.
     """
 
     min_fraction: float
@@ -192,59 +286,57 @@ class BoundHolds:
 
     @property
     def text(self) -> str:
-        return (f"pass when the lower bound holds at every setting (lower end of the "
-                f"interval >= bound) and is not vacuous (bound > {self.floor:g} and bound "
-                f">= {self.min_fraction:g} x the measured mean)")
+        return (f"agree when the lower bound holds (the whole interval lies above it) and is not "
+                f"vacuous (bound > {self.floor:g} and >= {self.min_fraction:g} x the interval's "
+                f"upper end); disagree when the interval lies below the bound or the bound is "
+                f"vacuous for the whole interval; else undecided")
 
-    def verdict(self, theory: float, interval: Interval) -> tuple[str, str]:
-        if interval.low < theory:
-            return FAIL, "bound violated"
+    def verdict(self, theory: float, interval: Interval) -> Judgement:
+        if interval.high < theory:
+            return Judgement(DISAGREE, "bound violated")
         if theory <= self.floor:
-            return FAIL, f"vacuous: bound <= {self.floor:g}"
-        if theory < self.min_fraction * interval.estimate:
-            return FAIL, f"vacuous: bound < {self.min_fraction:g} x measurement"
-        return PASS, ""
+            return Judgement(DISAGREE, f"vacuous: bound <= {self.floor:g}")
+        if theory < self.min_fraction * interval.low:
+            return Judgement(DISAGREE, f"vacuous: bound < {self.min_fraction:g} x measurement")
+        if interval.low >= theory and theory >= self.min_fraction * interval.high:
+            return Judgement(AGREE)
+        return Judgement(UNDECIDED, "interval reaches the bound or the vacuity line")
 
 
 @dataclass(frozen=True)
 class SideOfBoundary:
-    """For asymptotic claims that separate two regimes: a dichotomy, not a value.
+    """For claims that predict an ordering or a regime, not a value.
 
-    ``boundary`` lies between the two regimes' predictions (for linear against geometric
-    growth, their geometric midpoint). Pass when the whole interval lies on the same side
-    of ``boundary`` as the closed form: the simulation is told apart from the other
-    regime, and not merely undecided.
+    ``boundary`` separates the predicted side from the other (0 for an ordering; for
+    linear against geometric growth, the geometric midpoint of the two regimes'
+    predictions). Agree when the whole interval lies on the closed form's side, disagree
+    when it lies entirely on the other side, undecided when it contains the boundary.
     """
 
     boundary: float
 
     @property
     def text(self) -> str:
-        return (f"pass when the whole interval lies on the same side of {self.boundary:g} as "
-                f"the closed form (the regime is identified; the value is only asymptotic)")
+        return (f"agree when the whole interval lies on the same side of {self.boundary:g} as the "
+                f"closed form, disagree when it lies on the other side, else undecided")
 
-    def verdict(self, theory: float, interval: Interval) -> tuple[str, str]:
+    def verdict(self, theory: float, interval: Interval) -> Judgement:
         if theory == self.boundary:
             raise ValueError(f"the closed form {theory} lies on the boundary {self.boundary}")
-        if theory < self.boundary and interval.high < self.boundary:
-            return PASS, ""
-        if theory > self.boundary and interval.low > self.boundary:
-            return PASS, ""
+        above = theory > self.boundary
         if interval.low <= self.boundary <= interval.high:
-            return FAIL, f"undecided: interval contains {self.boundary:g}"
-        return FAIL, f"other regime: interval on the far side of {self.boundary:g}"
+            return Judgement(UNDECIDED, f"interval contains {self.boundary:g}")
+        if (interval.low > self.boundary) == above:
+            return Judgement(AGREE)
+        return Judgement(DISAGREE, f"other side of {self.boundary:g}")
 
 
 def combine_verdicts(verdicts) -> str:
-    """A claim's verdict from its settings': fail beats diverged beats pass."""
+    """A claim's (or a run's) verdict: error beats disagree beats undecided beats agree."""
     verdicts = list(verdicts)
     if not verdicts:
         raise ValueError("a claim needs at least one setting to have a verdict")
     for v in verdicts:
         if v not in VERDICTS:
             raise ValueError(f"unknown verdict {v!r}; expected one of {VERDICTS}")
-    if FAIL in verdicts:
-        return FAIL
-    if DIVERGED in verdicts:
-        return DIVERGED
-    return PASS
+    return next(v for v in PRECEDENCE if v in verdicts)
