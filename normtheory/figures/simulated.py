@@ -69,21 +69,29 @@ def layer_rows(base: dict, values, *, level: float = LEVEL) -> list[dict]:
     return rows
 
 
+def _positive(name: str, v: np.ndarray) -> np.ndarray:
+    """``v``, or ``ValueError`` if any entry is non-finite or ``<= 0`` (its log is undefined)."""
+    bad = ~(np.isfinite(v) & (v > 0))
+    if bad.any():
+        where = np.argwhere(bad)[:5].tolist()
+        raise ValueError(f"{name}: {int(bad.sum())} value(s) non-finite or <= 0 (first at {where}: "
+                         f"{v[bad][:5].tolist()}); a log needs positive values, none is dropped "
+                         "(for a stable rank minus one use MLPSimulation.srank_excess, not stable_rank - 1)")
+    return v
+
+
 def log_layer_rows(base: dict, values, *, level: float = LEVEL) -> list[dict]:
-    """One row per layer: the geometric mean ``exp E[log v]`` of the positive ``values[:, l]``.
+    """One row per layer: the geometric mean ``exp E[log v]`` of ``values[:, l]``.
 
     The statistic for almost-sure exponential rates (Lyapunov exponents): the log of a
     product of random matrices concentrates, its expectation is what the rate predicts.
-    Non-positive values (for a stable rank minus one: rank 1 up to rounding) are left out.
+    Every value must be finite and positive (``ValueError`` otherwise): a stable rank minus
+    one is ``MLPSimulation.srank_excess``, positive down to about ``1e-28``.
     """
-    v = _per_trial(values)
-    rows = []
-    for layer in range(v.shape[1]):
-        column = v[:, layer]
-        column = column[np.isfinite(column) & (column > 0)]
-        if column.size >= 2:
-            rows.append(interval_row(base, layer, log_mean_interval(column, level)))
-    return rows
+    v = _positive("log_layer_rows", _per_trial(values))
+    if v.shape[0] < 2:
+        return []
+    return [interval_row(base, layer, log_mean_interval(v[:, layer], level)) for layer in range(v.shape[1])]
 
 
 def gradient_rows(base: dict, grad_sq, *, level: float = LEVEL) -> list[dict]:
@@ -135,8 +143,8 @@ def fit_line(x, y) -> tuple[float, float]:
 
 
 def fit_rate(x, y) -> float:
-    """Geometric rate ``r`` of ``y ≈ a·r**x`` (least squares on ``log y``; positive ``y`` only)."""
+    """Geometric rate ``r`` of ``y ≈ a·r**x`` (least squares on ``log y``; ``ValueError`` if a
+    ``y`` is non-finite or ``<= 0``)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    keep = np.isfinite(y) & (y > 0)
-    slope, _ = fit_line(x[keep], np.log(y[keep]))
+    slope, _ = fit_line(x, np.log(_positive("fit_rate", y)))
     return math.exp(slope) if math.isfinite(slope) else math.nan

@@ -51,7 +51,7 @@ def check_settings(norm, *, width, depth, batch, trials, nonlinearity, residual,
 
 def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", residual=False, alpha=1.0,
                  nf_scaling=False, betas=None, group_size=None, num_groups=None, input_corr=0.0, seed=0,
-                 engine="auto", backward=True, eps=1e-5) -> MLPSimulation:
+                 engine="auto", backward=True, eps=1e-5, fail_trial=-1) -> MLPSimulation:
     """Probe ``trials`` independent random MLPs at init; see :class:`MLPSimulation`.
 
     Non-residual: ``X_l = phi(N(X_{l-1} W_lᵀ))``; residual:
@@ -59,6 +59,15 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     ``nf_scaling`` (closed-form ``beta_l`` from :func:`normtheory.bounds.expected_std`) or
     explicit ``betas``). Parametric names and plain have no activation normalizer and use
     their weight parametrisation instead. Same ``seed``, same numbers.
+
+    Every trial is accounted for: the result is checked (:meth:`MLPSimulation.check_trials`)
+    before it is returned, and a non-finite probe value of a trial not listed in
+    ``diverged`` raises ``ValueError``.
+
+    ``fail_trial`` is for tests only: trial ``fail_trial`` (``-1``, the default: none) of the
+    numba engines fails inside the kernel, its output at layer 1 set to NaN, so that a test
+    can check that a failed trial is reported (``diverged == [(fail_trial, 1)]``), never
+    dropped. One integer comparison per layer; not available on the torch engine.
     """
     norm, width, depth, batch, trials, g = check_settings(
         norm, width=width, depth=depth, batch=batch, trials=trials, nonlinearity=nonlinearity,
@@ -66,6 +75,9 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
         input_corr=input_corr, betas=betas)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    if isinstance(fail_trial, bool) or not isinstance(fail_trial, (int, np.integer)) or not -1 <= fail_trial < trials:
+        raise ValueError(f"fail_trial (test-only) must be -1 or a trial index below {trials}, got {fail_trial!r}")
+    fail_trial = int(fail_trial)
     if nf_scaling:
         if not residual:
             raise ValueError("nf_scaling applies to residual networks (residual=True)")
@@ -80,28 +92,38 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     settings = dict(norm=norm, width=width, depth=depth, batch=batch, trials=trials,
                     nonlinearity=nonlinearity, residual=bool(residual), alpha=float(alpha),
                     nf_scaling=bool(nf_scaling), group_size=g, input_corr=float(input_corr), seed=int(seed),
-                    eps=float(eps))
+                    eps=float(eps), backward=bool(backward))
+    if fail_trial >= 0:
+        settings["fail_trial"] = fail_trial
     if engine == "auto":
         from normtheory.montecarlo.gram import prefer_gram
 
         engine = "gram" if prefer_gram(settings) else "explicit"
     settings["engine"] = engine
+    betas = np.asarray(betas, dtype=np.float64)
     if engine == "torch":
         from normtheory.montecarlo.reference import simulate_torch
 
-        arrays = simulate_torch(settings, np.asarray(betas, dtype=np.float64), backward=backward)
+        if fail_trial >= 0:
+            raise ValueError("fail_trial (test-only) applies to the numba engines, not to engine='torch'")
+        var, cos, srank, grad, div = simulate_torch(settings, betas, backward=backward)
+        excess, bdiv = srank - 1.0, np.full_like(div, -1)  # the difference: accurate above ~1e-14 only
     elif engine == "explicit":
-        arrays = _run_explicit(settings, np.asarray(betas, dtype=np.float64), backward)
+        var, cos, srank, excess, grad, div, bdiv = _run_explicit(settings, betas, backward, fail_trial)
     else:
         from normtheory.montecarlo.gram import simulate_gram
 
-        arrays = simulate_gram(settings, np.asarray(betas, dtype=np.float64), backward)
-    var, cos, srank, grad, div = arrays
-    diverged = [(int(t), int(layer)) for t, layer in enumerate(div) if layer >= 0]
-    return MLPSimulation(var, cos, srank, grad, diverged, settings)
+        var, cos, srank, excess, grad, div, bdiv = simulate_gram(settings, betas, backward, fail_trial)
+    first = np.where(div >= 0, div, bdiv)  # a trial diverges forward or backward, not both
+    diverged = [(t, int(first[t])) for t in range(trials) if first[t] >= 0]
+    backward_diverged = [(t, int(bdiv[t])) for t in range(trials) if bdiv[t] >= 0]
+    sim = MLPSimulation(var, cos, srank, grad, diverged, settings, srank_excess=excess,
+                        backward_diverged=backward_diverged)
+    sim.check_trials()
+    return sim
 
 
-def _run_explicit(s, betas, backward):
+def _run_explicit(s, betas, backward, fail_trial):
     from threadpoolctl import threadpool_limits
 
     from normtheory.kernels.mlp_norms import norm_code, phi_code
@@ -112,4 +134,5 @@ def _run_explicit(s, betas, backward):
     with threadpool_limits(1):
         return simulate_explicit(norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"],
                                  s["eps"], s["batch"], s["width"], s["depth"], s["trials"], s["residual"],
-                                 s["alpha"], betas, mode, gain, s["input_corr"], s["seed"], backward)
+                                 s["alpha"], betas, mode, gain, s["input_corr"], s["seed"], backward,
+                                 fail_trial)

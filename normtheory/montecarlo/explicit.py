@@ -7,6 +7,12 @@ activation, and backpropagates ``G`` through the closed-form normalizer backward
 seed derived from ``(seed, trial, l)`` and drawn again for the backward pass, so memory is
 ``O(depth · batch · width)`` rather than ``O(depth · width²)``. Trials run in parallel
 (``prange``); BLAS inside is limited to one thread by the caller.
+
+Nothing raises inside ``prange`` (an exception there would abort the rest of the thread's
+chunk of trials, leaving them NaN, and leak into the next numba call): the probes return
+NaN where undefined, and :func:`guarded_trial` turns any exception into a recorded
+divergence. Each trial returns its forward and backward divergence layers
+(:class:`normtheory.montecarlo.MLPSimulation` documents the convention).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from numba import njit, prange
 from normtheory.kernels.mlp_norms import (column_moments, norm_backward, norm_forward, phi_backward,
                                           phi_forward)
 from normtheory.kernels.rng import standard_normal
-from normtheory.kernels.top_eigenvalue import top_eigenvalue
+from normtheory.kernels.top_eigenvalue import stable_rank_excess
 
 GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
 
@@ -52,17 +58,18 @@ def draw_weight(mode, d, gain, seed):
 
 @njit(cache=True)
 def layer_probes(x):
-    """(variance, mean cosine similarity, stable rank) of ``x`` (B, d), docs/settings.md."""
+    """(variance, mean cosine similarity, stable rank, stable rank − 1) of ``x`` (B, d), docs/settings.md."""
     return gram_probes(x, x @ x.T)
 
 
 @njit(cache=True, nogil=True)
 def gram_probes(x, k):
-    """:func:`layer_probes` of ``x`` given its Gram matrix ``k = x xᵀ``."""
+    """:func:`layer_probes` of ``x`` given its Gram matrix ``k = x xᵀ``; NaN (never an
+    exception) where they are undefined: an overflowed Gram, a zero row (no direction)."""
     b, d = x.shape
     var = np.mean(column_moments(x, True)[1])
     if not np.all(np.isfinite(k)):
-        return np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
+        return np.nan, np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
     inv_norm = 1.0 / np.sqrt(np.diag(k))
     cos = 0.0
     for i in range(b):
@@ -72,14 +79,31 @@ def gram_probes(x, k):
                 row += k[i, j] * inv_norm[j]
         cos += row * inv_norm[i]
     cos /= b * (b - 1)
-    srank = np.trace(k) / top_eigenvalue(k)  # Lanczos: a full eigvalsh costs 2-30x more
-    return var, cos, srank
+    srank, excess = stable_rank_excess(x, k)
+    return var, cos, srank, excess
+
+
+#: the layer whose output a trial chosen by ``fail_trial`` has set to NaN (test-only hook)
+FAIL_LAYER = 1
+
+
+@njit(cache=True, nogil=True)
+def fail_here(fail_trial, trial, layer, x):
+    """Test-only hook: set ``x`` to NaN when ``(trial, layer) == (fail_trial, FAIL_LAYER)``."""
+    if trial == fail_trial and layer == FAIL_LAYER:
+        x[:] = np.nan
 
 
 @njit(cache=True)
 def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
-                   seed, trial, backward, out_var, out_cos, out_srank, out_grad):
-    """One trial; writes row ``trial`` of the outputs; returns the layer of divergence or -1."""
+                   seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess, out_grad):
+    """One trial; writes row ``trial`` of the outputs (a probe only where it and the layer's
+    output are finite); returns ``(forward, backward)`` divergence layers, ``-1`` for none.
+
+    Forward: the first layer ``l >= 1`` whose output or probes are not finite (nothing from
+    ``l`` on is written, nor any gradient). Backward: the first layer ``l`` (counting down
+    from ``depth − 1``) whose ``‖∂ℓ/∂X_l‖²`` is not finite (nothing from ``l`` down is written).
+    """
     x = standard_normal(b, d, mix_seed(seed, trial, depth + 1))
     if input_corr > 0.0:
         shared = standard_normal(1, d, mix_seed(seed, trial, depth + 3))[0]
@@ -89,8 +113,8 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
     xs = np.empty((depth + 1, b, d))
     hs = np.empty((depth, b, d))
     xs[0] = x
-    v, c, s = layer_probes(x)
-    out_var[trial, 0], out_cos[trial, 0], out_srank[trial, 0] = v, c, s
+    v, c, s, e = layer_probes(x)
+    out_var[trial, 0], out_cos[trial, 0], out_srank[trial, 0], out_excess[trial, 0] = v, c, s, e
     for layer in range(1, depth + 1):
         xp = xs[layer - 1]
         w = draw_weight(mode, d, gain, mix_seed(seed, trial, layer))
@@ -104,16 +128,17 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
             xn = xp + alpha * y
         else:
             xn = phi_forward(phi, y)
+        fail_here(fail_trial, trial, layer, xn)
         hs[layer - 1] = h
         xs[layer] = xn
         if not np.all(np.isfinite(xn)):
-            return layer
-        v, c, s = layer_probes(xn)
-        if not (np.isfinite(v) and np.isfinite(c) and np.isfinite(s)):
-            return layer
-        out_var[trial, layer], out_cos[trial, layer], out_srank[trial, layer] = v, c, s
+            return layer, -1
+        v, c, s, e = layer_probes(xn)
+        if not (np.isfinite(v) and np.isfinite(c) and np.isfinite(s) and np.isfinite(e)):
+            return layer, -1
+        out_var[trial, layer], out_cos[trial, layer], out_srank[trial, layer], out_excess[trial, layer] = v, c, s, e
     if not backward:
-        return -1
+        return -1, -1
     gx = standard_normal(b, d, mix_seed(seed, trial, depth + 2))
     out_grad[trial, depth] = np.sum(gx * gx)
     for layer in range(depth, 0, -1):
@@ -129,20 +154,54 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
             gy = phi_backward(phi, gx, y)
             gh = norm_backward(code, gy, h, y, r, m, g, eps)
             gx = gh @ w
-        out_grad[trial, layer - 1] = np.sum(gx * gx)
-    return -1
+        sq = np.sum(gx * gx)
+        if not np.isfinite(sq):
+            return -1, layer - 1
+        out_grad[trial, layer - 1] = sq
+    return -1, -1
+
+
+@njit(cache=True)
+def guarded_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
+                  seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess, out_grad):
+    """:func:`simulate_trial`, never raising (it runs inside ``prange``, where an exception
+    would abort the other trials of the thread's chunk and leak into the next numba call).
+
+    A kernel that raises (numba raises ``ZeroDivisionError`` on a scalar ``x / 0``, as
+    overflowed statistics can produce) ends the trial as a divergence at the layer in
+    progress: the first forward layer without probes, else the highest layer without a
+    gradient.
+    """
+    try:
+        return simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
+                              seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess,
+                              out_grad)
+    except Exception:  # noqa: BLE001 (numba catches no narrower class)
+        for layer in range(1, depth + 1):
+            if np.isnan(out_var[trial, layer]):  # a layer's probes are written together, last
+                return layer, -1
+        for layer in range(depth, -1, -1):
+            if np.isnan(out_grad[trial, layer]):
+                return -1, layer
+        return -1, -1
 
 
 @njit(parallel=True, cache=True)
 def simulate_explicit(code, phi, g, eps, b, d, depth, trials, residual, alpha, betas, mode, gain,
-                      input_corr, seed, backward):
-    """All trials in parallel; probe arrays (trials, depth + 1) and divergence layers."""
+                      input_corr, seed, backward, fail_trial):
+    """All trials in parallel: probe arrays ``(trials, depth + 1)`` (variance, cosine, stable
+    rank, stable rank − 1, squared gradient norm) and the forward and backward divergence
+    layers ``(trials,)`` (``-1``: none). ``fail_trial`` (test-only, ``-1`` for none): that
+    trial's output at layer :data:`FAIL_LAYER` is set to NaN."""
     out_var = np.full((trials, depth + 1), np.nan)
     out_cos = np.full((trials, depth + 1), np.nan)
     out_srank = np.full((trials, depth + 1), np.nan)
+    out_excess = np.full((trials, depth + 1), np.nan)
     out_grad = np.full((trials, depth + 1), np.nan)
     div = np.full(trials, -1, dtype=np.int64)
+    bdiv = np.full(trials, -1, dtype=np.int64)
     for t in prange(trials):
-        div[t] = simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain,
-                                input_corr, seed, t, backward, out_var, out_cos, out_srank, out_grad)
-    return out_var, out_cos, out_srank, out_grad, div
+        div[t], bdiv[t] = guarded_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain,
+                                        input_corr, seed, t, backward, fail_trial, out_var, out_cos, out_srank,
+                                        out_excess, out_grad)
+    return out_var, out_cos, out_srank, out_excess, out_grad, div, bdiv

@@ -203,8 +203,13 @@ def _input(rng, b: int, d: int, input_corr: float) -> np.ndarray:
     return x
 
 
-def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
-    """One trial: ``(probes (4, depth + 1), divergence layer or -1)``."""
+def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, fail_trial: int = -1):
+    """One trial: ``(probes (5, depth + 1), forward divergence layer, backward divergence layer)``.
+
+    The divergence layers follow :func:`normtheory.montecarlo.explicit.simulate_trial`
+    (``-1``: none); a kernel's arithmetic exception (numba's ``ZeroDivisionError`` on
+    overflowed statistics) counts as a divergence at the layer in progress.
+    """
     from normtheory.kernels.gram_steps import (
         layer_output,
         output_backward,
@@ -213,52 +218,65 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool):
     )
     from normtheory.kernels.mlp_norms import norm_code, phi_code
     from normtheory.kernels.rng import normal_from_state, seeded_state
-    from normtheory.montecarlo.explicit import gram_probes, mix_seed
+    from normtheory.montecarlo.explicit import fail_here, gram_probes, mix_seed
 
     b, d, depth, residual, alpha = s["batch"], s["width"], s["depth"], s["residual"], s["alpha"]
     code, phi, g, eps = norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"], s["eps"]
     scale = (1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)) / math.sqrt(d)
     rng = seeded_state(mix_seed(s["seed"], trial, 0))
-    out = np.full((4, depth + 1), np.nan)
+    out = np.full((5, depth + 1), np.nan)
     x = _input(rng, b, d, s["input_corr"])
     k = x @ x.T
-    out[:3, 0] = gram_probes(x, k)
+    out[:4, 0] = gram_probes(x, k)
     tape = []
     for layer in range(1, depth + 1):
-        if residual:
-            u = residual_input(phi, x, betas[layer - 1])
-            k = u @ u.T
-        else:
-            u = x  # its Gram k comes with the previous layer's probes
-        weight = GaussianWeight(u, k, scale)
-        xn = layer_output(code, phi, g, eps, weight.forward(rng), x, residual, alpha)
-        if not np.all(np.isfinite(xn)):
-            return out, layer
-        k = xn @ xn.T
-        probes = gram_probes(xn, k)  # NaN when the Gram overflowed
+        try:
+            if residual:
+                u = residual_input(phi, x, betas[layer - 1])
+                k = u @ u.T
+            else:
+                u = x  # its Gram k comes with the previous layer's probes
+            weight = GaussianWeight(u, k, scale)
+            xn = layer_output(code, phi, g, eps, weight.forward(rng), x, residual, alpha)
+            if trial == fail_trial:
+                fail_here(fail_trial, trial, layer, xn)
+            if not np.all(np.isfinite(xn)):
+                return out, layer, -1
+            k = xn @ xn.T
+            probes = gram_probes(xn, k)  # NaN when the Gram overflowed
+        except (ArithmeticError, np.linalg.LinAlgError):
+            return out, layer, -1
         if not np.all(np.isfinite(probes)):
-            return out, layer
-        out[:3, layer] = probes
+            return out, layer, -1
+        out[:4, layer] = probes
         tape.append((weight, x))
         x = xn
     if not backward:
-        return out, -1
+        return out, -1, -1
     gx = normal_from_state(rng, b, d)
-    out[3, depth] = _squared_norm(gx)
+    out[4, depth] = _squared_norm(gx)
     for layer in range(depth, 0, -1):
         weight, xp = tape.pop()
-        gh = output_backward(code, phi, g, eps, gx, weight.h, residual, alpha)
-        gu = weight.backward(gh, rng)
-        gx = residual_input_backward(phi, gx, gu, xp, betas[layer - 1]) if residual else gu
-        out[3, layer - 1] = _squared_norm(gx)
-    return out, -1
+        try:
+            gh = output_backward(code, phi, g, eps, gx, weight.h, residual, alpha)
+            gu = weight.backward(gh, rng)
+            gx = residual_input_backward(phi, gx, gu, xp, betas[layer - 1]) if residual else gu
+        except (ArithmeticError, np.linalg.LinAlgError):
+            return out, -1, layer - 1
+        sq = _squared_norm(gx)
+        if not math.isfinite(sq):
+            return out, -1, layer - 1
+        out[4, layer - 1] = sq
+    return out, -1, -1
 
 
-def simulate_gram(s: dict, betas: np.ndarray, backward: bool = True):
+def simulate_gram(s: dict, betas: np.ndarray, backward: bool = True, fail_trial: int = -1):
     """All trials of the settings ``s`` (as built by :func:`normtheory.montecarlo.simulate_mlp`).
 
-    Returns ``(variance, cosine, stable_rank, grad_sq, divergence layers)``, arrays of shape
-    ``(trials, depth + 1)`` and ``(trials,)``.
+    Returns ``(variance, cosine, stable_rank, srank_excess, grad_sq, forward divergence
+    layers, backward divergence layers)``, arrays of shape ``(trials, depth + 1)`` and
+    ``(trials,)`` (``-1``: none). ``fail_trial`` is the test-only hook of
+    :func:`normtheory.montecarlo.explicit.simulate_explicit`.
     """
     import numba
     from threadpoolctl import threadpool_limits
@@ -273,7 +291,8 @@ def simulate_gram(s: dict, betas: np.ndarray, backward: bool = True):
     betas = np.asarray(betas, dtype=np.float64)
     keep_freed_memory()
     with threadpool_limits(1), ThreadPoolExecutor(max(1, min(numba.get_num_threads(), trials))) as pool:
-        results = list(pool.map(lambda t: _trial(s, betas, t, backward), range(trials)))
-    probes = np.stack([r[0] for r in results], axis=1)  # (4, trials, depth + 1)
+        results = list(pool.map(lambda t: _trial(s, betas, t, backward, fail_trial), range(trials)))
+    probes = np.stack([r[0] for r in results], axis=1)  # (5, trials, depth + 1)
     div = np.array([r[1] for r in results], dtype=np.int64)
-    return probes[0], probes[1], probes[2], probes[3], div
+    bdiv = np.array([r[2] for r in results], dtype=np.int64)
+    return (*probes, div, bdiv)

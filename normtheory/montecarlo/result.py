@@ -6,16 +6,35 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-PROBES = ("variance", "cosine", "stable_rank", "grad_sq")
+PROBES = ("variance", "cosine", "stable_rank", "srank_excess", "grad_sq")
+#: the probes of the forward pass (``grad_sq`` is the backward pass's)
+FORWARD_PROBES = PROBES[:-1]
 
 
 @dataclass
 class MLPSimulation:
     """Probe arrays of shape ``(trials, depth + 1)``; index ``l`` is layer ``l`` (0 = input).
 
-    ``grad_sq[t, l]`` is ``‖∂ℓ/∂X_l‖_F²`` for the loss ``<G, X_L>`` (docs/settings.md).
-    ``diverged`` lists ``(trial, layer)`` where inf/NaN first appeared; that trial's entries
-    from the layer on (and all its gradients) are NaN, and consumers drop them.
+    ``grad_sq[t, l]`` is ``‖∂ℓ/∂X_l‖_F²`` for the loss ``<G, X_L>`` (docs/settings.md); all
+    NaN when the simulation ran without its backward pass (``settings["backward"]`` False).
+    ``srank_excess`` is ``stable_rank − 1`` computed without cancellation (see
+    :mod:`normtheory.kernels.top_eigenvalue`; accurate far below the ``1e-14`` that the
+    difference resolves); the torch engine computes it as the difference.
+
+    Every trial is accounted for (:meth:`check_trials`, run by ``simulate_mlp``): either all
+    its probe values are finite, or it is listed in ``diverged`` as ``(trial, layer)`` with
+    the layer where its first non-finite value appeared:
+
+    - forward divergence (``layer >= 1``): the representation ``X_layer`` or one of its probes
+      overflowed; the forward probes from ``layer`` on, and all the trial's gradients, are NaN;
+    - backward divergence (the pair is also in ``backward_diverged``, ``0 <= layer < depth``):
+      the forward pass is finite, and ``‖∂ℓ/∂X_layer‖²`` is the first gradient (counting down
+      from ``depth``) that is not finite; ``grad_sq[t, :layer + 1]`` is NaN, ``grad_sq[t, layer + 1:]``
+      finite.
+
+    A trial whose computation failed inside a kernel (an arithmetic exception, or the
+    test-only ``fail_trial`` of ``simulate_mlp``) is listed the same way, at the layer in
+    progress.
     """
 
     variance: np.ndarray
@@ -24,6 +43,8 @@ class MLPSimulation:
     grad_sq: np.ndarray
     diverged: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    srank_excess: np.ndarray = field(kw_only=True)
+    backward_diverged: list = field(default_factory=list, kw_only=True)
 
     @property
     def trials(self) -> int:
@@ -34,9 +55,49 @@ class MLPSimulation:
         return self.variance.shape[1] - 1
 
     def finite_trials(self) -> np.ndarray:
-        """Indices of the trials that did not diverge."""
+        """Indices of the trials that did not diverge (forward or backward)."""
         bad = {t for t, _ in self.diverged}
         return np.array([t for t in range(self.trials) if t not in bad], dtype=int)
+
+    def check_trials(self) -> None:
+        """Raise ``ValueError`` unless every trial is accounted for as the class docstring says:
+        a non-finite probe value of a trial not in ``diverged``, or a divergence layer that is
+        not where the trial's values stop, is an error."""
+        shape = (self.trials, self.depth + 1)
+        for p in PROBES:
+            if getattr(self, p).shape != shape:
+                raise ValueError(f"{p} has shape {getattr(self, p).shape}, expected {shape}")
+        listed = dict(self.diverged)
+        if len(listed) != len(self.diverged) or not all(0 <= t < self.trials for t in listed):
+            raise ValueError(f"diverged must list distinct trials in [0, {self.trials}): {self.diverged}")
+        backward = dict(self.backward_diverged)
+        if any(listed.get(t) != layer for t, layer in backward.items()):
+            raise ValueError(f"backward_diverged {self.backward_diverged} is not part of diverged {self.diverged}")
+        ran_backward = self.settings.get("backward", True)
+        forward = np.isfinite(np.stack([getattr(self, p) for p in FORWARD_PROBES]))  # (probes, trials, layers)
+        grads = np.isfinite(self.grad_sq)
+        for t in range(self.trials):
+            fwd_ok = forward[:, t].all(axis=0)  # per layer
+            layer = listed.get(t)
+            if layer is None:
+                stop, grad_stop = self.depth + 1, -1
+            elif t in backward:
+                if not (ran_backward and 0 <= layer < self.depth):
+                    raise ValueError(f"trial {t}: backward divergence at layer {layer} out of range")
+                stop, grad_stop = self.depth + 1, layer
+            else:
+                if not 1 <= layer <= self.depth:
+                    raise ValueError(f"trial {t}: forward divergence at layer {layer} out of range")
+                stop, grad_stop = layer, self.depth
+            expected_fwd = np.arange(self.depth + 1) < stop
+            expected_grad = (np.arange(self.depth + 1) > grad_stop) & ran_backward
+            if not (np.array_equal(fwd_ok, expected_fwd) and np.array_equal(grads[t], expected_grad)):
+                where = "not listed as diverged" if layer is None else f"listed as diverged at layer {layer}"
+                raise ValueError(
+                    f"trial {t} ({where}): its probe values are non-finite at forward layers "
+                    f"{np.flatnonzero(~fwd_ok).tolist()} and gradient layers {np.flatnonzero(~grads[t]).tolist()}"
+                    f"{'' if ran_backward else ' (no backward pass)'}; every trial must be finite or listed "
+                    "as diverged at its first non-finite layer")
 
     def to_records(self) -> list[dict]:
         """Tidy table: one record per (trial, layer)."""
