@@ -115,3 +115,20 @@ def test_check_trials_backward_convention():
     sim.diverged = sim.backward_diverged = []
     with pytest.raises(ValueError):
         sim.check_trials()
+
+
+def test_an_exception_inside_the_kernel_is_a_recorded_divergence():
+    """A kernel that raises inside prange (here groupnorm with group size 0: d // 0) ends its
+    trial as a divergence at the layer in progress; the call returns and the next is clean."""
+    from normtheory.kernels.mlp_norms import norm_code, phi_code
+    from normtheory.montecarlo.explicit import GAUSSIAN, simulate_explicit
+
+    def run(g):
+        return simulate_explicit(norm_code("groupnorm"), phi_code("groupnorm", "linear"), g, 1e-5, 4, 8, 3, 3,
+                                 False, 1.0, np.ones(3), GAUSSIAN, 1.0, 0.0, 0, True, -1)
+
+    *probes, div, bdiv = run(0)
+    assert div.tolist() == [1, 1, 1] and bdiv.tolist() == [-1, -1, -1]
+    assert np.isfinite(probes[0][:, 0]).all() and np.isnan(probes[0][:, 1:]).all()
+    *probes, div, bdiv = run(4)
+    assert div.tolist() == [-1, -1, -1] and bdiv.tolist() == [-1, -1, -1] and np.isfinite(probes).all()
