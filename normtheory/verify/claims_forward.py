@@ -131,9 +131,9 @@ _variance_claim(
     "geometrically, at rate 1 + alpha² per block (WN with its corrected ReLU: the "
     "moment map iterated). The closed form is the mean-field (infinite-width) result.",
     _mlp_points(PARAMETRIC_AND_PLAIN, ("linear",), widths=(256,), batch=32, depth=20,
-                alphas=(1.0,), remedy="none", trials=96)
+                alphas=(1.0,), remedy="none", trials=128)
     + _mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(1.0,),
-                  remedy="none", trials=96),
+                  remedy="none", trials=128),
     _mlp_points(PARAMETRIC_AND_PLAIN, ("linear", "relu"), widths=(64, 256), batch=32,
                 depth=50, alphas=(0.5, 1.0), remedy="none", trials=64),
     delta=0.03, estimate=_log_normal_mean("variance"),

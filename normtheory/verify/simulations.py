@@ -77,11 +77,18 @@ def partner_seed(seed: int) -> int:
 def paired(a, b, **data) -> Measurement:
     """A Measurement of ``data`` computed from two simulations ``a`` and ``b`` (trial ``t`` of
     each forms a pair), with the first diverged layer and the diverged trials of both."""
-    first, second = measurement(a, **data), measurement(b, **data)
-    layers = [x for x in (first.diverged_layer, second.diverged_layer) if x is not None]
-    first.diverged_layer = min(layers) if layers else None
-    first.diverged_trials += second.diverged_trials
-    return first
+    return combined([a, b], **data)
+
+
+def combined(sims, **data) -> Measurement:
+    """A Measurement of ``data`` computed from several simulations (trial ``t`` of each
+    together), with the first diverged layer of any and the trials diverged in any."""
+    parts = [measurement(sim, **data) for sim in sims]
+    layers = [p.diverged_layer for p in parts if p.diverged_layer is not None]
+    bad = set()
+    for sim in sims:
+        bad |= {t for t, _ in sim.diverged}
+    return Measurement(dict(data), parts[0].trials, min(layers) if layers else None, len(bad))
 
 
 def group_options(norm: str, group_size: int | None) -> dict:
