@@ -291,15 +291,46 @@ def test_cache_key_carries_the_simulator(tmp_path, monkeypatch):
     assert "cpu" in runner.simulator_id(torch_claim) or "cuda" in runner.simulator_id(torch_claim)
 
 
-def test_cache_truncated_last_line_ignored_corrupt_line_raises(tmp_path):
+def test_cache_torn_last_line_dropped_altered_or_corrupt_line_raises(tmp_path):
+    from normtheory.durable import TornLineWarning
+
     _run([_toy_claim()], cache_dir=tmp_path)
     path = tmp_path / CACHE_FILE
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines) + "\n" + lines[0][: len(lines[0]) // 2])
-    assert len(MeasurementCache(tmp_path)) == 3
+    with pytest.warns(TornLineWarning):
+        assert len(MeasurementCache(tmp_path)) == 3
+    assert len(MeasurementCache(tmp_path)) == 3          # the torn line is gone for good
+    [res] = _run([_toy_claim()], cache_dir=tmp_path)
+    assert all(r.cached for r in res.rows)
     path.write_text("{not json\n" + "\n".join(lines) + "\n")
     with pytest.raises(ValueError, match="line 1"):
         MeasurementCache(tmp_path)
+    path.write_text("\n".join([lines[0].replace('"trials": 40', '"trials": 41')] + lines[1:]) + "\n")
+    with pytest.raises(ValueError, match="checksum"):
+        MeasurementCache(tmp_path)
+    path.write_bytes(b"\x00\xff\xfe binary junk\n" + path.read_bytes())
+    with pytest.raises(ValueError, match="binary"):
+        MeasurementCache(tmp_path)
+
+
+def test_obsolete_cache_is_named_not_read(tmp_path, capsys):
+    (tmp_path / "verify-measurements.jsonl").write_text('{"claim": "TOY"}\n')
+    assert len(MeasurementCache(tmp_path)) == 0
+    assert "earlier normtheory version" in capsys.readouterr().err
+
+
+def test_a_trial_failing_inside_a_kernel_makes_its_setting_an_error():
+    from normtheory.montecarlo import simulate_mlp
+    from normtheory.verify import simulations
+
+    def measure(setting, trials, seed):
+        sim = simulate_mlp("layernorm", width=16, depth=5, batch=4, trials=trials, seed=seed,
+                           backward=False, fail_trial=1)
+        return simulations.measurement(sim, ratio=sim.variance[:, -1])
+
+    [res] = _run([_toy_claim(measure=measure, trials=4)])
+    assert all(r.verdict == ERROR and r.diverged_trials == 1 and r.trials_used == 0 for r in res.rows)
 
 
 # --- registry ----------------------------------------------------------------------------

@@ -26,8 +26,9 @@ i.i.d. N(0, 1) entries (pairwise correlation ``input_corr``).
   (Lyapunov gap of products of Gaussian matrices, a large-depth limit at finite width).
   Depths are chosen so that the predicted decay over the net is ``e^{-8}``, deep in the
   asymptotic regime; precision δ = 20% of the rate (a rate off by half is a disagree).
-  ``srank − 1`` at or below 0 (a representation that rounding made exactly rank 1) has no
-  logarithm: that trial is an error of the setting, not dropped.
+  ``srank − 1`` is the probe's ``srank_excess`` (summed off the top eigenvector, no
+  cancellation); at or below 0 (an exactly rank-1 representation) it has no logarithm:
+  that trial is an error of the setting, not dropped.
 - R4 (ReLU MLPs, unnormalized (He init) and LN): the mean pairwise cosine similarity of
   ``X_l`` at ``l = depth/2`` and ``depth``, mean over networks with a t-interval;
   predicted ``κ^l(c_0)``, the ReLU correlation map iterated (an infinite-width result);
@@ -187,7 +188,7 @@ def _measure_collapse(s, trials, seed):
     sim = simulations.mlp_at(s, trials=trials, seed=seed)
     depth = s["depth"]
     layers = np.arange(depth // 2, depth + 1)
-    excess = sim.stable_rank - 1.0
+    excess = sim.srank_excess  # srank - 1 without cancellation
     excess = np.log(np.where(excess > 0.0, excess, np.nan))  # NaN: a failed trial, reported as error
     slope = simulations.layer_fit_slope(excess, layers)
     return simulations.measurement(sim, slope=slope)

@@ -155,9 +155,9 @@ def to_json(results: Sequence[ClaimResult], *, mode: str, seed: int) -> dict:
 
 
 def write_json(path: str | Path, results: Sequence[ClaimResult], *, mode: str, seed: int) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(results, mode=mode, seed=seed), indent=1) + "\n")
+    from normtheory.durable import atomic_write_text
+
+    atomic_write_text(path, json.dumps(to_json(results, mode=mode, seed=seed), indent=1) + "\n")
 
 
 def markdown(results: Sequence[ClaimResult], *, mode: str, seed: int) -> str:
@@ -185,6 +185,6 @@ def markdown(results: Sequence[ClaimResult], *, mode: str, seed: int) -> str:
 
 
 def write_markdown(path: str | Path, results: Sequence[ClaimResult], *, mode: str, seed: int) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(markdown(results, mode=mode, seed=seed))
+    from normtheory.durable import atomic_write_text
+
+    atomic_write_text(path, markdown(results, mode=mode, seed=seed))

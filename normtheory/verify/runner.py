@@ -27,16 +27,18 @@ nothing is dropped. Each row reports the trials requested, used and diverged.
 form is always judged afresh. The key carries everything a simulation depends on: the
 claim, its version, the simulator (normtheory's version, :data:`SIMULATOR_VERSION`, the
 claim's backend and, for torch, the device), the setting, the seed and the trial count of
-the look. The cache is a JSONL file (one finished look per line), appended and flushed
-after each look: a killed run resumes without redoing finished looks. A truncated last
-line (the run was killed while writing it) is ignored; any other unreadable line is an
-error naming the file and line.
+the look. The cache is a :class:`normtheory.durable.JsonlLog` (one finished look per
+line, with its CRC-32), appended and fsync-ed after each look: a killed run resumes without
+redoing finished looks. A torn last line (the run was killed while writing it) is cut off
+with a warning; any other unreadable or altered line is an error naming the file and line.
+Caches of earlier versions (``verify-measurements.jsonl``, without simulator keys or
+checksums) are not read: a note says so and that the file can be deleted.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,7 +49,8 @@ from normtheory.verify.registry import (Claim, Measurement, Point, check_mode, d
 from normtheory.verify.stats import (ERROR, UNDECIDED, Interval, Judgement, combine_verdicts,
                                      simultaneous_level)
 
-CACHE_FILE = "verify-measurements.jsonl"
+CACHE_FILE = "verify-measurements-v2.jsonl"
+OBSOLETE_CACHE_FILES = ("verify-measurements.jsonl",)
 DEFAULT_CACHE_DIR = ".normtheory-cache"
 #: looks of the adaptive schedule: cumulative trials n0, 2·n0, 4·n0
 LOOKS = 3
@@ -130,31 +133,35 @@ class MeasurementCache:
     """Finished simulations, keyed by (claim, version, simulator, setting, seed, trials), in JSONL."""
 
     def __init__(self, directory: str | Path | None):
-        self.path = None if directory is None else Path(directory) / CACHE_FILE
+        from normtheory.durable import JsonlLog
+
+        self.log = None
         self._entries: dict[tuple, Measurement] = {}
-        if self.path is not None and self.path.exists():
-            self._load()
+        if directory is None:
+            return
+        for name in OBSOLETE_CACHE_FILES:
+            if (Path(directory) / name).exists():
+                print(f"note: {Path(directory) / name} is a cache of an earlier normtheory version and is "
+                      "not read; it can be deleted", file=sys.stderr)
+        self.log = JsonlLog(Path(directory) / CACHE_FILE, checksum=True,
+                            hint="delete the file or pass another --cache-dir")
+        for number, obj in enumerate(self.log.records(), start=1):
+            try:
+                key = self._key(obj["claim"], obj["version"], obj["simulator"], obj["setting_key"],
+                                obj["seed"], obj["trials"])
+                measurement = Measurement.from_json(obj["measurement"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ValueError(f"cache file {self.log.path}, record {number}: unreadable entry "
+                                 f"({exc}); delete the file or pass another --cache-dir") from exc
+            self._entries[key] = measurement
+
+    @property
+    def path(self) -> Path | None:
+        return None if self.log is None else self.log.path
 
     @staticmethod
     def _key(claim_id: str, version: str, simulator: str, setting_key: str, seed: int, trials: int) -> tuple:
         return (claim_id, version, simulator, setting_key, int(seed), int(trials))
-
-    def _load(self) -> None:
-        lines = self.path.read_text().splitlines()
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                key = self._key(obj["claim"], obj["version"], obj["simulator"], obj["setting_key"],
-                                obj["seed"], obj["trials"])
-                measurement = Measurement.from_json(obj["measurement"])
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                if number == len(lines):  # written when the run was killed
-                    continue
-                raise ValueError(f"cache file {self.path}, line {number}: unreadable entry "
-                                 f"({exc}); delete the file or pass another --cache-dir") from exc
-            self._entries[key] = measurement
 
     def get(self, claim: Claim, point: Point, seed: int, trials: int) -> Measurement | None:
         return self._entries.get(self._key(claim.id, claim.version, simulator_id(claim), point.key, seed,
@@ -163,15 +170,10 @@ class MeasurementCache:
     def put(self, claim: Claim, point: Point, seed: int, trials: int, measurement: Measurement) -> None:
         simulator = simulator_id(claim)
         self._entries[self._key(claim.id, claim.version, simulator, point.key, seed, trials)] = measurement
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"claim": claim.id, "version": claim.version, "simulator": simulator,
-                  "setting_key": point.key, "seed": int(seed), "trials": int(trials),
-                  "measurement": measurement.to_json()}
-        with self.path.open("a") as fh:
-            fh.write(json.dumps(record, allow_nan=True) + "\n")
-            fh.flush()
+        if self.log is not None:
+            self.log.append({"claim": claim.id, "version": claim.version, "simulator": simulator,
+                             "setting_key": point.key, "seed": int(seed), "trials": int(trials),
+                             "measurement": measurement.to_json()})
 
     def __len__(self) -> int:
         return len(self._entries)
