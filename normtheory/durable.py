@@ -80,9 +80,11 @@ class JsonlLog:
                 raise self._error(number, "checksum mismatch (the line was altered)")
         return obj
 
-    def records(self) -> list[dict]:
+    def records(self, *, repair: bool = True) -> list[dict]:
         """Every complete record, in order. A torn last line is cut off the file (with a
-        :class:`TornLineWarning`); any other unreadable line is :class:`CorruptFile`."""
+        :class:`TornLineWarning`), or with ``repair=False`` (a reader of a log that another
+        process may be appending to) skipped without touching the file; any other
+        unreadable line is :class:`CorruptFile`."""
         if not self.path.exists():
             self._checked = True
             return []
@@ -97,13 +99,14 @@ class JsonlLog:
                 except CorruptFile:
                     if not last:
                         raise
-                    self._cut(offset, len(data) - offset)
+                    if repair:
+                        self._cut(offset, len(data) - offset)
                     break
             if number < len(lines):
                 offset += len(raw) + 1
-            elif raw:  # a complete record without its newline: end the line
+            elif raw and repair:  # a complete record without its newline: end the line
                 self._write(b"\n")
-        self._checked = True
+        self._checked = self._checked or repair
         return records
 
     def _cut(self, offset: int, dropped: int) -> None:

@@ -54,8 +54,14 @@ def test_interval_rows_from_trials():
     assert [r["x"] for r in rows] == [0.0, 1.0]  # layer 2 has one finite trial: no point
     assert rows[0]["y"] == pytest.approx(3.0) and rows[0]["y_low"] < 3.0 < rows[0]["y_high"]
     grads = np.array([[8.0, 4.0, 2.0], [16.0, 8.0, 2.0], [4.0, 2.0, 2.0]])
-    g = simulated.gradient_rows({"series": "s"}, grads)
-    assert [r["y"] for r in g] == pytest.approx([28 / 6, 14 / 6, 1.0])
+    g = simulated.gradient_rows({"series": "s"}, grads, top_expectation=2.0)
+    log_scaled = np.log(grads / 2.0)
+    cox = np.exp(log_scaled.mean(axis=0) + 0.5 * log_scaled.var(axis=0, ddof=1))
+    assert [r["y"] for r in g] == pytest.approx(cox.tolist())
+    assert all(0 < r["y_low"] <= r["y"] <= r["y_high"] for r in g)   # positive: drawable on a log axis
+    assert g[-1]["y_low"] == g[-1]["y_high"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="<= 0"):
+        simulated.gradient_rows({}, -grads, top_expectation=2.0)
     assert simulated.fit_rate([0, 1, 2], [1.0, 3.0, 9.0]) == pytest.approx(3.0)
     assert simulated.fit_line([0, 1, 2], [1.0, 3.0, 5.0]) == pytest.approx((2.0, 1.0))
     with pytest.raises(ValueError, match="trials, layers"):
@@ -162,7 +168,7 @@ def test_cli_options_and_errors(tmp_path, capsys):
     empty = tmp_path / "empty_runs"
     empty.mkdir()
     assert cli.main(["--only", "training_curves", "--runs", str(empty), "--no-progress",
-                     "--out", str(tmp_path)]) == 1
+                     "--out", str(tmp_path)]) == 2
     assert "no training run" in capsys.readouterr().out
 
 
@@ -229,3 +235,23 @@ def test_every_normalizer_has_a_style():
     assert len({style.norm_color(n) for n in NAMES}) == len(NAMES)
     assert len({style.norm_marker(n) for n in NAMES}) == len(NAMES)
 
+
+
+def test_damaged_meta_and_altered_partial_are_clear_errors(tmp_path):
+    run_figure(toy_module([]), tmp_path, size="tiny")
+    (tmp_path / "toy.meta.json").write_bytes(b'{"figure": "to')
+    with pytest.raises(ValueError, match=r"toy.meta.json: unreadable JSON .*pass --force"):
+        run_figure(toy_module([]), tmp_path, size="tiny")
+    with pytest.raises(KeyboardInterrupt):
+        run_figure(toy_module([], fail_at=2), tmp_path, size="tiny", force=True)
+    (tmp_path / "toy.meta.json").unlink()
+    partial = tmp_path / "toy.partial.jsonl"
+    partial.write_bytes(partial.read_bytes().replace(b'"y": 0.0', b'"y": 9.0', 1))
+    with pytest.raises(ValueError, match="toy.partial.jsonl, line 1: checksum mismatch"):
+        run_figure(toy_module([]), tmp_path, size="tiny")
+
+
+def test_cli_refuses_an_unwritable_out_before_any_work(tmp_path, capsys):
+    (tmp_path / "file").write_text("x")
+    assert cli.main(["--only", "rank_collapse", "--tiny", "--out", str(tmp_path / "file" / "o")]) == 2
+    assert capsys.readouterr().err.startswith("normtheory figures: error: cannot write to")

@@ -10,12 +10,13 @@ positive rank correlation between similarity at init and the loss after ``steps`
 
 from __future__ import annotations
 
-import csv
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from normtheory.figures.table import read_csv, write_csv
 
 DEFAULT_SETTINGS = [("batchnorm", None), ("layernorm", None), ("plain", None)] + \
     [("groupnorm", g) for g in (2, 4, 8, 16, 32)]
@@ -57,6 +58,20 @@ def measure(setting, *, seed, data, base_config, steps) -> dict:
             "loss_after_k": float(np.mean(losses[-10:])), "steps": steps}
 
 
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a results CSV; ``ValueError`` naming the file and line if it is damaged."""
+    rows = read_csv(path)
+    for number, r in enumerate(rows, start=2):
+        ok = (isinstance(r.get("norm"), str) and isinstance(r.get("seed"), int) and isinstance(r.get("steps"), int)
+              and (r.get("group_size") is None or isinstance(r["group_size"], int))
+              and all(isinstance(r.get(k), (int, float)) for k in ("similarity_init", "loss_after_k")))
+        if not ok:
+            raise ValueError(f"{path}, line {number}: not a predict-speed result row; delete the file to "
+                             f"start over")
+        r["similarity_init"], r["loss_after_k"] = float(r["similarity_init"]), float(r["loss_after_k"])
+    return rows
+
+
 def spearman(rows) -> tuple[float, float]:
     from scipy.stats import spearmanr
 
@@ -66,7 +81,8 @@ def spearman(rows) -> tuple[float, float]:
 
 def run_experiment(*, settings=None, seeds=(0, 1), steps=100, base_config=None, data=None, out=None,
                    progress=True) -> dict:
-    """Rows of (setting, seed, similarity, loss) and Spearman's rho; CSV written as it goes."""
+    """Rows of (setting, seed, similarity, loss) and Spearman's rho; the CSV ``out`` is rewritten
+    (atomically) after every run and its rows of the same ``steps`` are reused on a rerun."""
     from tqdm.auto import tqdm
 
     from normtheory.training import TrainConfig, load_digits
@@ -75,29 +91,13 @@ def run_experiment(*, settings=None, seeds=(0, 1), steps=100, base_config=None, 
     base_config = base_config or TrainConfig(arch="mlp", batch_size=64, lr=0.05,
                                              mlp=dict(width=64, depth=10, nonlinearity="relu"))
     settings = settings or DEFAULT_SETTINGS
-    rows = []
     path = Path(out) if out else None
-    done = set()
-    if path and path.exists():
-        with open(path) as fh:
-            for r in csv.DictReader(fh):
-                r = {**r, "group_size": int(r["group_size"]) if r["group_size"] else None, "seed": int(r["seed"]),
-                     "similarity_init": float(r["similarity_init"]), "loss_after_k": float(r["loss_after_k"]),
-                     "steps": int(r["steps"])}
-                if r["steps"] == steps:
-                    rows.append(r)
-                    done.add((r["norm"], r["group_size"], r["seed"]))
+    rows = [r for r in read_rows(path) if r["steps"] == steps] if path and path.exists() else []
+    done = {(r["norm"], r["group_size"], r["seed"]) for r in rows}
     jobs = [(s, seed) for s in settings for seed in seeds if (s[0], s[1], seed) not in done]
     for s, seed in tqdm(jobs, desc="predict-speed", disable=not progress):
-        row = measure(s, seed=seed, data=data, base_config=base_config, steps=steps)
-        rows.append(row)
+        rows.append(measure(s, seed=seed, data=data, base_config=base_config, steps=steps))
         if path:
-            new = not path.exists()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=list(row))
-                if new:
-                    w.writeheader()
-                w.writerow({k: ("" if v is None else v) for k, v in row.items()})
+            write_csv(path, rows)
     rho, p = spearman(rows)
     return {"rows": rows, "spearman_rho": rho, "p_value": p}

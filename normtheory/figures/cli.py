@@ -1,21 +1,25 @@
 """``normtheory figures``: regenerate the paper's figures (PNG, PDF, CSV and caption each).
 
 Also the entry point of the per-figure scripts ``figures/<name>.py`` (same options, one
-figure). Exit status: 0 when every requested figure was written (or skipped because it
-needs training logs that were not given), 1 when any failed, 2 on bad options.
+figure). Exit status (:mod:`normtheory.exitcodes`): 0 when every requested figure was
+written (or skipped because it needs training logs that were not given), 2 on bad
+options, an unwritable ``--out``, or a figure that failed on its input (a damaged file in
+``--out``, unreadable training logs, a missing optional package); figures have no findings.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Sequence
 
+from normtheory.exitcodes import INPUT_ERRORS, epilog, usage_error
 from normtheory.figures import FIGURES, FROM_TRAINING_LOGS, check_name
 
 HELP = ("regenerate the paper's figures from theory and simulation: PNG, PDF, the data "
         "behind each (CSV) and a caption")
+EPILOG = epilog("is not used (figures have no findings)") + (
+    ". A killed run resumes from the finished settings in --out when run again.")
 DEFAULT_OUT = "figures-out"
 
 
@@ -57,6 +61,7 @@ def _selected(args) -> list[str]:
 
 
 def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
+    from normtheory.durable import check_writable_dir
     from normtheory.figures import load, style
     from normtheory.figures.runner import run_figure
 
@@ -66,13 +71,13 @@ def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
             raise ValueError(f"--seed must be >= 0, got {args.seed}")
         if args.dpi is not None and not 20 <= args.dpi <= 600:
             raise ValueError(f"--dpi must lie in [20, 600], got {args.dpi}")
-    except ValueError as exc:
-        print(f"normtheory figures: error: {exc}", file=sys.stderr)
-        return 2
-    if getattr(args, "list", False):
-        for name in names:
-            print(f"{name:17s} {FIGURES[name]}")
-        return 0
+        if getattr(args, "list", False):
+            for name in names:
+                print(f"{name:17s} {FIGURES[name]}")
+            return 0
+        check_writable_dir(args.out)
+    except INPUT_ERRORS as exc:
+        return usage_error("figures", exc)
     progress = not args.no_progress
     failed = 0
     start = time.perf_counter()
@@ -94,7 +99,9 @@ def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
             bar.close()
     print(f"{len(names) - failed} of {len(names)} figures done in "
           f"{time.perf_counter() - start:.1f} s; files in {args.out}/")
-    return 1 if failed else 0
+    if failed:
+        return usage_error("figures", f"{failed} of {len(names)} figures failed (FAILED lines above)")
+    return 0
 
 
 def _one(name, args, progress, load, run_figure, style) -> str:
@@ -107,8 +114,8 @@ def _one(name, args, progress, load, run_figure, style) -> str:
     try:
         result = run_figure(module, args.out, size=args.size, seed=args.seed, force=args.force,
                             progress=progress, dpi=args.dpi or style.PNG_DPI, **options)
-    except (ImportError, ValueError) as exc:
-        return f"FAILED   {name}: {type(exc).__name__}: {exc}"
+    except (ImportError, *INPUT_ERRORS) as exc:
+        return f"FAILED   {name}: {type(exc).__name__}: {' '.join(str(exc).split())}"
     return f"{result.status:8s} {name} ({result.seconds:.1f} s)"
 
 
@@ -116,6 +123,6 @@ def main(argv: Sequence[str] | None = None, *, name: str | None = None,
          prog: str | None = None) -> int:
     """Parse ``argv`` and run all figures, or the one ``name`` (the per-figure scripts)."""
     parser = argparse.ArgumentParser(prog=prog or "normtheory figures",
-                                     description=FIGURES[name] if name else HELP)
+                                     description=FIGURES[name] if name else HELP, epilog=EPILOG)
     add_arguments(parser, name=name)
     return run(parser.parse_args(argv), names=[name] if name else None)

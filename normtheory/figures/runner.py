@@ -17,18 +17,21 @@ Files written for a figure ``NAME`` into the output folder:
 - ``NAME.partial.jsonl`` -- only while computing: the settings finished so far.
 
 A finished CSV is reused (only the plot is redrawn) when its meta matches the requested
-size, seed and version, unless ``force``.
+size, seed and version, unless ``force``. The partial file is an append-only log with a
+CRC-32 per line and the CSV, meta and caption are replaced atomically
+(:mod:`normtheory.durable`): a kill at any point loses at most the setting being computed,
+and a damaged file is an error naming it, never a figure drawn from altered numbers.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Callable, Mapping, Sequence
 
+from normtheory.durable import JsonlLog, atomic_write_json, atomic_write_text, check_writable_dir, read_json
 from normtheory.figures import style
 from normtheory.figures.table import read_csv, write_csv
 from normtheory.verify.registry import setting_key
@@ -60,36 +63,21 @@ class Checkpoint:
     """Finished settings of one (figure, version, size, seed), appended to a JSONL file."""
 
     def __init__(self, path: str | Path | None, header: Mapping):
-        self.path = None if path is None else Path(path)
+        self.log = None if path is None else JsonlLog(path, checksum=True, hint="delete it or pass --force")
         self.header = dict(header)
         self.done: dict[str, list[dict]] = {}
-        if self.path is not None and self.path.exists():
-            self._load()
-
-    def _load(self) -> None:
-        lines = self.path.read_text().splitlines()
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-                if {k: obj[k] for k in self.header} != self.header:
-                    continue  # another size/seed/version: recompute
-                self.done[obj["key"]] = list(obj["rows"])
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
-                if number == len(lines):  # written while the run was killed
-                    continue
-                raise ValueError(f"checkpoint {self.path}, line {number}: unreadable "
-                                 f"({exc}); delete it or pass --force") from exc
+        for obj in self.log.records() if self.log else []:
+            if {k: obj.get(k) for k in self.header} != self.header:
+                continue  # another size/seed/version: recompute
+            if not isinstance(obj.get("key"), str) or not isinstance(obj.get("rows"), list):
+                raise ValueError(f"checkpoint {self.log.path}: a record without its setting's key and "
+                                 f"rows; delete it or pass --force")
+            self.done[obj["key"]] = obj["rows"]
 
     def put(self, key: str, rows: list[dict]) -> None:
         self.done[key] = rows
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as fh:
-            fh.write(json.dumps({**self.header, "key": key, "rows": rows}, allow_nan=True) + "\n")
-            fh.flush()
+        if self.log is not None:
+            self.log.append({**self.header, "key": key, "rows": rows})
 
 
 def compute_settings(name: str, version: str, settings: Sequence[Mapping],
@@ -140,17 +128,17 @@ def run_figure(module: ModuleType, out: str | Path, *, size: str = "default", se
     """
     check_size(size)
     seed = check_seed(seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_writable_dir(out)
     name = module.NAME
     csv_path, meta_path = out / f"{name}.csv", out / f"{name}.meta.json"
     partial = out / f"{name}.partial.jsonl"
     meta = _meta(module, size, seed, {k: str(v) for k, v in options.items()})
     start = time.perf_counter()
     reuse = (not force and getattr(module, "REUSE_CSV", True) and csv_path.exists()
-             and meta_path.exists() and json.loads(meta_path.read_text()) == meta)
+             and meta_path.exists() and read_json(meta_path, hint="delete it or pass --force") == meta)
     if reuse:
         rows = read_csv(csv_path)
+        partial.unlink(missing_ok=True)  # left by a run killed after writing the meta
         status = "reused"
     else:
         if force and partial.exists():
@@ -160,9 +148,8 @@ def run_figure(module: ModuleType, out: str | Path, *, size: str = "default", se
         if not rows:
             raise ValueError(f"figure {name}: compute returned no rows")
         write_csv(csv_path, rows)
-        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
-        if partial.exists():
-            partial.unlink()
+        atomic_write_json(meta_path, meta, indent=1)
+        partial.unlink(missing_ok=True)
         status = "computed"
     fig = module.plot(rows)
     try:
@@ -171,7 +158,7 @@ def run_figure(module: ModuleType, out: str | Path, *, size: str = "default", se
         import matplotlib.pyplot as plt
         plt.close(fig)
     caption_path = out / f"{name}.caption.txt"
-    caption_path.write_text(caption(module, rows) + "\n")
+    atomic_write_text(caption_path, caption(module, rows) + "\n")
     return FigureResult(name, status, time.perf_counter() - start,
                         [csv_path, *paths, caption_path])
 

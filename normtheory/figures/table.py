@@ -22,6 +22,7 @@ import math
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from normtheory.durable import atomic_write
 from normtheory.verify.stats import Interval
 
 THEORY = "theory"
@@ -59,17 +60,14 @@ def _cell(value) -> str:
 
 
 def write_csv(path: str | Path, rows: list[Mapping]) -> Path:
-    """Write the rows (missing cells empty) and return the path."""
+    """Write the rows (missing cells empty; the file replaced atomically) and return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     cols = columns(rows)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as fh:
+    with atomic_write(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(cols)
         for row in rows:
             writer.writerow([_cell(row.get(c)) for c in cols])
-    tmp.replace(path)
     return path
 
 
@@ -92,18 +90,21 @@ def parse_cell(text: str):
 def read_csv(path: str | Path) -> list[dict]:
     """Rows written by :func:`write_csv` (cells parsed by :func:`parse_cell`)."""
     path = Path(path)
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)
+            rows = []
+            for number, cells in enumerate(reader, start=2):
+                if len(cells) != len(header):
+                    raise ValueError(f"{path}, line {number}: {len(cells)} cells, header has "
+                                     f"{len(header)}; the file is corrupted, delete it or pass --force")
+                rows.append({k: parse_cell(v) for k, v in zip(header, cells)})
         except StopIteration:
             raise ValueError(f"{path}: empty CSV file (no header)") from None
-        rows = []
-        for number, cells in enumerate(reader, start=2):
-            if len(cells) != len(header):
-                raise ValueError(f"{path}, line {number}: {len(cells)} cells, header has "
-                                 f"{len(header)}; the file is corrupted, delete it or pass --force")
-            rows.append({k: parse_cell(v) for k, v in zip(header, cells)})
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ValueError(f"{path}: not a readable CSV file ({type(exc).__name__}); delete it or "
+                             f"pass --force") from None
     return rows
 
 

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 
+from normtheory.exitcodes import INPUT_ERRORS, epilog, usage_error
+
 HELP = "Train a network (CIFAR-10/100 from --data-dir, or the embedded digits default) with logs and resume."
+EPILOG = epilog("the run diverged (or --find-max-lr found no stable LR)") + (
+    ". An --out folder that holds a run is continued only with --resume (same configuration) and "
+    "started over only with --force.")
+ARCHS = ("vgg10", "vgg20", "vgg40", "resnet56", "resnet56_pre", "mlp")  # normtheory.nets.ARCHS, without torch
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--arch", default="vgg10", help="vgg10, vgg20, vgg40, resnet56, resnet56_pre or mlp (default vgg10)")
+    p.add_argument("--arch", default="vgg10", choices=ARCHS, help="network (default vgg10)")
+    p.add_argument("--width", type=int, default=64, help="--arch mlp: hidden width (default 64)")
+    p.add_argument("--depth", type=int, default=10, help="--arch mlp: hidden layers (default 10)")
     p.add_argument("--norm", default="batchnorm", help="normalizer name, e.g. groupnorm (default batchnorm)")
     p.add_argument("--group-size", type=int, default=None, help="group size for groupnorm / evonorm_s0")
     p.add_argument("--num-groups", type=int, default=None, help="number of groups (instead of --group-size)")
@@ -30,28 +38,56 @@ def add_arguments(p) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
     p.add_argument("--probe-every", type=int, default=50, help="probe statistics every N steps (0: never)")
     p.add_argument("--out", default="runs/train", help="output directory (default runs/train)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue the run in --out from its checkpoint (its configuration must be the same)")
+    again.add_argument("--force", action="store_true", help="start over, deleting the run already in --out")
     p.add_argument("--find-max-lr", action="store_true", help="search the largest stable initial LR with short runs")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args) -> int:
-    from normtheory.training import TrainConfig, find_max_lr, load_dataset, train
+def config_from(args):
+    """The :class:`TrainConfig` of the options, every number checked (``ValueError``)."""
+    from normtheory.training import TrainConfig
+    from normtheory.training.loop import check_numbers
 
-    data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
-    epochs = args.epochs or (2 if args.dataset == "digits" else 200)
+    if args.epochs is not None and args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    epochs = args.epochs if args.epochs is not None else (2 if args.dataset == "digits" else 200)
+    mlp = {"width": args.width, "depth": args.depth, "nonlinearity": "relu"} if args.arch == "mlp" else {}
+    for option, value in mlp and (("--width", args.width), ("--depth", args.depth)):
+        if value < 1:
+            raise ValueError(f"{option} must be >= 1, got {value}")
     config = TrainConfig(arch=args.arch, norm=args.norm, group_size=args.group_size, num_groups=args.num_groups,
                          skipinit=args.skipinit, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
-                         warmup_epochs=args.warmup, seed=args.seed, seeds=args.seeds, device=args.device, amp=not args.no_amp,
-                         compile=args.compile, crop=args.crop, probe_every=args.probe_every)
-    if args.seeds < 1:
-        raise SystemExit(f"--seeds must be at least 1, got {args.seeds}")
-    if args.find_max_lr:
-        if args.seeds != 1:
-            raise SystemExit("--find-max-lr runs one seed per LR: drop --seeds")
-        result = find_max_lr(config, data, args.out, progress=not args.quiet)
-        print(json.dumps(result, indent=2))
-        return 0 if result["max_stable_lr"] is not None else 1
-    summary = train(config, data, args.out, resume=args.resume, progress=not args.quiet)
+                         warmup_epochs=args.warmup, seed=args.seed, seeds=args.seeds, device=args.device,
+                         amp=not args.no_amp, compile=args.compile, crop=args.crop, probe_every=args.probe_every,
+                         mlp=mlp)
+    try:
+        check_numbers(config)
+    except ValueError as exc:  # name the option, not the field
+        field = str(exc).split()[0]
+        raise ValueError(f"--{ {'warmup_epochs': 'warmup'}.get(field, field).replace('_', '-')}"
+                         f"{str(exc)[len(field):]}") from None
+    if args.find_max_lr and args.seeds != 1:
+        raise ValueError("--find-max-lr runs one seed per LR: drop --seeds")
+    return config
+
+
+def run(args) -> int:
+    from normtheory.durable import check_writable_dir
+    from normtheory.training import find_max_lr, load_dataset, train
+
+    try:
+        config = config_from(args)
+        check_writable_dir(args.out)
+        data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
+        if args.find_max_lr:
+            result = find_max_lr(config, data, args.out, force=args.force, progress=not args.quiet)
+            print(json.dumps(result, indent=2))
+            return 0 if result["max_stable_lr"] is not None else 1
+        summary = train(config, data, args.out, resume=args.resume, force=args.force, progress=not args.quiet)
+    except INPUT_ERRORS as exc:
+        return usage_error("train", exc)
     print(json.dumps(summary, indent=2))
     return 0 if summary["status"] == "finished" else 1

@@ -9,14 +9,15 @@ there per batch. On CUDA: bf16 autocast and channels_last, optionally ``torch.co
 ``seeds > 1`` trains several seeds at once (:mod:`normtheory.training.stacked`).
 
 Outputs in ``out_dir``: ``config.json``, ``log.jsonl`` (one JSON record per finished
-epoch, appended as it goes), ``checkpoint.pt`` (model, optimizer, RNG states, after every
-epoch). ``resume=True`` continues from the checkpoint without redoing finished epochs. A
+epoch, appended as it goes), ``checkpoint.pt`` (model, optimizer, RNG states and the log
+records, after every epoch). ``resume=True`` continues from the checkpoint without redoing
+finished epochs; a folder holding another run is refused unless ``resume`` (same
+configuration) or ``force`` (start over), see :mod:`normtheory.training.rundir`. A
 non-finite loss stops the run, which is recorded as diverged.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from normtheory.durable import JsonlLog, atomic_save_torch
+from normtheory.training import rundir
 from normtheory.training.data import ImageData
 
 
@@ -124,10 +127,30 @@ def _probe_summary(model, x, y) -> dict:
             "probe_first_grad_sq": recs[0]["grad_input_sq"], "probe_last_grad_sq": recs[-1]["grad_input_sq"]}
 
 
+def check_numbers(config: TrainConfig) -> None:
+    """``ValueError`` naming the first numeric setting out of its range."""
+    def need(ok: bool, name: str, rule: str) -> None:
+        if not ok:
+            raise ValueError(f"{name} must be {rule}, got {getattr(config, name)!r}")
+
+    for name in ("epochs", "batch_size", "seeds"):
+        need(isinstance(getattr(config, name), int) and getattr(config, name) >= 1, name, "an integer >= 1")
+    for name in ("group_size", "num_groups", "max_steps"):
+        value = getattr(config, name)
+        need(value is None or (isinstance(value, int) and value >= 1), name, "an integer >= 1")
+    need(isinstance(config.seed, int) and config.seed >= 0, "seed", "an integer >= 0")
+    need(isinstance(config.probe_every, int) and config.probe_every >= 0, "probe_every", "an integer >= 0")
+    need(config.lr is None or (math.isfinite(config.lr) and config.lr > 0), "lr", "a finite number > 0")
+    need(math.isfinite(config.warmup_epochs) and config.warmup_epochs >= 0, "warmup_epochs", "a finite number >= 0")
+    need(math.isfinite(config.momentum) and 0 <= config.momentum < 1, "momentum", "a number in [0, 1)")
+    need(math.isfinite(config.weight_decay) and config.weight_decay >= 0, "weight_decay", "a finite number >= 0")
+
+
 def check_config(config: TrainConfig, data: ImageData) -> None:
     """``ValueError`` naming the setting for configurations that cannot run on ``data``."""
-    if config.epochs <= 0 or config.batch_size <= 0:
-        raise ValueError("epochs and batch_size must be positive")
+    check_numbers(config)
+    if config.arch == "mlp" and not {"width", "depth"} <= set(config.mlp):
+        raise ValueError(f"arch 'mlp' needs mlp=dict(width=..., depth=...), got mlp={config.mlp!r}")
     if config.batch_size > data.x_train.shape[0]:
         raise ValueError(f"batch_size={config.batch_size} exceeds the {data.x_train.shape[0]} training images")
 
@@ -151,7 +174,8 @@ def device_tensors(data: ImageData, dev, *, channels_last: bool = False):
             torch.as_tensor(data.y_test, device=dev))
 
 
-def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False, progress: bool = True) -> dict:
+def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False, force: bool = False,
+          progress: bool = True) -> dict:
     """Train ``config`` on ``data``; returns a summary (also the last line of the log).
 
     With ``config.seeds > 1`` the seeds ``seed .. seed + seeds − 1`` are trained at once
@@ -162,18 +186,18 @@ def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False
     if config.seeds != 1:
         from normtheory.training.stacked import train_stacked
 
-        return train_stacked(config, data, out_dir, resume=resume, progress=progress)
+        return train_stacked(config, data, out_dir, resume=resume, force=force, progress=progress)
 
     from normtheory.normalizers import set_input_checks
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path, log_path = out / "checkpoint.pt", out / "log.jsonl"
     check_config(config, data)
     dev, autocast = device_and_autocast(config)
     cuda = dev.type == "cuda"
     torch.manual_seed(config.seed)
     model = build_model(config, data).to(device=dev, dtype=torch.float32)
+    state = rundir.prepare(out, asdict(config), resume=resume, force=force, map_location=dev)
+    ckpt_path, log = out / rundir.CHECKPOINT, JsonlLog(out / rundir.LOG)
     set_input_checks(False)  # the loop checks the loss for non-finite values instead
     if config.channels_last and cuda:
         model = model.to(memory_format=torch.channels_last)
@@ -182,23 +206,19 @@ def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False
                           weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
     start_epoch = 0
-    if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+    records = rundir.restore_log(log, state)
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         gen.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch = state["epoch"] + 1
-        _truncate_log(log_path, state["epoch"])
-    elif log_path.exists():
-        log_path.unlink()
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
     fwd = torch.compile(model) if config.compile else model
     x_train, y_train, x_test, y_test = device_tensors(data, dev, channels_last=config.channels_last and cuda)
     n = x_train.shape[0]
     steps_per_epoch = n // config.batch_size
     probe_x, probe_y = x_train[: min(64, n)], y_train[: min(64, n)]
-    summary = {"status": "finished"}
+    summary = {"status": "finished", **(records[-1] if records else {})}
     step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
@@ -234,15 +254,17 @@ def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False
                 break
         elapsed = time.perf_counter() - t0
         if diverged:
-            _append(log_path, {"epoch": epoch, "diverged": True, "step": step, "lr": lr})
+            log.append({"epoch": epoch, "diverged": True, "step": step, "lr": lr})
             break
         test_loss, test_acc = evaluate(model, x_test, y_test, 512, autocast)
         record = {"epoch": epoch, "step": step, "lr": lr, "train_loss": tot_loss / max(seen, 1),
                   "train_acc": tot_correct / max(seen, 1), "test_loss": test_loss, "test_acc": test_acc,
                   "time_s": elapsed, "images_per_s": seen / elapsed if elapsed > 0 else float("nan"), **probes}
-        _append(log_path, record)
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-                    "torch_rng": torch.get_rng_state(), "epoch": epoch}, ckpt_path)
+        log.append(record)
+        records.append(record)
+        atomic_save_torch(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                      "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+                                      "epoch": epoch, "log": records})
         summary = {"status": "finished", **record}
         if config.max_steps is not None and step >= config.max_steps:
             break
@@ -250,34 +272,23 @@ def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False
     return summary
 
 
-def _append(path: Path, record: dict) -> None:
-    with open(path, "a") as fh:
-        fh.write(json.dumps(record) + "\n")
-
-
-def _truncate_log(path: Path, last_epoch: int) -> None:
-    if not path.exists():
-        return
-    keep = [line for line in path.read_text().splitlines() if line and json.loads(line)["epoch"] <= last_epoch]
-    path.write_text("".join(line + "\n" for line in keep))
-
-
 def read_log(path) -> list[dict]:
-    """The records of a ``log.jsonl``."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The records of a ``log.jsonl`` (read only: a run may be appending to it)."""
+    return JsonlLog(path).records(repair=False)
 
 
 def find_max_lr(config: TrainConfig, data: ImageData, out_dir, *, lrs=None, steps: int = 60,
-                progress: bool = False) -> dict:
+                force: bool = False, progress: bool = False) -> dict:
     """Largest initial LR (from a geometric grid) whose short run neither diverges nor ends
-    with a training loss above the loss at init."""
+    with a training loss above the loss at init; the runs go to ``out_dir/lr_<lr>`` (which
+    ``force`` overwrites)."""
     if config.seeds != 1:
         raise ValueError("find_max_lr runs one seed per LR: use seeds=1")
     lrs = sorted(lrs or [0.0125 * 2 ** k for k in range(8)], reverse=True)
     results = []
     for lr in lrs:
         cfg = TrainConfig(**{**asdict(config), "lr": lr, "epochs": 1, "max_steps": steps, "probe_every": 0})
-        s = train(cfg, data, Path(out_dir) / f"lr_{lr:g}", progress=progress)
+        s = train(cfg, data, Path(out_dir) / f"lr_{lr:g}", force=force, progress=progress)
         init_loss = math.log(data.num_classes)
         stable = s["status"] == "finished" and s["train_loss"] < init_loss
         results.append({"lr": lr, "status": s["status"], "train_loss": s.get("train_loss"), "stable": stable})

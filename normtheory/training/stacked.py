@@ -12,17 +12,18 @@ A seed whose loss turns non-finite is recorded as diverged and frozen (its gradi
 zeroed from then on); the others go on. The run stops when every seed has diverged.
 
 Outputs in ``out_dir``: ``config.json`` (with ``seeds``), ``checkpoint.pt`` (the stacked
-parameters, buffers, optimizer and RNG states, after every epoch), and per seed a folder
+parameters, buffers, optimizer and RNG states and every seed's log records, after every
+epoch), and per seed a folder
 ``seed_<s>/`` with its own ``config.json`` and ``log.jsonl`` in the format of a single run,
 so every tool that reads single runs (``normtheory figures --only training_curves``) reads
-these too. ``resume=True`` continues from the checkpoint. channels_last is not used here
+these too. ``resume=True`` continues from the checkpoint, under the rules of
+:mod:`normtheory.training.rundir`. channels_last is not used here
 (the stacked weights are 5-D); bf16 autocast and ``torch.compile`` are.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -30,9 +31,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from normtheory.durable import JsonlLog, atomic_save_torch, atomic_write_json
+from normtheory.training import rundir
 from normtheory.training.data import ImageData
-from normtheory.training.loop import (TrainConfig, _append, _probe_summary, _truncate_log, augment, build_model,
-                                      check_config, device_and_autocast, device_tensors, lr_at)
+from normtheory.training.loop import (TrainConfig, _probe_summary, augment, build_model, check_config,
+                                      device_and_autocast, device_tensors, lr_at)
 
 
 def seed_list(config: TrainConfig) -> list[int]:
@@ -111,7 +114,7 @@ def evaluate_stacked(models: StackedModels, x, y, batch_size: int, autocast) -> 
     return (loss / n).tolist(), (correct / n).tolist()
 
 
-def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False,
+def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False, force: bool = False,
                   progress: bool = True) -> dict:
     """Train seeds ``config.seed .. config.seed + config.seeds − 1`` at once; returns
     ``{"status", "seeds": {seed: summary}}`` (status "finished" if any seed finished)."""
@@ -122,10 +125,10 @@ def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool
     seeds = seed_list(config)
     check_config(config, data)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.pt"
     dev, autocast = device_and_autocast(config)
     models = StackedModels(config, data, seeds, dev)
+    state = rundir.prepare(out, asdict(config), resume=resume, force=force, map_location=dev)
+    ckpt_path = out / rundir.CHECKPOINT
     set_input_checks(False)  # the loop checks the losses for non-finite values instead
     params = list(models.params.values())
     opt = torch.optim.SGD(params, lr=config.initial_lr(), momentum=config.momentum,
@@ -133,10 +136,12 @@ def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool
     gens = [torch.Generator().manual_seed(s) for s in seeds]
     active = torch.ones(len(seeds), dtype=torch.bool)
     summaries = {s: {"status": "finished"} for s in seeds}
-    logs = {s: seed_dir(out, s) / "log.jsonl" for s in seeds}
+    logs = {s: JsonlLog(seed_dir(out, s) / rundir.LOG) for s in seeds}
+    for s in seeds:
+        atomic_write_json(seed_dir(out, s) / rundir.CONFIG, asdict(replace(config, seed=s, seeds=1)))
+    records = {s: rundir.restore_log(logs[s], state, s) for s in seeds}
     start_epoch = 0
-    if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=dev, weights_only=False)
+    if state is not None:
         models.load(state["models"])
         opt.load_state_dict(state["optimizer"])
         for g, g_state in zip(gens, state["generators"]):
@@ -145,15 +150,6 @@ def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool
         active = state["active"].clone()
         summaries = {int(k): v for k, v in state["summaries"].items()}
         start_epoch = state["epoch"] + 1
-        for path in logs.values():
-            _truncate_log(path, state["epoch"])
-    else:
-        for path in logs.values():
-            path.unlink(missing_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(config), indent=2))
-    for s in seeds:
-        seed_dir(out, s).mkdir(exist_ok=True)
-        (seed_dir(out, s) / "config.json").write_text(json.dumps(asdict(replace(config, seed=s, seeds=1)), indent=2))
     fwd = torch.compile(models.forward) if config.compile else models.forward
     x_train, y_train, x_test, y_test = device_tensors(data, dev)
     n, S, B = x_train.shape[0], len(seeds), config.batch_size
@@ -184,7 +180,9 @@ def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool
             finite = torch.isfinite(values)
             for k in torch.nonzero(active & ~finite).flatten().tolist():
                 summaries[seeds[k]] = {"status": "diverged", "epoch": epoch, "step": step}
-                _append(logs[seeds[k]], {"epoch": epoch, "diverged": True, "step": step, "lr": lr})
+                record = {"epoch": epoch, "diverged": True, "step": step, "lr": lr}
+                logs[seeds[k]].append(record)
+                records[seeds[k]].append(record)
             active &= finite
             if not bool(active.any()):
                 break
@@ -214,11 +212,12 @@ def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool
                       "test_acc": test_acc[k], "time_s": elapsed,
                       "images_per_s": S * seen / elapsed if elapsed > 0 else float("nan"),
                       "stacked_seeds": S, **probes.get(k, {})}
-            _append(logs[seeds[k]], record)
+            logs[seeds[k]].append(record)
+            records[seeds[k]].append(record)
             summaries[seeds[k]] = {"status": "finished", **record}
-        torch.save({"models": models.state(), "optimizer": opt.state_dict(), "generators": [g.get_state() for g in gens],
-                    "torch_rng": torch.get_rng_state(), "active": active, "summaries": summaries, "epoch": epoch},
-                   ckpt_path)
+        atomic_save_torch(ckpt_path, {"models": models.state(), "optimizer": opt.state_dict(),
+                                      "generators": [g.get_state() for g in gens], "torch_rng": torch.get_rng_state(),
+                                      "active": active, "summaries": summaries, "epoch": epoch, "log": records})
         if config.max_steps is not None and step >= config.max_steps:
             break
     set_input_checks(True)
