@@ -20,7 +20,7 @@ from normtheory.figures.table import select, theory_row, unique, xy
 NAME = "gradient_layers"
 TITLE = "Gradient norm against layer for several group sizes and BN"
 CLAIMS = ("B1", "B3")
-VERSION = "1"
+VERSION = "2"  # 2: log-normal intervals for the gradient norms
 CAPTION = (
     "Squared gradient norm with respect to each layer's output, relative to the last layer, "
     "in deep non-residual MLPs at initialization: linear (left) and ReLU (right), GroupNorm "
@@ -66,7 +66,7 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
                         **({"group_size": g} if g is not None else {}))
     base = {"panel": nonlinearity, "series": series_name(norm, g), "norm": norm,
             "group_size": g, "width": s["width"], "depth": s["depth"], "batch": s["batch"]}
-    rows = simulated.gradient_rows(base, sim.grad_sq)
+    rows = simulated.gradient_rows(base, sim.grad_sq, top_expectation=s["batch"] * s["width"])
     factor = gradient_growth_per_layer(norm, width=s["width"], group_size=g,
                                        batch=s["batch"] if g is None else None,
                                        nonlinearity=nonlinearity)

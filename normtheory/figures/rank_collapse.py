@@ -27,7 +27,7 @@ from normtheory.figures.table import select, theory_row, unique, xy
 NAME = "rank_collapse"
 TITLE = "Rank collapse with depth for LayerNorm and unnormalized linear nets"
 CLAIMS = ("R3",)
-VERSION = "1"
+VERSION = "2"  # 2: srank - 1 from the probe's srank_excess (no cancellation)
 CAPTION = (
     "Stable rank minus one (log scale) of the sample representation against depth in deep "
     "linear MLPs at initialization, with LayerNorm, without normalization, and with "
@@ -65,7 +65,7 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
                         trials=s["trials"], nonlinearity="linear", residual=False, backward=False)
     base = {"panel": "collapse", "series": norm, "norm": norm, "width": width, "depth": depth,
             "batch": s["batch"], "diverged_layer": simulated.first_divergence(sim.diverged)}
-    rows = simulated.log_layer_rows(base, sim.stable_rank - 1.0)
+    rows = simulated.log_layer_rows(base, sim.srank_excess)
     if norm in COLLAPSING:
         rate = bounds.rank_collapse_rate(width)
         l0 = anchor_layer(depth)

@@ -15,7 +15,7 @@ import numpy as np
 
 from normtheory.figures.table import interval_row
 from normtheory.verify.registry import setting_key, setting_seed
-from normtheory.verify.stats import log_mean_interval, mean_interval, ratio_interval
+from normtheory.verify.stats import log_mean_interval, lognormal_mean_interval, mean_interval
 
 LEVEL = 0.95
 _MEMO: dict[str, object] = {}
@@ -94,19 +94,29 @@ def log_layer_rows(base: dict, values, *, level: float = LEVEL) -> list[dict]:
     return [interval_row(base, layer, log_mean_interval(v[:, layer], level)) for layer in range(v.shape[1])]
 
 
-def gradient_rows(base: dict, grad_sq, *, level: float = LEVEL) -> list[dict]:
-    """One row per layer ``l``: ``E‖∂ℓ/∂X_l‖² / E‖∂ℓ/∂X_L‖²`` (delta-method interval).
+def gradient_rows(base: dict, grad_sq, *, top_expectation: float, level: float = LEVEL) -> list[dict]:
+    """One row per layer ``l``: ``E‖∂ℓ/∂X_l‖² / E‖∂ℓ/∂X_L‖²``.
 
     The ratio of expectations is what the per-layer growth factors of
     :mod:`normtheory.bounds` multiply up to (docs/settings.md, "gradient growth factor").
+    The top gradient is the loss direction ``G`` with i.i.d. N(0, 1) entries, so its
+    expectation ``top_expectation`` (the number of entries of ``G``) is known exactly, and
+    ``E‖∂ℓ/∂X_l‖²`` is a mean of positive values that grow multiplicatively over the layers:
+    Cox's log-normal interval, which stays positive on a log axis (a t-interval on such
+    values reaches below zero and leaves gaps in a log-scale band).
     """
     g = _per_trial(grad_sq)
-    top = g[:, -1]
+    top_expectation = float(top_expectation)
+    if not (math.isfinite(top_expectation) and top_expectation > 0):
+        raise ValueError(f"top_expectation must be a finite number > 0, got {top_expectation}")
     rows = []
     for layer in range(g.shape[1]):
-        keep = np.isfinite(g[:, layer]) & np.isfinite(top)
-        if keep.sum() >= 2:
-            rows.append(interval_row(base, layer, ratio_interval(g[keep, layer], top[keep], level)))
+        column = g[:, layer]
+        column = column[np.isfinite(column)]
+        if column.size >= 2:
+            rows.append(interval_row(base, layer,
+                                     lognormal_mean_interval(_positive("grad_sq", column) / top_expectation,
+                                                             level)))
     return rows
 
 
@@ -117,13 +127,12 @@ def last_layer_row(base: dict, x: float, values, *, level: float = LEVEL) -> lis
     return [interval_row(base, x, mean_interval(v, level))] if v.size >= 2 else []
 
 
-def total_growth_row(base: dict, x: float, grad_sq, *, level: float = LEVEL) -> list[dict]:
-    """A single row at ``x``: ``E‖∂ℓ/∂X_0‖² / E‖∂ℓ/∂X_L‖²`` over the whole depth."""
-    g = _per_trial(grad_sq)
-    keep = np.isfinite(g[:, 0]) & np.isfinite(g[:, -1])
-    if keep.sum() < 2:
-        return []
-    return [interval_row(base, x, ratio_interval(g[keep, 0], g[keep, -1], level))]
+def total_growth_row(base: dict, x: float, grad_sq, *, top_expectation: float,
+                     level: float = LEVEL) -> list[dict]:
+    """A single row at ``x``: ``E‖∂ℓ/∂X_0‖² / E‖∂ℓ/∂X_L‖²`` over the whole depth (the
+    bottom layer's row of :func:`gradient_rows`)."""
+    return [dict(row, x=float(x)) for row in gradient_rows(base, _per_trial(grad_sq)[:, :1],
+                                                           top_expectation=top_expectation, level=level)]
 
 
 def first_divergence(diverged) -> int | None:
