@@ -123,6 +123,25 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     return sim
 
 
+def load_thread_pools() -> None:
+    """Load scipy's BLAS/LAPACK (the numba kernels call into them) and numba's threading
+    layer (libgomp under ``omp``) now, once per process. ``threadpool_limits`` only covers
+    libraries already loaded when it is entered: loaded inside it, they start with their
+    default thread count, and the first call in a fresh process took 14-53 s at width 256."""
+    global _THREAD_POOLS_LOADED
+    if _THREAD_POOLS_LOADED:
+        return
+    import numba
+    import scipy.linalg.cython_blas  # noqa: F401
+    import scipy.linalg.cython_lapack  # noqa: F401
+
+    numba.get_num_threads()  # launches numba's threading layer
+    _THREAD_POOLS_LOADED = True
+
+
+_THREAD_POOLS_LOADED = False
+
+
 def _run_explicit(s, betas, backward, fail_trial):
     from threadpoolctl import threadpool_limits
 
@@ -131,6 +150,7 @@ def _run_explicit(s, betas, backward, fail_trial):
 
     mode = {"weightnorm": WEIGHTNORM, "sws": SWS}.get(s["norm"], GAUSSIAN)
     gain = 1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)
+    load_thread_pools()  # before the limit, so that it covers them
     with threadpool_limits(1):
         return simulate_explicit(norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"],
                                  s["eps"], s["batch"], s["width"], s["depth"], s["trials"], s["residual"],
