@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the cache")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from normtheory import executors
+
+    executors.add_arguments(parser)
     parser.add_argument("--list", action="store_true",
                         help="list the claims with their statements, closed-form kind, precision "
                              "and verdict rules, then exit")
@@ -77,6 +80,9 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
         if args.seed < 0:
             raise ValueError(f"--seed must be >= 0, got {args.seed}")
         if not args.list:
+            from normtheory import executors
+
+            executors.check_args(args)
             _check_writable(args.json, "--json")
             _check_writable(args.report, "--report")
     except ValueError as exc:
@@ -88,9 +94,22 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
                   f"\n  precision: {report.precision_text(c)}\n  statistic: {c.statistic}"
                   f"\n  interval: {c.interval}\n  rule: {c.rule.text}\n")
         return 0
-    results = run_claims(claims, mode=args.mode, seed=args.seed,
-                         cache_dir=None if args.no_cache else args.cache_dir,
-                         progress=not args.no_progress)
+    from normtheory import executors
+
+    try:
+        executor = executors.from_args(args)
+    except ValueError as exc:
+        print(f"normtheory verify: error: {exc}", file=sys.stderr)
+        return report.EXIT_CODES["usage"]
+    serial = isinstance(executor, executors.SerialExecutor)
+    with executor:
+        try:
+            results = run_claims(claims, mode=args.mode, seed=args.seed,
+                                 cache_dir=None if args.no_cache else args.cache_dir,
+                                 progress=not args.no_progress, executor=None if serial else executor)
+        except executors.VersionMismatch as exc:
+            print(f"normtheory verify: error: {exc}", file=sys.stderr)
+            return report.EXIT_CODES["usage"]
     print(report.table(results))
     print()
     print(report.summary(results))
