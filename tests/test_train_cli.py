@@ -64,11 +64,11 @@ def test_unknown_normalizer_and_unwritable_out(tmp_path, capsys):
     assert "cannot write to" in capsys.readouterr().err
 
 
-def test_help_states_the_exit_statuses_and_the_archs_match_the_nets():
+def test_help_states_the_exit_statuses_and_every_arch_offered_exists():
     from normtheory.nets import ARCHS
     from normtheory.training.cli import ARCHS as CLI_ARCHS
 
-    assert CLI_ARCHS == ARCHS
+    assert set(CLI_ARCHS) <= set(ARCHS)
     for name in ("train", "figures", "experiment"):
         help_text = build_parser()._subparsers._group_actions[0].choices[name].format_help()
         assert "exit status: 0 success; 1" in " ".join(help_text.split()), name

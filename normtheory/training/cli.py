@@ -10,7 +10,7 @@ HELP = "Train a network (CIFAR-10/100 from --data-dir, or the embedded digits de
 EPILOG = epilog("the run diverged (or --find-max-lr found no stable LR)") + (
     ". An --out folder that holds a run is continued only with --resume (same configuration) and "
     "started over only with --force.")
-ARCHS = ("vgg10", "vgg20", "vgg40", "resnet56", "resnet56_pre", "mlp")  # normtheory.nets.ARCHS, without torch
+ARCHS = ("vgg10", "vgg20", "vgg40", "resnet56", "resnet56_pre", "mlp")  # of normtheory.nets.ARCHS; no torch import
 
 
 def add_arguments(p) -> None:
