@@ -2,9 +2,16 @@
 
 - :func:`activation_variance`: per-channel variance over batch and space, averaged over channels.
 - :func:`mean_cosine_similarity`: mean over ordered pairs ``i ≠ j`` of ``cos(x_i, x_j)``.
-- :func:`stable_rank`: ``‖X‖_F² / ‖X‖_2²`` of the ``B × (C·H·W)`` sample matrix.
-- :func:`probe`: all of them, plus squared gradient norms with respect to each probed
-  layer's output and weights, for any network of :mod:`normtheory.nets`, as tidy records.
+- :func:`stable_rank`: two definitions (:data:`STABLE_RANKS`), ours by default:
+  ``"samples"``, ``‖X‖_F² / ‖X‖_2²`` of the ``B × (C·H·W)`` sample matrix; ``"rownorm"``,
+  the paper's code: trace / spectral norm of the Gram matrix of the samples after each is
+  scaled to unit norm (``B / λ_max``; every sample counts alike whatever its norm).
+- :func:`probe`: all of them, plus gradient norms at two placements
+  (:data:`GRADIENT_PLACEMENTS`), ours by default: ``"layer_output"``, the squared norm
+  ``‖∂ℓ/∂X_l‖²`` at each probed layer's output (after its normalizer and nonlinearity);
+  ``"conv_output"``, the paper's code: the Frobenius norm (not squared) of the gradient
+  with respect to the probed layer's conv outputs, before the normalizer. For any network
+  of :mod:`normtheory.nets`, as tidy records.
 
 The numba engine (:mod:`normtheory.montecarlo.explicit`) computes the same quantities on
 ``(B, d)`` arrays; tests hold the two against each other.
@@ -14,6 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
+
+#: stable-rank definitions: ours (the default) and the paper's code's
+STABLE_RANKS = ("samples", "rownorm")
+#: where a gradient norm is taken: ours (the default) and the paper's code's
+GRADIENT_PLACEMENTS = ("layer_output", "conv_output")
 
 
 class Overflow(ValueError):
@@ -58,9 +71,20 @@ def mean_cosine_similarity(x) -> float:
     return float((c.sum() - torch.diagonal(c).sum()) / (b * (b - 1)))
 
 
-def stable_rank(x) -> float:
-    """``‖X‖_F² / ‖X‖_2²`` = trace / largest eigenvalue of the Gram matrix of the samples."""
+def stable_rank(x, definition: str = "samples") -> float:
+    """Stable rank of the samples of ``x`` (between 1 and ``B``).
+
+    ``definition="samples"`` (default): ``‖X‖_F² / ‖X‖_2²`` = trace / largest eigenvalue of
+    the Gram matrix of the flattened samples. ``"rownorm"`` (the paper's code): the same of
+    the Gram matrix after each sample is scaled to unit norm, ``B / λ_max``."""
+    if definition not in STABLE_RANKS:
+        raise ValueError(f"definition must be one of {', '.join(STABLE_RANKS)}, got {definition!r}")
     k = _gram(x)
+    if definition == "rownorm":
+        nrm = torch.sqrt(torch.diagonal(k))
+        if bool((nrm == 0).any()):
+            raise ValueError("a sample's representation is identically zero: its scaled stable rank is undefined")
+        k = k / (nrm[:, None] * nrm[None, :])
     scale = k.abs().max()
     if float(scale) <= 0:
         raise ValueError("the representation is identically zero: its stable rank is undefined")
@@ -72,15 +96,33 @@ def _weights_of(module: torch.nn.Module) -> list[torch.Tensor]:
     return [p for n, p in module.named_parameters() if n.endswith("weight") and p.dim() >= 2]
 
 
+def _weight_layers(module: torch.nn.Module) -> list[torch.nn.Module]:
+    """The convs (linear layers in an MLP) inside a probed module, in registration order."""
+    return [m for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+
+
+def _retain(store: list):
+    def hook(_mod, _inp, out):
+        if out.requires_grad:
+            out.retain_grad()
+        store.append(out)
+    return hook
+
+
 def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int = 0,
           on_overflow: str = "raise") -> list[dict]:
     """Forward ``x`` through ``model`` and probe every point of ``model.probe_points()``.
 
     ``loss="random"`` backpropagates ``<G, output>`` with ``G`` i.i.d. ``N(0, 1)`` drawn from
     ``seed`` (docs/settings.md); a callable ``loss(output) -> scalar`` is used as is. Returns
-    one record per probe point: layer, name, variance, cosine, stable_rank,
-    grad_input_sq (``‖∂ℓ/∂X_l‖²``) and grad_weight_sq (the squared gradient norm of the
-    conv / linear weights inside the probed module, summed; NaN where it has none). A non-finite
+    one record per probe point: layer, name, variance, cosine, stable_rank (``"samples"``),
+    stable_rank_rownorm (the paper's, ``"rownorm"``), grad_input_sq (``‖∂ℓ/∂X_l‖²``, our
+    placement), grad_conv_out_norm (the paper's placement: ``‖∂ℓ/∂Y‖_F``, not squared, for
+    ``Y`` the output of the probed module's conv, before its normalizer; with several convs
+    in the module (a residual block's, its shortcut's) the norm over all of them together,
+    ``sqrt(Σ_convs ‖∂ℓ/∂Y_c‖²)``; linear layers in an MLP) and grad_weight_sq (the squared
+    gradient norm of the conv / linear weights inside the probed module, summed; NaN where
+    it has none). A non-finite
     representation raises :class:`Overflow` naming the layer, or with
     ``on_overflow="record"`` returns the records up to it with ``overflow=True`` on the last.
     """
@@ -88,6 +130,7 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
         raise ValueError(f"on_overflow must be 'raise' or 'record', got {on_overflow!r}")
     points = model.probe_points()
     outputs: dict[int, torch.Tensor] = {}
+    conv_outputs: dict[int, list] = {idx: [] for idx in range(len(points))}
     hooks = []
 
     def keep(idx):
@@ -99,6 +142,7 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
 
     for idx, (_name, mod) in enumerate(points):
         hooks.append(mod.register_forward_hook(keep(idx)))
+        hooks += [m.register_forward_hook(_retain(conv_outputs[idx])) for m in _weight_layers(mod)]
     try:
         model.zero_grad(set_to_none=True)
         out = model(x)
@@ -130,11 +174,14 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
         rep = outputs[idx].detach()
         grad = outputs[idx].grad
         ws = _weights_of(mod)
+        conv_grads = [y.grad for y in conv_outputs[idx] if y.grad is not None]
         records.append({
             "layer": idx, "name": name,
             "variance": activation_variance(rep), "cosine": mean_cosine_similarity(rep),
-            "stable_rank": stable_rank(rep),
+            "stable_rank": stable_rank(rep), "stable_rank_rownorm": stable_rank(rep, "rownorm"),
             "grad_input_sq": float(grad.pow(2).sum()) if grad is not None else float("nan"),
+            "grad_conv_out_norm": float(sum(g.double().pow(2).sum() for g in conv_grads).sqrt())
+            if conv_grads else float("nan"),
             "grad_weight_sq": float(sum(w.grad.pow(2).sum() for w in ws if w.grad is not None))
             if ws else float("nan"),
         })

@@ -1,33 +1,104 @@
-"""The unit every network is made of: layer -> normalizer -> paired nonlinearity."""
+"""The units every network is made of: conv -> normalizer slot -> activation slot.
+
+Each normalizer fills two slots, as in the paper's code: a *normalizer slot* (applied where
+a network normalizes: after a conv, on a residual branch's end, on a shortcut) and an
+*activation slot* (where a network applies its nonlinearity: after a layer, after a
+residual addition). For most names the first holds the normalizer and the second its
+paired nonlinearity (docs/settings.md); FRN puts its TLU in the activation slot; the
+EvoNorms are their own nonlinearity and fill the activation slot, leaving the normalizer
+slot empty.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
 
 from normtheory import normalizers as N
+from normtheory.normalizers.base import channel_shape
 
 
-def norm_options(norm: str, group_size=None, num_groups=None) -> dict:
-    """Grouping options for the normalizers that take them, rejected for the others."""
-    if norm in ("groupnorm", "evonorm_s0"):
-        return {"group_size": group_size, "num_groups": num_groups}
-    if group_size is not None or num_groups is not None:
-        raise ValueError(f"group_size/num_groups apply to groupnorm and evonorm_s0, not to {norm}")
-    return {}
+def authors_num_groups(channels: int, grouping) -> int:
+    """The number of groups the paper's code gives ``channels`` channels for its
+    ``p_grouping``: ``int(p)`` groups when ``p > 1``, else ``ceil(channels · p)`` groups
+    (``p`` a fraction of the channels, ``0 < p <= 1``; ``p = 1``: one channel per group)."""
+    if isinstance(grouping, bool) or not isinstance(grouping, (int, float)) or not math.isfinite(grouping) \
+            or grouping <= 0:
+        raise ValueError(f"grouping must be a positive number, got {grouping!r}")
+    if grouping > 1:
+        if grouping != int(grouping):
+            raise ValueError(f"grouping > 1 is a number of groups and must be an integer, got {grouping}")
+        return int(grouping)
+    return math.ceil(channels * grouping)
+
+
+def norm_options(norm: str, group_size=None, num_groups=None, grouping=None) -> Callable[[int], dict]:
+    """The grouping options of ``norm`` as a function of a layer's channel count.
+
+    At most one of ``group_size`` (channels per group), ``num_groups`` and ``grouping``
+    (the paper's ``p_grouping``: see :func:`authors_num_groups`); they apply to groupnorm
+    and evonorm_s0 only. Neither: the normalizer's default (``num_groups = 32``)."""
+    given = [k for k, v in (("group_size", group_size), ("num_groups", num_groups), ("grouping", grouping))
+             if v is not None]
+    if given and norm not in N.GROUPED_NAMES:
+        raise ValueError(f"{'/'.join(given)} apply to {' and '.join(N.GROUPED_NAMES)}, not to {norm}")
+    if len(given) > 1:
+        raise ValueError(f"give at most one of group_size, num_groups and grouping, got {' and '.join(given)}")
+    if grouping is not None:
+        authors_num_groups(1, grouping)  # validated before any layer is built
+        return lambda channels: {"num_groups": authors_num_groups(channels, grouping)}
+    fixed = {"group_size": group_size, "num_groups": num_groups} if norm in N.GROUPED_NAMES else {}
+    return lambda channels: fixed
+
+
+class TLU(nn.Module):
+    """FRN's thresholded linear unit ``max(y, tau)`` per channel, ``tau = 0`` at init."""
+
+    def __init__(self, num_channels: int):
+        super().__init__()
+        self.tau = nn.Parameter(torch.zeros(num_channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.maximum(x, self.tau.to(x.dtype).view(channel_shape(x)))
+
+
+def norm_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Module:
+    """What ``norm`` puts where a network normalizes (see the module docstring)."""
+    if norm in ("evonorm_b0", "evonorm_s0"):
+        return nn.Identity()
+    if norm == "frn":
+        return N.make(norm, channels, tlu=False)
+    return N.make(norm, channels, **opts(channels))
+
+
+def act_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Module:
+    """What ``norm`` puts where a network applies its nonlinearity."""
+    if norm in ("evonorm_b0", "evonorm_s0"):
+        return N.make(norm, channels, **opts(channels))
+    if norm == "frn":
+        return TLU(channels)
+    return N.make_activation(norm, channels)
+
+
+def conv(norm: str, cin: int, cout: int, *, kernel_size: int = 3, stride: int = 1) -> nn.Module:
+    """A k x k conv, padding k // 2, Kaiming fan-in; WN / SWS convs for those names, which
+    alone carry a bias (zero at init), as in the paper's code."""
+    return N.make_conv(norm, cin, cout, kernel_size, stride=stride, bias=norm in N.PARAMETRIC_NAMES)
 
 
 class ConvNormAct(nn.Module):
-    """``phi(N(conv(x)))``: a 3x3 (or k x k) conv, the normalizer, its paired nonlinearity."""
+    """``act(norm(conv(x)))``: a 3x3 conv, the normalizer slot and (unless ``act=False``)
+    the activation slot."""
 
-    def __init__(self, norm: str, cin: int, cout: int, *, kernel_size: int = 3, stride: int = 1,
-                 act: bool = True, **norm_opts):
+    def __init__(self, norm: str, cin: int, cout: int, opts: Callable[[int], dict], *, stride: int = 1,
+                 act: bool = True):
         super().__init__()
-        self.conv = N.make_conv(norm, cin, cout, kernel_size, stride=stride)
-        self.norm = N.make(norm, cout, **norm_opts)
-        self.act = N.make_activation(norm, cout) if act else nn.Identity()
+        self.conv = conv(norm, cin, cout, stride=stride)
+        self.norm = norm_slot(norm, cout, opts)
+        self.act = act_slot(norm, cout, opts) if act else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.act(self.norm(self.conv(x)))

@@ -10,9 +10,9 @@ from normtheory import normalizers as N
 from normtheory.nets.blocks import norm_options
 from normtheory.nets.mlp import MLP
 from normtheory.nets.resnet import ResNet
-from normtheory.nets.vgg import VGG
+from normtheory.nets.vgg import CFGS, VGG, layer_plan, uniform_plan, with_widths
 
-ARCHS = ("vgg10", "vgg20", "vgg40", "resnet56", "resnet56_pre", "mlp")
+ARCHS = ("vgg10", "vgg20", "vgg40", "uniform", "resnet56", "resnet56_pre", "mlp")
 
 
 def check_arch(arch) -> str:
@@ -23,24 +23,48 @@ def check_arch(arch) -> str:
     raise ValueError(f"unknown arch {arch!r}.{hint} Known: {', '.join(ARCHS)}")
 
 
-def build(arch: str, norm: str, *, group_size=None, num_groups=None, num_classes: int = 100,
+def _only(arch: str, options: dict, allowed: tuple) -> None:
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        takes = f"takes {', '.join(allowed)}" if allowed else "takes no further options"
+        raise ValueError(f"options {unknown} do not apply to {arch}, which {takes}")
+
+
+def build(arch: str, norm: str, *, group_size=None, num_groups=None, grouping=None, num_classes: int = 100,
           in_channels: int = 3, skipinit: bool = False, **options) -> nn.Module:
     """Network ``arch`` with normalizer ``norm`` at init (Kaiming fan-in weights).
 
-    ``vgg10/20/40``: the non-residual CNN; ``resnet56`` (post-activation) and
-    ``resnet56_pre``, with ``skipinit``; ``mlp``: :class:`normtheory.nets.mlp.MLP`, whose
-    ``width``, ``depth``, ``in_features``, ``nonlinearity``, ``residual``, ``alpha`` and
-    ``betas`` come in ``options``.
+    ``vgg10/20/40``: the paper's non-residual CNNs (``widths`` keeps the first stages:
+    :mod:`normtheory.nets.vgg`); ``uniform``: ``depth`` convs of ``width`` (default 64)
+    channels at stride 1; ``resnet56`` (post-activation) and ``resnet56_pre``, with
+    ``skipinit``, ``widths`` and ``blocks_per_stage``; ``mlp``:
+    :class:`normtheory.nets.mlp.MLP`, whose ``width``, ``depth``, ``in_features``,
+    ``nonlinearity``, ``residual``, ``alpha`` and ``betas`` come in ``options``.
+
+    Groups (groupnorm, evonorm_s0), at most one of: ``group_size`` channels per group,
+    ``num_groups``, or the paper's ``grouping = p`` (``p`` groups when ``p > 1``, else
+    ``ceil(C·p)`` groups for a layer of ``C`` channels).
     """
     arch = check_arch(arch)
     norm = N.check_name(norm)
-    opts = norm_options(norm, group_size, num_groups)
+    opts = norm_options(norm, group_size, num_groups, grouping)
     if arch == "mlp":
         return MLP(norm, num_classes=num_classes, skipinit=skipinit, group_size=group_size,
-                   num_groups=num_groups, **options)
-    if skipinit and arch.startswith("vgg"):
-        raise ValueError("skipinit applies to residual networks, not to the non-residual vgg CNNs")
-    if arch.startswith("vgg"):
-        return VGG(norm, int(arch[3:]), num_classes=num_classes, in_channels=in_channels, **opts, **options)
-    return ResNet(norm, preact=arch == "resnet56_pre", skipinit=skipinit, num_classes=num_classes,
-                  in_channels=in_channels, **opts, **options)
+                   num_groups=num_groups, grouping=grouping, **options)
+    if skipinit and not arch.startswith("resnet"):
+        raise ValueError(f"skipinit applies to residual networks, not to the non-residual CNN {arch}")
+    if arch == "uniform":
+        _only(arch, options, ("depth", "width"))
+        if "depth" not in options:
+            raise ValueError("the uniform CNN needs depth= (its number of conv layers)")
+        plan = uniform_plan(**options)
+    elif arch.startswith("vgg"):
+        _only(arch, options, ("widths",))
+        plan = layer_plan(CFGS[int(arch[3:])])
+        if "widths" in options:
+            plan = with_widths(plan, options["widths"])
+    else:
+        _only(arch, options, ("widths", "blocks_per_stage"))
+        return ResNet(norm, opts, preact=arch == "resnet56_pre", skipinit=skipinit, num_classes=num_classes,
+                      in_channels=in_channels, **options)
+    return VGG(norm, plan, opts, num_classes=num_classes, in_channels=in_channels)

@@ -46,7 +46,7 @@ class MLP(nn.Module):
 
     def __init__(self, norm: str, *, width: int, depth: int, in_features=None, nonlinearity: str = "relu",
                  residual: bool = False, alpha: float = 1.0, betas=None, skipinit: bool = False,
-                 num_classes=None, group_size=None, num_groups=None):
+                 num_classes=None, group_size=None, num_groups=None, grouping=None):
         super().__init__()
         norm = N.check_name(norm)
         width = positive_int(width, "width")
@@ -57,7 +57,7 @@ class MLP(nn.Module):
             betas = [1.0] * depth
         if len(betas) != depth or any(not (b > 0) for b in betas):
             raise ValueError(f"betas must hold {depth} positive numbers")
-        opts = norm_options(norm, group_size, num_groups)
+        opts = norm_options(norm, group_size, num_groups, grouping)(width)
         gain = 1.0 if nonlinearity == "linear" else math.sqrt(2.0)
         self.stem = nn.Flatten() if in_features is None else nn.Sequential(
             nn.Flatten(), N.make_linear("plain", positive_int(in_features, "in_features"), width, gain=1.0))
