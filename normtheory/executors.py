@@ -42,6 +42,8 @@ WORKER_ENV = {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1", "MKL_NUM_T
               "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 #: test-only: ``DIR:N`` makes the worker that starts the N-th task (counted in DIR) kill itself once
 KILL_HOOK_ENV = "NORMTHEORY_TEST_KILL_WORKER"
+#: test-only: a file to which each worker appends one JSON line per task it starts (function, arguments)
+TASK_LOG_ENV = "NORMTHEORY_TEST_TASK_LOG"
 VERSIONED = ("normtheory", "numba", "torch", "numpy")
 
 
@@ -144,6 +146,14 @@ def warm(engine: str) -> None:
     _WARMED.add(engine)
 
 
+def _log_task(func: str, args: tuple) -> None:
+    path = os.environ.get(TASK_LOG_ENV)
+    if path:
+        from normtheory.durable import JsonlLog
+
+        JsonlLog(path).append({"func": func, "args": list(args)})
+
+
 def _kill_hook() -> None:
     spec = os.environ.get(KILL_HOOK_ENV)
     if not spec:
@@ -166,16 +176,17 @@ def _kill_hook() -> None:
 
 
 def run_task(func: str, args: tuple, expect: dict | None, warm_engine: str | None):
-    """What a Dask worker runs: prepare the process, check versions, warm, call ``func(*args)``."""
-    _prepare_process()
+    """What a Dask worker runs: check versions, prepare the process, warm, call ``func(*args)``."""
     if expect is not None:
         mine = versions()
         diff = [f"{k} {mine.get(k)} (client {v})" for k, v in expect.items() if mine.get(k) != v]
         if diff:
             raise VersionMismatch("worker runs " + ", ".join(diff) + "; install the client's versions on "
                                   "every worker")
+    _prepare_process()
     if warm_engine:
         warm(warm_engine)
+    _log_task(func, args)
     _kill_hook()
     return _resolve(func)(*args)
 
