@@ -109,18 +109,25 @@ def test_rank_bound_and_tradeoff():
 
 
 def test_interior_growth_derivation():
-    """Below a scale-invariant layer: the isotropic form as N -> oo, LN's n(n-2)/((n-1)(n-3)),
-    variance-only N(n-1)/((N-1)(n-2)); the numeric function follows the expression."""
-    import sympy as sp
-
-    n, N, expr = bounds.interior_growth_expr(True)
-    assert sp.simplify(sp.limit(expr, N, sp.oo) - bounds.growth_from_n_expr(True)[1].subs(
-        bounds.growth_from_n_expr(True)[0], n)) == 0
-    assert sp.simplify(expr.subs(N, n) - n * (n - 2) / ((n - 1) * (n - 3))) == 0
-    n2, N2, expr2 = bounds.interior_growth_expr(False)
-    assert sp.simplify(expr2 - N2 * (n2 - 1) / ((N2 - 1) * (n2 - 2))) == 0
-    ln = bounds.gradient_growth_per_layer("layernorm", width=16)
-    assert ln == pytest.approx(16 * 14 / (15 * 13))
+    """Per-sample statistics below a scale-invariant layer: the four steps give
+    (n-2)/(n-3) centred and (n-1)/(n-2) variance only, independent of the width d (the
+    earlier form n(n-2)/((n-1)(n-3)) for LN was off by d/(d-1)); batch statistics at
+    infinite width give the same forms in B; the numeric function follows the expressions."""
+    n, d, expr = bounds.interior_growth_expr(True)
+    assert d not in expr.free_symbols
+    assert sp.simplify(expr - (n - 2) / (n - 3)) == 0
+    n0, iso = bounds.growth_from_n_expr(True)
+    assert sp.simplify(expr - iso.subs(n0, n)) == 0
+    n2, d2, expr2 = bounds.interior_growth_expr(False)
+    assert sp.simplify(expr2 - (n2 - 1) / (n2 - 2)) == 0
+    B, bn = bounds.interior_batch_limit_expr(True)
+    assert sp.simplify(bn - (B - 2) / (B - 3)) == 0
+    B2, vn = bounds.interior_batch_limit_expr(False)
+    assert sp.simplify(vn - (B2 - 1) / (B2 - 2)) == 0
+    assert bounds.gradient_growth_per_layer("layernorm", width=16) == pytest.approx(14 / 13)
+    assert bounds.gradient_growth_per_layer("groupnorm", width=4096, group_size=8) == pytest.approx(6 / 5)
+    assert bounds.gradient_growth_per_layer("batchnorm", width=64, batch=16) == pytest.approx(14 / 13)
+    assert bounds.gradient_growth_per_layer("variancenorm", width=64, batch=16) == pytest.approx(15 / 14)
     # the top layer: the weight's projection off the sample keeps (d-1)/d (bounds.top_layer)
     assert bounds.gradient_growth_per_layer("layernorm", width=16, position="top") == \
         pytest.approx(15 / 16 * 14 / 13)
@@ -129,3 +136,29 @@ def test_interior_growth_derivation():
                                             nonlinearity="relu") == pytest.approx(1.2)
     with pytest.raises(ValueError, match="position"):
         bounds.gradient_growth_per_layer("layernorm", width=16, position="middle")
+
+
+def test_parametric_relu_growth_is_the_backward_gain():
+    """The zero-mean ReLU of WN and the scaled ReLU of SWS keep the forward second moment
+    with gain² = 2π/(π−1), so the backward grows by gain²/2 = π/(π−1); He ReLU by 1."""
+    assert bounds.parametric_relu_growth_expr("weightnorm") == sp.pi / (sp.pi - 1)
+    assert bounds.gradient_growth_per_layer("sws", width=64, nonlinearity="relu") == \
+        pytest.approx(math.pi / (math.pi - 1))
+    assert bounds.gradient_growth_per_layer("plain", width=64, nonlinearity="relu") == 1.0
+    assert bounds.gradient_growth_per_layer("weightnorm", width=64) == 1.0
+
+
+def test_form_kinds():
+    kind = bounds.gradient_growth_form
+    assert kind("layernorm") == kind("groupnorm", position="top") == "exact"
+    assert kind("batchnorm") == "infinite-width limit"
+    assert kind("variancenorm", position="top") == "finite-width"
+    assert kind("batchnorm", nonlinearity="relu") == "approximation"
+    assert kind("groupnorm", nonlinearity="relu") == "infinite-width limit"
+    assert kind("groupnorm", spatial=16) == "approximation"
+    assert kind("plain") == "exact"
+    with pytest.raises(ValueError, match="evonorm"):
+        kind("evonorm_s0")
+    rows = bounds.gradient_growth_forms()
+    assert {r["kind"] for r in rows} <= set(bounds.FORM_KINDS)
+    assert len(rows) == 9 * 2 * 2

@@ -7,7 +7,8 @@ of docs/settings.md; :mod:`normtheory.montecarlo` simulates the same networks.
 - forward variance in residual nets (F1-F3): :func:`resnet_variance`,
   :func:`resnet_variance_skipinit`, :func:`resnet_variance_nf`, :func:`expected_std`,
   :func:`growth_rate`, :func:`norm_second_moment`
-- gradients (B1-B3): :func:`stat_count`, :func:`gradient_growth_per_layer`,
+- gradients (B1-B3): :func:`stat_count`, :func:`gradient_growth_per_layer` (the kind of
+  each form: :func:`gradient_growth_form`, :func:`gradient_growth_forms`),
   :func:`gradient_growth_from_n`, :func:`gradient_growth_total`, :func:`batchnorm_relu_growth`;
   the top layer exactly at finite width: :func:`top_growth_given_gram`,
   :func:`top_growth_isotropic`, :func:`top_growth_per_sample`
@@ -34,15 +35,18 @@ from normtheory.bounds.forward import (
     resnet_variance_skipinit,
     weightnorm_relu_rate_expr,
 )
+from normtheory.bounds.chi2 import gradient_growth_from_n, growth_from_n_expr, inverse_chi2_mean_expr
 from normtheory.bounds.gradients import (
+    FORM_KINDS,
     batchnorm_relu_growth,
     batchnorm_relu_growth_expr,
-    gradient_growth_from_n,
+    gradient_growth_form,
+    gradient_growth_forms,
     gradient_growth_per_layer,
     gradient_growth_total,
-    growth_from_n_expr,
+    interior_batch_limit_expr,
     interior_growth_expr,
-    inverse_chi2_mean_expr,
+    parametric_relu_growth_expr,
     stat_count,
 )
 from normtheory.bounds.moments import branch_moments, norm_second_moment

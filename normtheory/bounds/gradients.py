@@ -1,57 +1,74 @@
-"""Claim B1/B2/B3: per-layer growth of the squared gradient norm going backward.
+"""Claims B1/B2/B3: per-layer growth of the squared gradient norm going backward.
 
 Setting (docs/settings.md): the non-residual theory MLP ``X_l = phi(N(X_{l-1} W_lᵀ))``,
-loss ``<G, X_L>``. Derived here, in the spirit of Yang et al. 2019 (BN) and the paper's
-section 5: the normalizer's Jacobian on one statistic's ``n`` entries is
+loss ``<G, X_L>``. The normalizer's Jacobian on one statistic's ``n`` entries is
 ``(1/s) · P`` with ``P`` the orthogonal projection removing the all-ones direction (if
-centred) and the normalized output direction, so ``rank P = n − 2`` (centred) or
-``n − 1`` (variance only). With Gaussian pre-activations of variance ``σ²``,
-``n s² / σ² ~ χ²_k`` with ``k = n − 1`` (centred) or ``k = n``, independent of the
-direction, and the incoming gradient is independent of both, so
+centred) and the normalized output direction, so ``rank P = n − 2`` (centred) or ``n − 1``
+(variance only); ``n s² / σ² ~ χ²_k`` with ``k = n − 1`` (centred) or ``k = n``,
+independent of the direction. With an *isotropic* incoming gradient this gives the form
+``(rank P / n) · n · E[1/χ²_k]`` = ``(n − 2)/(n − 3)`` centred, ``(n − 1)/(n − 2)`` variance
+only (:func:`normtheory.bounds.chi2.growth_from_n_expr`).
 
-    E‖dX_{l-1}‖² / E‖dX_l‖² = (rank P / n) · σ² · E[1/s²] = (rank P / n) · n · E[1/χ²_k],
+**Per-sample statistics, linear MLP: exact at every width** (:func:`interior_growth_expr`;
+layernorm ``n = d``, groupnorm ``n = g``, ``d/n`` groups per sample). Let ``y = N(h)``,
+``h = W x``, ``W`` i.i.d. ``N(0, 1/d)``, and ``g_y`` the gradient arriving at ``y``.
 
-where the weight's backward (variance ``gain²/d``) and the ReLU mask (half the entries,
-``gain² = 2``) cancel. ``E[1/χ²_k]`` is integrated from the chi-square density and is
-finite only for ``k > 2``; the result is ``(n − 2)/(n − 3)`` centred and
-``(n − 1)/(n − 2)`` variance-only (printed by :func:`growth_from_n_expr`).
+1. The next layer is scale-invariant in its input (Euler), so ``g_y ⊥ y``; given
+   ``h' = W' y`` the rest of ``W'`` is independent of everything above, so ``g_y`` is
+   isotropic in the ``d − 1`` dimensions orthogonal to ``y``: ``E‖g_y‖² = (d − 1) s``.
+2. ``P`` removes per group the direction ``1_k`` (orthogonal to ``y``: ``s`` each) and the
+   direction ``y_k`` (which overlaps ``y`` by ``n/d``: ``(1 − n/d) s`` each), leaving
+   ``(d − 2d/n) s`` centred, ``(d − d/n) s`` variance only.
+3. Each group's ``1/s_k²`` is independent of the directions: ``E[1/s_k²] = n E[1/χ²_k]``.
+4. Back through ``W``: ``h·g_h = 0`` (Euler again), so with ``W = W Q + h xᵀ/‖x‖²`` (``Q``
+   the projection off ``x``; ``W Q`` independent of ``h``) only ``W Q`` acts:
+   ``E‖g_x‖² = (d − 1)/d · E‖g_h‖²``, and ``g_x`` is again isotropic off ``x``.
 
-**Interior layers** (derived here). The form above takes the incoming gradient ``dX_l`` to
-be isotropic. That holds at the top layer (``dX_L = G``), but below it the next layer
-``N(X_l W_{l+1}ᵀ)`` is invariant to rescaling ``X_l`` (per sample for per-sample statistics,
-jointly over the batch for batch statistics), so by Euler's theorem ``dX_l`` is orthogonal
-to ``X_l`` within the ``N`` entries over which that invariance holds (``N = d·H·W`` per
-sample, ``B·d·H·W`` for batch statistics). In a linear net ``X_l`` is the normalized output
-``y``; with ``G = N/n`` statistics, ``P`` removes per statistic the all-ones direction (already
-orthogonal to ``y``, which is centred per statistic) and the direction of ``y`` on that
-statistic; the ``G`` output directions span a space that contains ``X_l``, which ``dX_l`` has
-no component along. Taking ``dX_l`` isotropic in the ``N − 1`` remaining dimensions, the
-kept fraction is ``(N − rG)/(N − 1)`` (``r = 2`` centred, 1 variance-only) instead of
-``(n − r)/n``, and the per-layer factor becomes ``N(n − 2)/((N − 1)(n − 3))`` centred
-(:func:`interior_growth_expr`): LayerNorm (``N = n``) grows by ``n(n−2)/((n−1)(n−3))``, GN
-with few groups more than ``(n−2)/(n−3)``, and batch statistics (``N = B·d``) by a negligible
-``N/(N−1)`` more. This form is for linear nets (in a ReLU net ``X_l = relu(y)``). The
-isotropy it assumes is approximate: given the layer's input batch, ``dX_l = W_{l+1}ᵀ dH`` is
-isotropic only outside the span of the batch's ``B`` samples; inside it, it is fixed by the
-other samples' outputs. The Monte Carlo checks (``normtheory verify --claims B1``) put the
-truth between the two forms where there are many groups, and nearer this one for LN and GN
-with few groups.
+Together ``E‖g_x‖² / E‖g_y‖² = (n − 2)/(n − 3)`` centred and ``(n − 1)/(n − 2)``
+variance only, exactly: sympy cancels ``d``. Each sample of a batch follows the single
+sample's network (per-sample statistics, a loss linear in ``X_L``), so the rate holds for
+any batch. It holds at every layer whose incoming gradient comes from a normalized layer
+above and whose input has a fixed norm (the bottom layer's raw input does not); the top
+layer's incoming gradient ``G`` is isotropic in all ``d`` directions, which gives
+``(d − 1)/d · (n − 2)/(n − 3)`` (:mod:`normtheory.bounds.top_layer`). An earlier form
+``N(n − 2)/((N − 1)(n − 3))`` kept step 1 and dropped step 4; it is off by ``d/(d − 1)``
+(LN, ``d = 16``: ``16·14/(15·13) = 1.1487`` against the exact ``14/13 = 1.0769``; Monte Carlo
+1.0747 ± 0.0038).
 
-**Finite width.** The top layer is solved exactly at every width in
-:mod:`normtheory.bounds.top_layer` (``position="top"`` uses it). For batch statistics the
-interior rate drifts at finite width and is not even constant over depth: at ``B = 64``,
-``d = 256`` the measured per-layer ratio is about 1.10 just below the top, 1.00 in the middle
-and 0.90-0.92 near the input (against 1.0165), as the forward Gram loses rank; no
-finite-width correction of the interior rate is derived (README, findings).
+**Batch statistics (batchnorm, variancenorm): infinite-width limits**
+(:func:`interior_batch_limit_expr`). The ``n = B`` entries of a unit are the samples; at
+infinite width (independent input samples) the batch Gram is isotropic, ``K = B/(B−1)·C``
+after batchnorm (``C`` the batch centring) and ``K = I`` after variancenorm. The next
+batchnorm is invariant to a shift of each unit over the batch, so the incoming gradient of
+each unit is orthogonal to the all-ones direction and isotropic in the other ``B − 1``;
+``P`` removes the output direction; ``‖h_j‖² = B/(B − 1) χ²_{B−1}``. The rate is
+``(B − 2)/(B − 3)`` (batchnorm) and ``(B − 1)/(B − 2)`` (variancenorm). At finite width the
+Gram loses rank with depth and the measured rate drifts and is not constant over depth (at
+``B = 64``, ``d = 256`` about 1.10 just below the top, 1.00 in the middle, 0.90-0.92 near
+the input, against 1.0164); no finite-width interior form is derived. (Earlier versions
+multiplied by ``Bd/(Bd − 1)``, from the same incomplete step 1; below ``1e-4`` relative at
+the verify settings.)
 
-Assumptions: the ``n`` entries of one statistic are i.i.d. Gaussian. That holds exactly
-for per-sample statistics in an MLP (the units of one sample are i.i.d. given the input).
-For batch statistics (batchnorm, variancenorm) the ``n = B`` entries of a column are the
-samples, correlated through their Gram matrix: in a linear net the form above is the
-infinite-width limit; in a ReLU net the samples keep correlation ``1/π`` after the ReLU
-(the arc-cosine map at 0) and the batch centring removes it, which multiplies the rate by
-``1/(1 − 1/π) = π/(π − 1)`` at large batch (Yang et al. 2019's BN ReLU rate; derived
-here from the correlation map), see :func:`batchnorm_relu_growth`.
+**ReLU nets.** Per-sample statistics: the mask keeps half of the isotropic incoming gradient,
+and ``P`` removes per group ``1/2`` of the all-ones and ``1/2`` of the output direction
+(symmetry ``h → −h``), so the He gain 2 restores ``(n − 2)/(n − 3)`` when the incoming
+gradient is isotropic and independent of the mask and the pre-activation variance is
+constant: the infinite-width limit at a fixed group size ``n`` (groupnorm); for layernorm
+(``n = d``) the neglected terms are of the same order as the ``1/(n − 3)`` it keeps, so
+there it is an approximation. Batchnorm: the samples keep correlation ``1/π`` after the ReLU
+(the arc-cosine map at 0) and batch centring removes it, which multiplies the rate by
+``1/(1 − 1/π) = π/(π − 1)`` at large batch (Yang et al. 2019's BN ReLU rate; derived from
+the correlation map, :func:`batchnorm_relu_growth`): an approximation at finite batch.
+Parametric normalizers and plain: the weight (unit-norm rows, or He ``N(0, 2/d)``) keeps
+``E‖Wᵀ g‖² = ‖g‖²·gain_w²`` and the nonlinearity multiplies by ``E[phi'(z)²]``: 1 for the
+He ReLU, but ``gain² · 1/2 = π/(π − 1)`` for the zero-mean ReLU of weightnorm and the scaled
+ReLU of sws (their gain ``sqrt(2π/(π−1))`` preserves the forward second moment, not the
+backward one): :func:`parametric_relu_growth_expr`, an infinite-width limit (Monte Carlo at
+``d = 256``: about 1.455 against 1.4674). In linear nets the weight alone acts: exactly 1.
+
+CNNs (``spatial > 1``): the ``n = g·H·W`` entries of a statistic are spatially correlated and
+the convolution is not a dense Gaussian matrix; the isotropic form is an approximation.
+:func:`gradient_growth_form` names the kind of every form.
 """
 
 from __future__ import annotations
@@ -61,72 +78,78 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import check_name, family, positive_int, resolve_group_size
+from normtheory.bounds._validate import branch_kind, check_name, family, positive_int, resolve_group_size
+from normtheory.bounds.chi2 import (  # noqa: F401  (re-exported: the public names of this module)
+    gradient_growth_from_n,
+    growth_from_n_expr,
+    inverse_chi2_mean_expr,
+    min_stat_count,
+    projection_rank,
+    stat_dof,
+)
 
 CENTRED = ("batchnorm", "layernorm", "instancenorm", "groupnorm")
 VARIANCE_ONLY = ("variancenorm", "frn")
-
-
-@lru_cache(maxsize=None)
-def inverse_chi2_mean_expr():
-    """``E[1/X]`` for ``X ~ χ²_k``, integrated from the density (valid for ``k > 2``)."""
-    x, k = sp.symbols("x k", positive=True)
-    density = x ** (k / 2 - 1) * sp.exp(-x / 2) / (2 ** (k / 2) * sp.gamma(k / 2))
-    value = sp.integrate(density / x, (x, 0, sp.oo), conds="none")
-    return k, sp.simplify(sp.gammasimp(value))
-
-
-@lru_cache(maxsize=None)
-def growth_from_n_expr(centered: bool = True):
-    """``(n, factor)``: the per-layer growth as a sympy expression in ``n``."""
-    n = sp.symbols("n", positive=True)
-    k, inv = inverse_chi2_mean_expr()
-    dof = n - 1 if centered else n
-    rank = n - 2 if centered else n - 1
-    return n, sp.simplify(rank / n * n * inv.subs(k, dof))
+BATCH_STATS = ("batchnorm", "variancenorm")
+PER_SAMPLE = ("layernorm", "instancenorm", "groupnorm", "frn")
+#: the kinds of closed form (see :func:`gradient_growth_form`)
+FORM_KINDS = ("exact", "finite-width", "infinite-width limit", "approximation")
+POSITIONS = ("interior", "top")
 
 
 @lru_cache(maxsize=None)
 def interior_growth_expr(centered: bool = True):
-    """``(n, N, factor)``: the per-layer growth below a scale-invariant layer, ``N`` the
-    entries over which that layer is invariant (see the module docstring)."""
-    n, N = sp.symbols("n N", positive=True)
+    """``(n, d, factor)``: the per-layer growth below a normalized layer for per-sample
+    statistics over ``n`` entries in a linear MLP of width ``d``, from the four steps of the
+    module docstring; ``factor`` does not depend on ``d``."""
+    n, d, s = sp.symbols("n d s", positive=True)
+    groups = d / n
     k, inv = inverse_chi2_mean_expr()
-    dof, removed = (n - 1, 2) if centered else (n, 1)
-    statistics = N / n
-    kept = (N - removed * statistics) / (N - 1)
-    return n, N, sp.factor(sp.simplify(kept * n * inv.subs(k, dof)))
+    incoming = (d - 1) * s  # step 1: isotropic off y
+    removed_ones = groups * s if centered else 0  # step 2: 1_k, orthogonal to y
+    removed_out = groups * (1 - n / d) * s  # y_k, overlapping y by n/d
+    kept = incoming - removed_ones - removed_out
+    inv_var = n * inv.subs(k, stat_dof(n, centered))  # step 3: E[1/s_k²]
+    weight = (d - 1) / d  # step 4: only W Q acts, tr(Q)/d
+    return n, d, sp.factor(sp.simplify(kept * inv_var * weight / incoming))
+
+
+@lru_cache(maxsize=None)
+def interior_batch_limit_expr(centered: bool = True):
+    """``(B, factor)``: the per-layer growth below a batch-normalized layer at infinite width
+    (batchnorm ``centered=True``, variancenorm ``False``), see the module docstring."""
+    B, s = sp.symbols("B s", positive=True)
+    k, inv = inverse_chi2_mean_expr()
+    dims = B - 1 if centered else B  # incoming per unit: orthogonal to 1 below a batchnorm
+    incoming = dims * s
+    kept = (dims - 1) * s  # P removes the output direction (orthogonal to 1)
+    rank = B - 1 if centered else B  # of the isotropic Gram K
+    eig = B / rank  # its non-zero eigenvalue (trace B)
+    inv_var = B / eig * inv.subs(k, rank)  # s_j² = ‖h_j‖²/B, ‖h_j‖² = eig χ²_rank
+    return B, sp.factor(sp.simplify(kept * inv_var / incoming))
+
+
+@lru_cache(maxsize=None)
+def parametric_relu_growth_expr(norm: str):
+    """``gain² · E[1{z > 0}]``: the per-layer growth of a ReLU net whose weights keep
+    ``E‖Wᵀ g‖² = ‖g‖²·gain_w²`` (``gain_w² = 2`` for plain He init, folded into the gain)."""
+    z = sp.symbols("z", real=True)
+    pdf = sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi)
+    active = sp.integrate(pdf, (z, 0, sp.oo))  # E[relu'(z)²]
+    gain2 = {"plain": 2, "weightnorm": 2 * sp.pi / (sp.pi - 1), "sws": 2 * sp.pi / (sp.pi - 1)}[norm]
+    return sp.simplify(gain2 * active)
 
 
 @lru_cache(maxsize=None)
 def _interior_fn(centered: bool):
-    n, N, expr = interior_growth_expr(centered)
-    return sp.lambdify((n, N), expr, "numpy")
+    n, d, expr = interior_growth_expr(centered)
+    return sp.lambdify((n, d), expr, "numpy")
 
 
 @lru_cache(maxsize=None)
-def _growth_fn(centered: bool):
-    n, expr = growth_from_n_expr(centered)
-    return sp.lambdify(n, expr, "numpy")
-
-
-def min_stat_count(centered: bool = True) -> int:
-    """Smallest ``n`` with a finite expectation (``χ²`` degrees of freedom above 2)."""
-    return 4 if centered else 3
-
-
-def gradient_growth_from_n(n, *, centered: bool = True):
-    """Per-layer growth factor for statistics over ``n`` entries (vectorized over ``n``)."""
-    arr = np.asarray(n, dtype=float)
-    if np.any(~np.isfinite(arr)) or np.any(arr != np.round(arr)):
-        raise ValueError(f"n must be an integer (entries per statistic), got {n!r}")
-    lo = min_stat_count(centered)
-    if np.any(arr < lo):
-        raise ValueError(
-            f"n={n!r}: the expected gradient growth is infinite for n < {lo} "
-            f"({'mean and variance' if centered else 'variance'} removed: E[1/chi2_k] needs k > 2)")
-    out = _growth_fn(bool(centered))(arr)
-    return float(out) if np.ndim(out) == 0 else out
+def _batch_limit_fn(centered: bool):
+    B, expr = interior_batch_limit_expr(centered)
+    return sp.lambdify(B, expr, "numpy")
 
 
 def stat_count(norm: str, *, width: int, group_size=None, batch=None, spatial: int = 1) -> int:
@@ -165,48 +188,111 @@ def batchnorm_relu_growth() -> float:
     return float(batchnorm_relu_growth_expr())
 
 
-def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=None, spatial: int = 1,
-                              nonlinearity: str = "linear", position: str = "interior") -> float:
-    """Expected per-layer growth of ``‖∂ℓ/∂X‖²`` going backward (claims B1, B3).
-
-    ``position="interior"`` (default): a layer below another normalized layer, the per-layer
-    rate of a deep net; in linear nets this is :func:`interior_growth_expr` (it needs
-    ``batch`` for batch statistics). ``position="top"``: the last layer, whose incoming
-    gradient is isotropic; in linear MLPs (``spatial=1``) the exact finite-width forms of
-    :mod:`normtheory.bounds.top_layer`: ``(d−1)/d · (n−2)/(n−3)`` for per-sample statistics,
-    and for batch statistics the form whose input Gram is the isotropic one of the
-    infinite-width limit, ``(B−2)(B−1)(d−2)/(B d (B−3))`` (batchnorm; for the exact value
-    given the input's actual Gram use :func:`normtheory.bounds.top_growth_given_gram`).
-    Elsewhere (CNNs, ReLU nets) both positions use the isotropic form ``(n−2)/(n−3)`` or
-    ``(n−1)/(n−2)``. Plain, weightnorm and sws preserve the expected squared norm
-    (factor 1: the Gaussian / unit-row weight has ``E[WᵀW] = I``). EvoNorm has no closed form
-    here (``ValueError``). For batchnorm in a ReLU net the large-batch form
-    ``π/(π−1) · (n−2)/(n−3)`` is returned (see the module docstring).
-    """
-    if position not in ("interior", "top"):
-        raise ValueError(f"position must be 'interior' or 'top', got {position!r}")
+def _check_common(norm, nonlinearity, position, spatial):
+    if position not in POSITIONS:
+        raise ValueError(f"position must be one of {POSITIONS}, got {position!r}")
     norm = check_name(norm)
-    if nonlinearity not in ("linear", "relu"):
-        raise ValueError(f"nonlinearity must be 'linear' or 'relu', got {nonlinearity!r}")
-    if family(norm) != "activation":
-        return 1.0
+    branch_kind(nonlinearity)
+    spatial = positive_int(spatial, "spatial")
     if norm.startswith("evonorm"):
         raise ValueError(f"no closed-form gradient growth is derived for {norm}")
+    return norm, spatial
+
+
+def gradient_growth_form(norm: str, *, nonlinearity: str = "linear", position: str = "interior",
+                         spatial: int = 1) -> str:
+    """The kind of form :func:`gradient_growth_per_layer` returns for these arguments:
+
+    - ``"exact"``: the expectation itself, at every width and batch, for the network of
+      docs/settings.md (linear MLPs: per-sample statistics at every position; plain,
+      weightnorm and sws, whose factor is 1);
+    - ``"finite-width"``: depends on the width, exact under a stated assumption that a
+      deep net meets only approximately (the batch-statistics top layer with an isotropic
+      input Gram; :func:`normtheory.bounds.top_growth_given_gram` is exact given the Gram);
+    - ``"infinite-width limit"``: the ``width → ∞`` limit at fixed ``n`` (batch statistics
+      in linear nets; groupnorm and parametric normalizers in ReLU nets);
+    - ``"approximation"``: a derivation with an assumption that is not a limit of the
+      setting (batchnorm ReLU at large batch, layernorm ReLU, variancenorm ReLU, CNNs).
+
+    EvoNorm has no form (``ValueError``)."""
+    norm, spatial = _check_common(norm, nonlinearity, position, spatial)
+    if spatial > 1:
+        return "approximation"
+    if nonlinearity == "linear":
+        if norm in BATCH_STATS:
+            return "finite-width" if position == "top" else "infinite-width limit"
+        return "exact"
+    if family(norm) != "activation" or norm in ("groupnorm", "instancenorm", "frn"):
+        return "infinite-width limit"
+    return "approximation"
+
+
+def gradient_growth_forms(*, spatial: int = 1) -> list[dict]:
+    """One row per (normalizer, nonlinearity, position) with a form: its kind
+    (:func:`gradient_growth_form`), for listings such as ``normtheory verify --list``."""
+    from normtheory.bounds._validate import NAMES
+
+    rows = []
+    for norm in NAMES:
+        if norm.startswith("evonorm"):
+            continue
+        for nonlinearity in ("linear", "relu"):
+            for position in POSITIONS:
+                rows.append({"norm": norm, "nonlinearity": nonlinearity, "position": position,
+                             "kind": gradient_growth_form(norm, nonlinearity=nonlinearity,
+                                                          position=position, spatial=spatial)})
+    return rows
+
+
+def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=None, spatial: int = 1,
+                              nonlinearity: str = "linear", position: str = "interior") -> float:
+    """Expected per-layer growth of ``‖∂ℓ/∂X‖²`` going backward (claims B1, B3): the ratio
+    ``E‖∂ℓ/∂X_{l-1}‖² / E‖∂ℓ/∂X_l‖²`` of the layer ``l`` (see the module docstring).
+
+    ``position="interior"`` (default): a layer below another normalized layer, the per-layer
+    rate of a deep net. Linear MLPs: per-sample statistics (layernorm, groupnorm,
+    instancenorm, frn) ``(n − 2)/(n − 3)`` centred and ``(n − 1)/(n − 2)`` variance only,
+    exact at every width (:func:`interior_growth_expr`); batch statistics the same forms in
+    ``n = B``, infinite-width limits (:func:`interior_batch_limit_expr`; ``batch`` required).
+    ``position="top"``: the last layer, whose incoming gradient ``G`` is isotropic; in linear
+    MLPs (``spatial=1``) the forms of :mod:`normtheory.bounds.top_layer`:
+    ``(d−1)/d · (n−2)/(n−3)`` for per-sample statistics (exact), and for batch statistics the
+    form whose input Gram is the isotropic one of the infinite-width limit,
+    ``(B−2)(B−1)(d−2)/(B d (B−3))`` (batchnorm; for the exact value given the input's Gram
+    use :func:`normtheory.bounds.top_growth_given_gram`). ReLU nets and CNNs use the
+    isotropic form, times ``π/(π−1)`` for batchnorm in ReLU nets. Plain, weightnorm and sws:
+    1 in linear nets (``E[WᵀW] = I``); in ReLU nets ``gain²/2`` of the paired nonlinearity,
+    1 for plain and ``π/(π−1)`` for weightnorm and sws (:func:`parametric_relu_growth_expr`).
+    EvoNorm has no closed form here (``ValueError``). :func:`gradient_growth_form` names
+    the kind of the form returned. ``ValueError`` naming the parameter for bad arguments
+    and for an infinite expectation (``n`` too small).
+    """
+    norm, spatial = _check_common(norm, nonlinearity, position, spatial)
+    width = positive_int(width, "width")
+    if batch is not None:
+        batch = positive_int(batch, "batch")
+    if family(norm) != "activation":
+        if group_size is not None:
+            raise ValueError(f"group_size applies to groupnorm and evonorm_s0, not to {norm}")
+        if nonlinearity == "linear":
+            return 1.0
+        return float(parametric_relu_growth_expr(norm))
     n = stat_count(norm, width=width, group_size=group_size, batch=batch, spatial=spatial)
     centered = norm in CENTRED
-    factor = gradient_growth_from_n(n, centered=centered)
-    if position == "top" and nonlinearity == "linear" and spatial == 1:
-        from normtheory.bounds.top_layer import top_growth_isotropic, top_growth_per_sample
+    factor = gradient_growth_from_n(n, centered=centered)  # validates n
+    if nonlinearity == "linear" and spatial == 1:
+        if position == "top":
+            from normtheory.bounds.top_layer import top_growth_isotropic, top_growth_per_sample
 
-        if norm in ("batchnorm", "variancenorm"):
-            return top_growth_isotropic(batch=batch, width=width, norm=norm)
-        return top_growth_per_sample(n, width=width, centered=centered)
-    if position == "interior" and nonlinearity == "linear":
-        entries = width * spatial * (batch if norm in ("batchnorm", "variancenorm") else 1)
-        factor = float(_interior_fn(centered)(n, entries))
+            if norm in BATCH_STATS:
+                return top_growth_isotropic(batch=batch, width=width, norm=norm)
+            return top_growth_per_sample(n, width=width, centered=centered)
+        if norm in BATCH_STATS:
+            return float(_batch_limit_fn(centered)(n))
+        return float(_interior_fn(centered)(n, width))
     if nonlinearity == "relu" and norm == "batchnorm":
         factor *= batchnorm_relu_growth()
-    return factor
+    return float(factor)
 
 
 def gradient_growth_total(norm: str, *, depth, **kwargs):

@@ -14,7 +14,7 @@ is independent of ``h_b``, and ``h_bᵀ δ_b = 0`` (each statistic is scale-inva
 Jacobian annihilates ``h_b``: Euler's theorem). Hence ``Wᵀ δ_b = Q_b Wᵀ δ_b`` and
 ``E‖Wᵀ δ_b‖² = tr(Q_b)/d · E‖δ_b‖² = (d − 1)/d · E‖δ_b‖²``, so the top-layer growth is
 ``(d − 1)/d`` times the isotropic form ``(n − 2)/(n − 3)`` of
-:mod:`normtheory.bounds.gradients` (:func:`top_growth_per_sample_expr`), for any input.
+:mod:`normtheory.bounds.chi2` (:func:`top_growth_per_sample_expr`), for any input.
 
 **Batch statistics** (batchnorm, variancenorm over a batch of ``B``). Let
 ``K = Ỹᵀ Ỹ / d`` be the Gram matrix of the input as the normalizer sees it (``Ỹ = Y C`` with
@@ -46,7 +46,9 @@ What this does not cover: at finite width the Gram matrix of a deep BN net is fa
 isotropic (its stable rank falls well below ``B − 1``: about 9 of 63 at ``B = 64``,
 ``d = 256``), so the isotropic form is not the top layer's growth in a deep net there;
 :func:`top_growth_given_gram` with the actual Gram is. Below the top the incoming gradient
-is no longer independent of the layer, see :mod:`normtheory.bounds.gradients`.
+is orthogonal to the layer's output (the next layer is scale-invariant), which gives the
+exact interior rate ``(n − 2)/(n − 3)`` for per-sample statistics, see
+:mod:`normtheory.bounds.gradients`.
 """
 
 from __future__ import annotations
@@ -57,19 +59,9 @@ import numpy as np
 import sympy as sp
 
 from normtheory.bounds._validate import positive_int
+from normtheory.bounds.chi2 import gaussian_laplace_exprs, gradient_growth_from_n, growth_from_n_expr
 
 BATCH_NORMS = {"batchnorm": 2, "variancenorm": 1}  # rank P = B − c
-
-
-@lru_cache(maxsize=None)
-def gaussian_laplace_exprs():
-    """``(a, E[e^{−a z²}], E[z² e^{−a z²}])`` for ``z ~ N(0, 1)``, integrated by sympy."""
-    a = sp.symbols("a", positive=True)
-    z = sp.symbols("z", real=True)
-    density = sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi)
-    plain = sp.simplify(sp.integrate(density * sp.exp(-a * z ** 2), (z, -sp.oo, sp.oo)))
-    squared = sp.simplify(sp.integrate(z ** 2 * density * sp.exp(-a * z ** 2), (z, -sp.oo, sp.oo)))
-    return a, plain, squared
 
 
 @lru_cache(maxsize=None)
@@ -94,9 +86,7 @@ def top_growth_isotropic_expr(centered: bool = True):
 def top_growth_per_sample_expr(centered: bool = True):
     """``(n, d, factor)``: the exact top-layer growth for per-sample statistics over ``n``
     entries at width ``d``: ``tr(Q)/d`` (``Q`` the rank ``d − 1`` projection orthogonal to the
-    sample) times the isotropic form of :func:`normtheory.bounds.growth_from_n_expr`."""
-    from normtheory.bounds.gradients import growth_from_n_expr
-
+    sample) times the isotropic form of :func:`normtheory.bounds.chi2.growth_from_n_expr`."""
     n, isotropic = growth_from_n_expr(centered)
     d = sp.symbols("d", positive=True)
     weight_factor = (d - 1) / d  # E[wᵀ Q w] = tr(Q)/d for w ~ N(0, I/d); tr(I − uuᵀ) = d − ‖u‖² = d − 1
@@ -189,8 +179,6 @@ def top_growth_isotropic(*, batch: int, width: int, norm: str = "batchnorm") -> 
 
 def top_growth_per_sample(n: int, *, width: int, centered: bool = True) -> float:
     """Numeric value of :func:`top_growth_per_sample_expr` (``ValueError`` for ``n`` too small)."""
-    from normtheory.bounds.gradients import gradient_growth_from_n
-
     d = positive_int(width, "width")
     gradient_growth_from_n(n, centered=centered)  # validates n (finite expectation)
     return float(_lambdified(top_growth_per_sample_expr, bool(centered))(n, d))
