@@ -13,10 +13,15 @@ probe at infinite batch). A branch ``f(X) = N(phi(X) Wᵀ)`` (docs/settings.md) 
 - centred per-sample normalizers (layernorm, groupnorm, instancenorm): ``(1, ρ)`` with ``ρ = s/v`` the input correlation (the unit's common
   part survives, scaled by the per-sample std ``sqrt(v)``); batchnorm: ``(1, 0)`` (batch
   centring removes the common part; exactly ``−1/(B−1)`` at batch ``B``).
-- variancenorm, frn (MLP form) and EvoNorm: the output ``y(c, g)`` of
-  :func:`branch_output_expr` with ``c ~ N(0, s)`` the unit's part common to the samples and
-  ``g ~ N(0, v − s)``; ``v_f = E y²``, ``s_f = E_c[(E_g y)²]``: two-dimensional Gaussian
-  integrals of sympy integrands, evaluated by Gauss–Hermite quadrature.
+- frn (MLP form: one entry per statistic, the output is ``sign(h)``): ``(1, (2/π) arcsin ρ)``
+  exactly (:func:`sign_correlation_expr`, the orthant probability of a bivariate Gaussian,
+  integrated by sympy in polar coordinates). No quadrature: Gauss–Hermite nodes on a
+  discontinuity are wrong (at ``ρ = 1/2`` they put nodes on ``c + g = 0`` and gave
+  ``v_f = 0.901``).
+- variancenorm and EvoNorm: the output ``y(c, g)`` of :func:`branch_output_expr` with
+  ``c ~ N(0, s)`` the unit's part common to the samples and ``g ~ N(0, v − s)``;
+  ``v_f = E y²``, ``s_f = E_c[(E_g y)²]``: two-dimensional Gaussian integrals of sympy
+  integrands (continuous ones), evaluated by Gauss–Hermite quadrature.
 - parametric and plain: a Gaussian or unit-row weight preserves ``(v, s)`` of ``phi(X)``.
 
 :func:`norm_second_moment` is ``v_f`` for a N(0, 1) input (``s = 0``).
@@ -77,14 +82,47 @@ def _quadrature(name: str, v: float, s: float):
     return w, np.broadcast_to(_output_fn(name)(c, g, v, s), c.shape)
 
 
+@lru_cache(maxsize=None)
+def sign_correlation_expr():
+    """``(ρ, E[sign(u) sign(v)])`` for unit-variance jointly Gaussian ``u, v`` with correlation ``ρ``.
+
+    Polar coordinates: ``u = r cos t``, ``v = r cos(t − φ)`` with ``φ = arccos ρ`` and ``t``
+    uniform; the signs agree on two antipodal arcs of length ``π − φ`` each. Equal to
+    ``(2/π) arcsin ρ``."""
+    rho = sp.symbols("rho", real=True)
+    t = sp.symbols("t", real=True)
+    phi = sp.acos(rho)
+    both_positive = sp.integrate(sp.Integer(1), (t, phi - sp.pi / 2, sp.pi / 2))
+    agree = 2 * both_positive
+    disagree = 2 * sp.pi - agree
+    expr = (agree - disagree) / (2 * sp.pi)
+    return rho, sp.simplify(sp.expand(expr.rewrite(sp.asin)))
+
+
+@lru_cache(maxsize=None)
+def _sign_correlation_fn():
+    rho, expr = sign_correlation_expr()
+    return sp.lambdify(rho, expr, "numpy")
+
+
+def sign_correlation(rho: float) -> float:
+    """``(2/π) arcsin ρ`` from :func:`sign_correlation_expr`; ``ρ`` is clipped to [−1, 1]."""
+    return float(_sign_correlation_fn()(min(max(float(rho), -1.0), 1.0)))
+
+
 def output_moments(name: str, v: float, s: float) -> tuple[float, float]:
-    """``(v_f, s_f) = (E y², E_c[(E_g y)²])`` by Gauss–Hermite quadrature over ``(c, g)``."""
+    """``(v_f, s_f) = (E y², E_c[(E_g y)²])``: exact for frn (``sign``), Gauss–Hermite
+    quadrature over ``(c, g)`` for the continuous outputs."""
+    if name == "frn":
+        return 1.0, sign_correlation(s / v if v > 0 else 0.0)
     w, y = _quadrature(name, v, s)
     return float(w @ (y ** 2) @ w), float(w @ (y @ w) ** 2)
 
 
 def output_mean(name: str, v: float, s: float) -> float:
     """``E y``, the output's mean (nonzero for EvoNorm, whose outputs are skewed)."""
+    if name == "frn":
+        return 0.0  # odd in h
     w, y = _quadrature(name, v, s)
     return float(w @ y @ w)
 
