@@ -2,9 +2,9 @@
 
 Networks: the non-residual theory MLP ``X_l = phi(N(X_{l-1} W_lᵀ))`` with the loss
 ``<G, X_L>`` (``G`` i.i.d. N(0, 1), docs/settings.md), simulated by
-:func:`normtheory.montecarlo.simulate_mlp` in float64; and the first stage of the
-non-residual VGG-like CNN (:mod:`normtheory.nets.vgg`, ReLU, 3x3 convs with zero padding)
-simulated by :func:`normtheory.montecarlo.simulate_net`.
+:func:`normtheory.montecarlo.simulate_mlp` in float64; and the paper's uniform width-64 CNN
+(:mod:`normtheory.nets.vgg`, ``arch="uniform"``: 3x3 convs at stride 1 with zero padding,
+ReLU) simulated by :func:`normtheory.montecarlo.simulate_net`.
 
 Statistic (B1, B1b, B3 MLP): the derivation computes a ratio of expectations,
 ``E‖∂ℓ/∂X_{l-1}‖² / E‖∂ℓ/∂X_l‖²``, the same at every interior layer (all but the top one,
@@ -32,9 +32,9 @@ whose spread grows with depth. The grids start at ``n = 8`` (``E[1/χ²_k]²`` f
   :func:`normtheory.bounds.speed_stability` / ``recommend_group_size`` (figure 5).
 - B3 (ReLU MLPs): BN at large batch against ``π/(π−1)·(n−2)/(n−3)`` (Yang et al. 2019's
   rate, derived here; an infinite-width, large-batch limit); δ = 1%.
-- B3b (ReLU CNN): the ordering. Per-layer growth over convs 2-5 of the first stage
-  (constant resolution) for a smaller against a larger ``n`` (IN, n = H·W, against GN and
-  LN), paired difference; agree when the interval lies above 0, disagree when below.
+- B3b (ReLU CNN): the ordering. Per-layer growth over convs 2-5 of the uniform CNN (six
+  convs, constant resolution) for a smaller against a larger ``n`` (IN, n = H·W, against
+  GN and LN), paired difference; agree when the interval lies above 0, disagree when below.
 """
 
 from __future__ import annotations
@@ -239,8 +239,8 @@ register(Claim(
 
 # --- B3: ReLU nets ---------------------------------------------------------------------------
 
-CNN_STAGE_RATIOS = [1, 2, 3]  # ratios conv2/conv3, conv3/conv4, conv4/conv5 of vgg20's stage 1
-# (the net simulated is that stage alone: widths=(64,) keeps the first of the four stages)
+CNN_DEPTH = 6                 # convs of the uniform CNN simulated for B3b
+CNN_STAGE_RATIOS = [1, 2, 3]  # ratios conv2/conv3, conv3/conv4, conv4/conv5
 
 register(Claim(
     id="B3", family="gradients", title="ReLU nets: the BatchNorm rate π/(π-1)·(n-2)/(n-3)",
@@ -258,7 +258,7 @@ register(Claim(
 
 def _cnn_sim(s, norm, g, trials, seed):
     return simulations.net(s["arch"], norm, trials=trials, seed=seed, batch=s["batch"],
-                           image_size=s["image_size"], widths=(s["width"],),
+                           image_size=s["image_size"], depth=CNN_DEPTH, width=s["width"],
                            **simulations.group_options(norm, g))
 
 
@@ -282,7 +282,7 @@ def _theory_cnn_gap(s):
 def _cnn_points(pairs, *, image_size, batch, trials):
     out = []
     for (ns, gs), (nl, gl) in pairs:
-        s = {"arch": "vgg20", "width": 64, "norm_small": ns, "norm_large": nl, "batch": batch,
+        s = {"arch": "uniform", "width": 64, "norm_small": ns, "norm_large": nl, "batch": batch,
              "image_size": image_size}
         if gs is not None:
             s["g_small"] = gs
@@ -298,11 +298,11 @@ register(Claim(
               "whose statistics have fewer entries n (IN: H·W, GN: g·H·W, LN: C·H·W), the B1 "
               "ordering.",
     statistic="E[r(small n) - r(large n)], r the per-network mean of the per-layer ratios over "
-              "convs 2-5 of the first stage (constant resolution); theory column: the predicted "
+              "convs 2-5 of the uniform CNN (constant resolution); theory column: the predicted "
               "difference from (n-2)/(n-3) (its sign is the prediction; zero padding is not "
               "modelled)",
     interval=_T + " (pairs: trial t of each normalizer)", rule=SideOfBoundary(0.0), form="ordering",
-    backend="torch", version="2",  # 2: independent partner seed
+    backend="torch", version="3",  # 2: independent partner seed; 3: the uniform CNN
     grid={"quick": _cnn_points([(("instancenorm", None), ("layernorm", None))], image_size=4,
                                batch=8, trials=24),
           "full": _cnn_points([(("instancenorm", None), ("groupnorm", 4)),
