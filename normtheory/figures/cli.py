@@ -48,6 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser, *, name: str | None = None) -
                         help="recompute figures whose CSV is already in --out")
     parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 110)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--cache-dir", metavar="DIR", default=None,
+                        help="keep each finished setting in the result store in DIR (shared with "
+                             "verify, e.g. .normtheory-cache) for every later run (default: only the "
+                             "partial file in --out)")
+    from normtheory import executors
+
+    executors.add_arguments(parser)
 
 
 def _selected(args) -> list[str]:
@@ -61,9 +68,9 @@ def _selected(args) -> list[str]:
 
 
 def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
+    from normtheory import executors
     from normtheory.durable import check_writable_dir
-    from normtheory.figures import load, style
-    from normtheory.figures.runner import run_figure
+    from normtheory.store import ResultStore
 
     try:
         names = list(names) if names is not None else _selected(args)
@@ -76,8 +83,19 @@ def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
                 print(f"{name:17s} {FIGURES[name]}")
             return 0
         check_writable_dir(args.out)
+        executors.check_args(args)
+        store = ResultStore(args.cache_dir) if args.cache_dir else None
+        executor = executors.from_args(args)
     except INPUT_ERRORS as exc:
         return usage_error("figures", exc)
+    with executor:
+        return _run_all(args, names, store, None if isinstance(executor, executors.SerialExecutor) else executor)
+
+
+def _run_all(args, names, store, executor) -> int:
+    from normtheory.figures import load, style
+    from normtheory.figures.runner import run_figure
+
     progress = not args.no_progress
     failed = 0
     start = time.perf_counter()
@@ -89,7 +107,7 @@ def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
         for name in names:
             if bar is not None:
                 bar.set_postfix_str(name)
-            line = _one(name, args, progress, load, run_figure, style)
+            line = _one(name, args, progress, load, run_figure, style, store=store, executor=executor)
             failed += line.startswith("FAILED")
             (bar.write if bar is not None else print)(line)
             if bar is not None:
@@ -104,7 +122,7 @@ def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _one(name, args, progress, load, run_figure, style) -> str:
+def _one(name, args, progress, load, run_figure, style, *, store=None, executor=None) -> str:
     module = load(name)
     options = {}
     if name in FROM_TRAINING_LOGS:
@@ -113,7 +131,8 @@ def _one(name, args, progress, load, run_figure, style) -> str:
         options["runs"] = args.runs
     try:
         result = run_figure(module, args.out, size=args.size, seed=args.seed, force=args.force,
-                            progress=progress, dpi=args.dpi or style.PNG_DPI, **options)
+                            progress=progress, dpi=args.dpi or style.PNG_DPI, store=store, executor=executor,
+                            **options)
     except (ImportError, *INPUT_ERRORS) as exc:
         return f"FAILED   {name}: {type(exc).__name__}: {' '.join(str(exc).split())}"
     return f"{result.status:8s} {name} ({result.seconds:.1f} s)"

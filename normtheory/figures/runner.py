@@ -95,13 +95,58 @@ def compute_settings(name: str, version: str, settings: Sequence[Mapping],
     seed = check_seed(seed)
     saved = Checkpoint(checkpoint, {"figure": name, "version": version, "size": size,
                                     "seed": seed})
+    store, executor = _RUN["store"], _RUN["executor"]
+    if store is not None or executor is not None:
+        _compute_on(name, version, settings, compute_setting, seed, saved, store, executor, progress)
     rows: list[dict] = []
-    for setting in _progress(settings, len(settings), name, progress, position=1):
+    for setting in _progress(settings, len(settings), name, progress and not _RUN["executor"], position=1):
         key = setting_key(setting)
         if key not in saved.done:
             saved.put(key, compute_setting(setting, seed))
         rows.extend(saved.done[key])
     return rows
+
+
+#: the result store and executor of the current :func:`run_figure` (None: the partial file only, serial)
+_RUN: dict = {"store": None, "executor": None}
+STORE_KIND = "figures.setting"
+
+
+def _compute_on(name, version, settings, compute_setting, seed, saved, store, executor, progress) -> None:
+    """Fill ``saved`` from the result store, then compute the missing settings on ``executor``
+    (the worker imports ``compute_setting`` by name), storing each as it arrives."""
+    from normtheory import __version__
+    from normtheory.verify.runner import SIMULATOR_VERSION
+
+    def spec(key):
+        return {"figure": name, "version": version, "simulator": f"normtheory {__version__}|simulator "
+                f"{SIMULATOR_VERSION}", "setting": key, "seed": seed}
+
+    todo = []
+    for setting in settings:
+        key = setting_key(setting)
+        if key in saved.done:
+            continue
+        stored = None if store is None else store.get(_key(spec(key)))
+        if stored is not None:
+            saved.put(key, stored)
+        else:
+            todo.append(setting)
+    if executor is None or not todo:
+        return
+    func = f"{compute_setting.__module__}:{compute_setting.__qualname__}"
+    for setting in todo:
+        executor.submit(setting_key(setting), func, dict(setting), seed, warm="numba")
+    for key, rows in _progress(executor.results(), len(todo), name, progress, position=1):
+        saved.put(key, rows)
+        if store is not None:
+            store.put(STORE_KIND, spec(key), rows)
+
+
+def _key(spec):
+    from normtheory.store import result_key
+
+    return result_key(STORE_KIND, spec)
 
 
 @dataclass
@@ -120,12 +165,24 @@ def _meta(module: ModuleType, size: str, seed: int, extra: Mapping) -> dict:
 
 def run_figure(module: ModuleType, out: str | Path, *, size: str = "default", seed: int = 0,
                force: bool = False, progress: bool = False, dpi: int = style.PNG_DPI,
-               **options) -> FigureResult:
+               executor=None, store=None, **options) -> FigureResult:
     """Compute (or reuse) one figure's table and write its files; see the module docstring.
 
     ``options`` are passed on to the figure's ``compute`` (e.g. ``runs`` for the training
-    curves) and recorded in its meta.
+    curves) and recorded in its meta. ``executor`` (:mod:`normtheory.executors`; None:
+    serial) computes the settings of simulation figures, ``store`` (a
+    :class:`normtheory.store.ResultStore`) keeps each finished setting (kind
+    ``figures.setting``) for every later run, whatever its ``--out``.
     """
+    _RUN.update(store=store, executor=executor)
+    try:
+        return _run_figure(module, out, size=size, seed=seed, force=force, progress=progress, dpi=dpi,
+                           **options)
+    finally:
+        _RUN.update(store=None, executor=None)
+
+
+def _run_figure(module, out, *, size, seed, force, progress, dpi, **options) -> FigureResult:
     check_size(size)
     seed = check_seed(seed)
     out = check_writable_dir(out)
