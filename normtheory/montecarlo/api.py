@@ -13,10 +13,10 @@ _CENTRED_STAT = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "evonorm
 
 
 def check_settings(norm, *, width, depth, batch, trials, nonlinearity, residual, alpha, group_size,
-                   num_groups, input_corr, betas):
+                   num_groups, input_corr, betas, eps):
     """Validate and normalise the arguments of :func:`simulate_mlp`; ``ValueError`` naming the parameter."""
     from normtheory.normalizers import check_name
-    from normtheory.normalizers._checks import positive_int, resolve_group_size
+    from normtheory.normalizers._checks import check_eps, positive_int, resolve_group_size
 
     norm = check_name(norm)
     width = positive_int(width, "width")
@@ -46,7 +46,7 @@ def check_settings(norm, *, width, depth, batch, trials, nonlinearity, residual,
         betas = np.asarray(betas, dtype=np.float64)
         if betas.shape != (depth,) or not np.all(np.isfinite(betas)) or np.any(betas <= 0):
             raise ValueError(f"betas must be {depth} finite positive numbers, one per layer")
-    return norm, width, depth, batch, trials, g
+    return norm, width, depth, batch, trials, g, check_eps(eps)
 
 
 def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", residual=False, alpha=1.0,
@@ -69,10 +69,10 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     can check that a failed trial is reported (``diverged == [(fail_trial, 1)]``), never
     dropped. One integer comparison per layer; not available on the torch engine.
     """
-    norm, width, depth, batch, trials, g = check_settings(
+    norm, width, depth, batch, trials, g, eps = check_settings(
         norm, width=width, depth=depth, batch=batch, trials=trials, nonlinearity=nonlinearity,
         residual=residual, alpha=alpha, group_size=group_size, num_groups=num_groups,
-        input_corr=input_corr, betas=betas)
+        input_corr=input_corr, betas=betas, eps=eps)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if isinstance(fail_trial, bool) or not isinstance(fail_trial, (int, np.integer)) or not -1 <= fail_trial < trials:
@@ -92,7 +92,7 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     settings = dict(norm=norm, width=width, depth=depth, batch=batch, trials=trials,
                     nonlinearity=nonlinearity, residual=bool(residual), alpha=float(alpha),
                     nf_scaling=bool(nf_scaling), group_size=g, input_corr=float(input_corr), seed=int(seed),
-                    eps=float(eps), backward=bool(backward))
+                    eps=eps, backward=bool(backward))
     if fail_trial >= 0:
         settings["fail_trial"] = fail_trial
     if engine == "auto":

@@ -8,6 +8,11 @@ of shape (B, C, H, W) or (B, C) (an MLP activation: H = W = 1) over the axes lis
 LayerNorm; 1, and ``"C"`` absent, for per-channel statistics); ``stat_count``
 gives the number ``n`` of entries per statistic, the ``n`` of the gradient-growth claim B1.
 
+Statistics are computed in at least float32: a float16 (or bfloat16) input is normalized
+in float32 and the output cast back to the input's dtype, as ``torch.nn``'s normalization
+layers do. In float16, ``x²`` overflows from ``|x| > 256`` (and a variance of 0 or inf
+gives an all-zero output), and bfloat16 keeps 8 bits of a sum of squares.
+
 Parametric normalizers and plain leave the activations alone; :class:`Passthrough` is the
 identity module that stands in for them where an activation normalizer would go.
 """
@@ -22,6 +27,11 @@ from torch import nn
 from normtheory.normalizers._checks import check_eps, check_input, positive_int
 
 
+def stat_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype statistics are computed in: float32 for float16 / bfloat16, else ``dtype``."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
 def channel_shape(x: torch.Tensor) -> tuple[int, ...]:
     """The shape that broadcasts a per-channel vector against ``x`` (B, C, ...)."""
     return (1, -1) + (1,) * (x.dim() - 2)
@@ -31,7 +41,9 @@ class ActivationNorm(nn.Module):
     """Base of the eight activation-based normalizers.
 
     Class attributes of each subclass: ``stat_axes`` (tuple of ``"B"``, ``"C"``, ``"H"``,
-    ``"W"``) and ``centered`` (whether the mean is removed as well as the scale).
+    ``"W"``) and ``centered`` (whether the mean is removed as well as the scale). Each
+    subclass implements :meth:`normalize`; :meth:`forward` checks the input, runs it in
+    :func:`stat_dtype` and returns the input's dtype.
     """
 
     family = "activation"
@@ -62,6 +74,14 @@ class ActivationNorm(nn.Module):
 
     def check(self, x: torch.Tensor) -> None:
         check_input(x, self.num_channels, type(self).__name__)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.check(x)
+        return self.normalize(x.to(stat_dtype(x.dtype))).to(x.dtype)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer's output for a checked input ``x`` in :func:`stat_dtype`."""
+        raise NotImplementedError
 
     def affine(self, y: torch.Tensor) -> torch.Tensor:
         shape = channel_shape(y)

@@ -65,8 +65,7 @@ class BatchNorm(BatchStatNorm):
         self.register_buffer("running_mean", torch.zeros(self.num_channels, **factory))
         self.register_buffer("running_var", torch.ones(self.num_channels, **factory))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check(x)
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             var, mean = torch.var_mean(x, dim=batch_dims(x), unbiased=False)
             self.update_running("running_mean", mean)
@@ -85,8 +84,7 @@ class VarianceNorm(BatchStatNorm):
         super().__init__(num_channels, eps=eps, momentum=momentum, device=device, dtype=dtype)
         self.register_buffer("running_sq", torch.ones(self.num_channels, device=device, dtype=dtype))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check(x)
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             sq = x.pow(2).mean(dim=batch_dims(x))
             self.update_running("running_sq", sq)

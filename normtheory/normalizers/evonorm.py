@@ -43,8 +43,7 @@ class EvoNormB0(BatchStatNorm):
         self.v = nn.Parameter(torch.ones(self.num_channels, **factory))
         self.register_buffer("running_var", torch.ones(self.num_channels, **factory))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check(x)
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             var_b = x.var(dim=batch_dims(x), unbiased=False)
             self.update_running("running_var", var_b, self.stat_count(x.shape))
@@ -66,7 +65,6 @@ class EvoNormS0(GroupStatNorm):
                          device=device, dtype=dtype)
         self.v = nn.Parameter(torch.ones(self.num_channels, device=device, dtype=dtype))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check(x)
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
         sig = torch.sigmoid(self.v.view(channel_shape(x)) * x)
         return self.affine(x * sig * torch.rsqrt(group_var(x, self.group_size) + self.eps))

@@ -26,8 +26,7 @@ class FilterResponseNorm(ActivationNorm):
         super().__init__(num_channels, eps=eps, device=device, dtype=dtype)
         self.tau = nn.Parameter(torch.zeros(self.num_channels, device=device, dtype=dtype)) if tlu else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check(x)
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
         y = self.affine(group_standardize(x, 1, self.eps, center=False))
         if self.tau is not None:
             y = torch.maximum(y, self.tau.view(channel_shape(x)))

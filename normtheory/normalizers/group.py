@@ -65,8 +65,7 @@ class GroupNorm(GroupStatNorm):
 
     centered = True
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.check(x)
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
         return self.affine(group_standardize(x, self.group_size, self.eps))
 
 

@@ -14,7 +14,9 @@ second moment of an isotropic input (docs/settings.md):
   N(0, 1) input; the gain ``sqrt(2π/(π−1))`` is :data:`RELU_GAIN`.
 
 The raw weight is Kaiming-normal (fan-in, ``gain``) and both effective weights are
-invariant to rescaling it, so ``gain`` only sets the raw weight's scale.
+invariant to rescaling it, so ``gain`` only sets the raw weight's scale. As for the
+activation normalizers, the per-unit statistics of a float16 / bfloat16 weight are computed
+in float32 and the effective weight cast back to the weight's dtype.
 
 Moments used above (derived here): for ``z ~ N(0, 1)``, ``E relu(z) = 1/sqrt(2π)`` and
 ``E relu(z)² = 1/2``, so ``Var relu(z) = 1/2 − 1/(2π) = (π − 1)/(2π)``.
@@ -29,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from normtheory.normalizers._checks import positive_float
+from normtheory.normalizers.base import stat_dtype
 
 #: sqrt(2π/(π−1)): the inverse standard deviation of relu(z) for z ~ N(0, 1).
 RELU_GAIN = math.sqrt(2 * math.pi / (math.pi - 1))
@@ -69,15 +72,17 @@ def _per_unit_inverse(x: torch.Tensor) -> torch.Tensor:
 
 def weight_norm_rows(v: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """``scale · v / ‖v‖`` per output unit (first axis)."""
-    flat = v.flatten(1)
-    return (scale.view(-1, 1) * flat * _per_unit_inverse(flat.norm(dim=1, keepdim=True))).view_as(v)
+    flat = v.flatten(1).to(stat_dtype(v.dtype))
+    w = scale.view(-1, 1) * flat * _per_unit_inverse(flat.norm(dim=1, keepdim=True))
+    return w.to(v.dtype).view_as(v)
 
 
 def standardize_rows(w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     """``scale · (w − mean) / (std · sqrt(fan_in))`` per output unit (biased std)."""
-    flat = w.flatten(1)
+    flat = w.flatten(1).to(stat_dtype(w.dtype))
     var, mean = torch.var_mean(flat, dim=1, unbiased=False, keepdim=True)
-    return (scale.view(-1, 1) * (flat - mean) * _per_unit_inverse(torch.sqrt(var * flat.shape[1]))).view_as(w)
+    ws = scale.view(-1, 1) * (flat - mean) * _per_unit_inverse(torch.sqrt(var * flat.shape[1]))
+    return ws.to(w.dtype).view_as(w)
 
 
 class _Reparametrized:
