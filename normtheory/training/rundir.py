@@ -18,12 +18,14 @@ from pathlib import Path
 
 from normtheory.durable import JsonlLog, atomic_write_json, check_writable_dir, load_torch, read_json
 
-RESUME_FREE = ("device", "compile", "max_steps")
+RESUME_FREE = ("device", "compile", "max_steps", "check_every")
 CHECKPOINT, CONFIG, LOG = "checkpoint.pt", "config.json", "log.jsonl"
 
 
-def config_changes(saved: dict, config: dict) -> list[str]:
-    """``"field: saved -> new"`` for every field (but :data:`RESUME_FREE`) that differs."""
+def config_changes(saved: dict, config: dict, defaults: dict | None = None) -> list[str]:
+    """``"field: saved -> new"`` for every field (but :data:`RESUME_FREE`) that differs; a field
+    missing from ``saved`` (written before the field existed) counts as its value in ``defaults``."""
+    saved = {**{k: v for k, v in (defaults or {}).items() if k in config}, **saved}
     keys = [k for k in {**saved, **config} if k not in RESUME_FREE]
     return [f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in keys if saved.get(k) != config.get(k)]
 
@@ -32,9 +34,11 @@ def _logs(out: Path) -> list[Path]:
     return [p for p in [out / LOG, *sorted(out.glob(f"seed_*/{LOG}"))] if p.exists()]
 
 
-def prepare(out, config: dict, *, resume: bool, force: bool, map_location=None) -> dict | None:
+def prepare(out, config: dict, *, resume: bool, force: bool, defaults: dict | None = None) -> dict | None:
     """Check ``out`` for a run with ``config`` and write its ``config.json``; returns the
-    checkpoint to resume from (``None``: start at epoch 0). ``ValueError`` (one line) for a
+    checkpoint to resume from (``None``: start at epoch 0), loaded onto the CPU whatever the
+    training device: the RNG states must be CPU byte tensors for ``torch.set_rng_state``, and
+    model and optimizer states move to the device as they are loaded. ``ValueError`` (one line) for a
     folder that is not writable, a run that would be overwritten or resumed under another
     configuration, and a damaged ``config.json`` or checkpoint."""
     if resume and force:
@@ -48,13 +52,13 @@ def prepare(out, config: dict, *, resume: bool, force: bool, map_location=None) 
                          f"or --force to start it over")
     if resume and (out / CONFIG).exists():
         saved = read_json(out / CONFIG, hint="delete the folder's files or pass --force to start over")
-        changes = config_changes(saved if isinstance(saved, dict) else {}, config)
+        changes = config_changes(saved if isinstance(saved, dict) else {}, config, defaults)
         if changes:
             raise ValueError(f"--resume: the configuration differs from the run in {out} ({'; '.join(changes)}); "
                              f"use another --out, or --force to start it over")
     if resume and ckpt.exists():
         state = load_torch(ckpt, hint="it cannot be resumed: pass --force to start the run over",
-                           map_location=map_location, weights_only=False)
+                           map_location="cpu", weights_only=False)
     if force:
         for path in [ckpt, *_logs(out)]:
             path.unlink()

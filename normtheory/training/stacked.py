@@ -33,9 +33,10 @@ import torch.nn.functional as F
 
 from normtheory.durable import JsonlLog, atomic_save_torch, atomic_write_json
 from normtheory.training import rundir
+from normtheory.training.common import (LossWindow, TrainConfig, augment, build_model, check_config, defaults,
+                                        device_and_autocast, device_tensors, flips, probe_summary, set_lr)
 from normtheory.training.data import ImageData
-from normtheory.training.loop import (TrainConfig, _probe_summary, augment, build_model, check_config,
-                                      device_and_autocast, device_tensors, lr_at)
+from normtheory.training.schedule import lr_at
 
 
 def seed_list(config: TrainConfig) -> list[int]:
@@ -101,114 +102,144 @@ class StackedModels:
 def evaluate_stacked(models: StackedModels, x, y, batch_size: int, autocast) -> tuple[list, list]:
     """Per seed, the mean test loss and accuracy (every seed sees the same test batches)."""
     models.train(False)
-    loss = torch.zeros(len(next(iter(models.params.values()))), dtype=torch.float64)
+    loss = torch.zeros(len(next(iter(models.params.values()))), dtype=torch.float64, device=x.device)
     correct = torch.zeros_like(loss)
     with torch.no_grad(), autocast():
         for i in range(0, x.shape[0], batch_size):
             out = models.forward(x[i:i + batch_size], shared=True).float()
             yb = y[i:i + batch_size].expand(out.shape[0], -1)
-            loss += F.cross_entropy(out.flatten(0, 1), yb.flatten(), reduction="none").view(yb.shape).sum(1).cpu()
-            correct += (out.argmax(-1) == yb).sum(1).cpu()
+            loss += F.cross_entropy(out.flatten(0, 1), yb.flatten(), reduction="none").view(yb.shape).sum(1).double()
+            correct += (out.argmax(-1) == yb).sum(1)
     models.train(True)
     n = x.shape[0]
-    return (loss / n).tolist(), (correct / n).tolist()
+    return (loss / n).cpu().tolist(), (correct / n).cpu().tolist()
+
+
+def stacked_step(fwd, opt, params, xb, yb, alive, autocast):
+    """One SGD step of every seed on its batch ``xb[k]``; a seed whose loss is not finite, or
+    that is not ``alive`` (a device mask), gets a zero gradient. Returns the per-seed losses,
+    correct counts and the updated mask, all on the device (nothing is read back)."""
+    S, B = yb.shape
+    with autocast():
+        logits = fwd(xb, shared=False).float()
+        losses = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view(S, B).mean(1)
+    alive = alive & torch.isfinite(losses.detach())
+    opt.zero_grad(set_to_none=True)
+    torch.where(alive, losses, 0.0).sum().backward()
+    with torch.no_grad():
+        for p in params:  # a diverged seed's NaN gradient must not move its tensors
+            p.grad.copy_(torch.where(alive.view(-1, *([1] * (p.dim() - 1))), p.grad, 0.0))
+    opt.step()
+    return losses.detach(), (logits.detach().argmax(-1) == yb).sum(1), alive
 
 
 def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False, force: bool = False,
                   progress: bool = True) -> dict:
     """Train seeds ``config.seed .. config.seed + config.seeds − 1`` at once; returns
     ``{"status", "seeds": {seed: summary}}`` (status "finished" if any seed finished)."""
-    from tqdm.auto import tqdm
+    from normtheory.normalizers import input_checks
 
-    from normtheory.normalizers import set_input_checks
+    with input_checks(False):  # the loop checks the losses for non-finite values instead
+        return _train_stacked(config, data, Path(out_dir), resume=resume, force=force, progress=progress)
+
+
+def _train_stacked(config: TrainConfig, data: ImageData, out: Path, *, resume: bool, force: bool,
+                   progress: bool) -> dict:
+    from tqdm.auto import tqdm
 
     seeds = seed_list(config)
     check_config(config, data)
-    out = Path(out_dir)
     dev, autocast = device_and_autocast(config)
     models = StackedModels(config, data, seeds, dev)
-    state = rundir.prepare(out, asdict(config), resume=resume, force=force, map_location=dev)
+    state = rundir.prepare(out, asdict(config), resume=resume, force=force, defaults=defaults())
     ckpt_path = out / rundir.CHECKPOINT
-    set_input_checks(False)  # the loop checks the losses for non-finite values instead
     params = list(models.params.values())
     opt = torch.optim.SGD(params, lr=config.initial_lr(), momentum=config.momentum,
                           weight_decay=config.weight_decay)
     gens = [torch.Generator().manual_seed(s) for s in seeds]
-    active = torch.ones(len(seeds), dtype=torch.bool)
+    active = torch.ones(len(seeds), dtype=torch.bool)  # on the CPU, for the bookkeeping
     summaries = {s: {"status": "finished"} for s in seeds}
     logs = {s: JsonlLog(seed_dir(out, s) / rundir.LOG) for s in seeds}
     for s in seeds:
         atomic_write_json(seed_dir(out, s) / rundir.CONFIG, asdict(replace(config, seed=s, seeds=1)))
     records = {s: rundir.restore_log(logs[s], state, s) for s in seeds}
     start_epoch = 0
-    if state is not None:
+    if state is not None:  # loaded on the CPU (RNG states must be CPU byte tensors)
         models.load(state["models"])
         opt.load_state_dict(state["optimizer"])
         for g, g_state in zip(gens, state["generators"]):
             g.set_state(g_state)
         torch.set_rng_state(state["torch_rng"])
-        active = state["active"].clone()
+        active = state["active"].to("cpu", torch.bool).clone()
         summaries = {int(k): v for k, v in state["summaries"].items()}
         start_epoch = state["epoch"] + 1
     fwd = torch.compile(models.forward) if config.compile else models.forward
     x_train, y_train, x_test, y_test = device_tensors(data, dev)
     n, S, B = x_train.shape[0], len(seeds), config.batch_size
     steps_per_epoch = n // B
-    flip = config.flip and data.image_size >= 16
+    flip = flips(config, data)
     probe_x, probe_y = x_train[: min(64, n)], y_train[: min(64, n)]
     step = start_epoch * steps_per_epoch
+    window = LossWindow()
+
+    def check() -> None:
+        """Read the window's losses back once; seeds with a non-finite loss are recorded as
+        diverged (at their first such step) and leave ``active``."""
+        nonlocal tot_loss
+        flushed = window.flush()
+        if flushed is None:
+            return
+        values, finite, steps = flushed
+        for k in torch.nonzero(active & ~finite.all(0)).flatten().tolist():
+            bad_step, bad_lr = steps[int((~finite[:, k]).nonzero()[0, 0])]
+            summaries[seeds[k]] = {"status": "diverged", "epoch": epoch, "step": bad_step}
+            record = {"epoch": epoch, "diverged": True, "step": bad_step, "lr": bad_lr}
+            logs[seeds[k]].append(record)
+            records[seeds[k]].append(record)
+        active.logical_and_(finite.all(0))
+        tot_loss += torch.where(finite, values, 0.0).sum(0) * B
+
     for epoch in range(start_epoch, config.epochs):
         if not bool(active.any()):
             break
         t0 = time.perf_counter()
+        alive = active.to(dev)
         perms = [torch.randperm(n, generator=g).to(dev) for g in gens]
-        tot_loss, tot_correct, seen = torch.zeros(S, dtype=torch.float64), torch.zeros(S, dtype=torch.float64), 0
-        probes = {}
+        tot_loss = torch.zeros(S, dtype=torch.float64)
+        tot_correct = torch.zeros(S, dtype=torch.int64, device=dev)
+        seen, probes = 0, {}
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs} ({S} seeds)",
                    disable=not progress, leave=False)
         for i in bar:
             lr = lr_at(config, epoch + i / steps_per_epoch)
-            for group in opt.param_groups:
-                group["lr"] = lr
+            set_lr(opt, lr)
             idx = [p[i * B:(i + 1) * B] for p in perms]
             xb = torch.stack([augment(x_train[j], g, flip, config.crop) for j, g in zip(idx, gens)])
             yb = torch.stack([y_train[j] for j in idx])
-            with autocast():
-                logits = fwd(xb, shared=False).float()
-                losses = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="none").view(S, B).mean(1)
-            values = losses.detach().double().cpu()
-            finite = torch.isfinite(values)
-            for k in torch.nonzero(active & ~finite).flatten().tolist():
-                summaries[seeds[k]] = {"status": "diverged", "epoch": epoch, "step": step}
-                record = {"epoch": epoch, "diverged": True, "step": step, "lr": lr}
-                logs[seeds[k]].append(record)
-                records[seeds[k]].append(record)
-            active &= finite
-            if not bool(active.any()):
-                break
-            keep = active.to(dev)
-            opt.zero_grad(set_to_none=True)
-            losses[keep].sum().backward()
-            with torch.no_grad():
-                for p in params:  # a diverged seed's NaN gradient must not move its tensors
-                    p.grad.copy_(torch.where(keep.view(-1, *([1] * (p.dim() - 1))), p.grad, 0.0))
-            opt.step()
+            losses, correct, alive = stacked_step(fwd, opt, params, xb, yb, alive, autocast)
+            window.add(losses, step, lr)
             step += 1
-            tot_loss += torch.where(active, values, 0.0) * B
-            tot_correct += (logits.argmax(-1) == yb).sum(1).double().cpu()
+            tot_correct += correct
             seen += B
+            last = i == steps_per_epoch - 1 or (config.max_steps is not None and step >= config.max_steps)
+            if len(window) >= config.check_every or last:
+                check()
+                if not bool(active.any()):
+                    break
             if config.probe_every and step % config.probe_every == 0:
-                probes = {k: _probe_summary(models.seed_model(k), probe_x, probe_y)
+                probes = {k: probe_summary(models.seed_model(k), probe_x, probe_y)
                           for k in torch.nonzero(active).flatten().tolist()}
-            if config.max_steps is not None and step >= config.max_steps:
+            if last:
                 break
+        check()
         elapsed = time.perf_counter() - t0
         if not bool(active.any()):
             break
         test_loss, test_acc = evaluate_stacked(models, x_test, y_test, 512, autocast)
+        correct_host = tot_correct.cpu()
         for k in torch.nonzero(active).flatten().tolist():
             record = {"epoch": epoch, "step": step, "lr": lr, "train_loss": float(tot_loss[k]) / max(seen, 1),
-                      "train_acc": float(tot_correct[k]) / max(seen, 1), "test_loss": test_loss[k],
+                      "train_acc": int(correct_host[k]) / max(seen, 1), "test_loss": test_loss[k],
                       "test_acc": test_acc[k], "time_s": elapsed,
                       "images_per_s": S * seen / elapsed if elapsed > 0 else float("nan"),
                       "stacked_seeds": S, **probes.get(k, {})}
@@ -217,10 +248,9 @@ def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool
             summaries[seeds[k]] = {"status": "finished", **record}
         atomic_save_torch(ckpt_path, {"models": models.state(), "optimizer": opt.state_dict(),
                                       "generators": [g.get_state() for g in gens], "torch_rng": torch.get_rng_state(),
-                                      "active": active, "summaries": summaries, "epoch": epoch, "log": records})
+                                      "active": active.clone(), "summaries": summaries, "epoch": epoch,
+                                      "log": records})
         if config.max_steps is not None and step >= config.max_steps:
             break
-    set_input_checks(True)
     status = "finished" if any(v["status"] == "finished" for v in summaries.values()) else "diverged"
     return {"status": status, "seeds": summaries}
-
