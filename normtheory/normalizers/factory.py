@@ -13,7 +13,7 @@ import math
 
 from torch import nn
 
-from normtheory.normalizers._checks import positive_int
+from normtheory.normalizers._checks import check_eps, positive_int
 from normtheory.normalizers.base import Passthrough
 from normtheory.normalizers.batch import BatchNorm, VarianceNorm
 from normtheory.normalizers.evonorm import EvoNormB0, EvoNormS0
@@ -72,10 +72,12 @@ def make(name: str, num_channels: int, *, group_size=None, num_groups=None, eps:
     them; neither: ``num_groups = 32`` when it divides ``num_channels``). ``options`` go to
     the module: ``momentum`` (batchnorm, variancenorm, evonorm_b0), ``tlu`` (frn),
     ``device`` and ``dtype`` (all). For the parametric names and plain the activations are
-    not normalized: a :class:`Passthrough` (an ``nn.Identity``) carrying the family.
+    not normalized: a :class:`Passthrough` (an ``nn.Identity``) carrying the family; ``eps``
+    is still checked there, as a bad value is a mistake whatever the name.
     """
     name = check_name(name)
     num_channels = positive_int(num_channels, "num_channels")
+    eps = check_eps(eps)
     if name not in GROUPED_NAMES and (group_size is not None or num_groups is not None):
         raise ValueError(f"group_size/num_groups apply to {' and '.join(GROUPED_NAMES)}, not to {name}")
     if name not in _ACTIVATION:
