@@ -60,7 +60,8 @@ def read_runs(runs: str | Path) -> list[dict]:
     Returns ``{"arch", "skipinit", "norm", "group_size", "batch", "seed", "epoch", "loss",
     "path"}`` per run; ``epoch`` counts finished epochs (the log's 0-based ``epoch`` + 1) and
     ``loss`` is the epoch's mean training loss, NaN at the epoch a run diverged. A folder
-    with a config but no log yet (a run not started) is left out.
+    with a config but no log yet (a run not started) is left out, and so are the short runs
+    of an LR search (folders below one holding ``find_max_lr.json``).
     """
     from normtheory.training import read_log
 
@@ -70,7 +71,7 @@ def read_runs(runs: str | Path) -> list[dict]:
     found = []
     for config_path in sorted(root.rglob("config.json")):
         log_path = config_path.parent / "log.jsonl"
-        if not log_path.exists():
+        if not log_path.exists() or _in_lr_search(config_path.parent, root):
             continue
         try:
             config = json.loads(config_path.read_text())
@@ -87,6 +88,12 @@ def read_runs(runs: str | Path) -> list[dict]:
                              f"({type(exc).__name__}: {exc})") from exc
         found.append(run)
     return found
+
+
+def _in_lr_search(folder: Path, root: Path) -> bool:
+    from normtheory.training.loop import SEARCH
+
+    return any((p / SEARCH).exists() for p in [folder, *folder.parents] if p == root or root in p.parents)
 
 
 def series_label(norm: str, group_size, batch: int) -> str:

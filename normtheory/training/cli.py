@@ -24,10 +24,24 @@ def add_arguments(p) -> None:
     p.add_argument("--dataset", default="digits", choices=["digits", "cifar10", "cifar100"],
                    help="digits (embedded, no download) or cifar10/cifar100 from --data-dir (default digits)")
     p.add_argument("--data-dir", default=None, help="directory holding cifar-100-python/ or cifar-10-batches-py/")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default 2 for digits, 200 for CIFAR)")
+    p.add_argument("--protocol", default="linear", choices=["linear", "paper"],
+                   help="linear (default): initial LR init_lr*0.1*B/256, /10 at 50%% and 75%% of the epochs, "
+                        "200 epochs on CIFAR, inputs standardized per channel. paper: the authors' code "
+                        "(BeyondBatchNorm): initial LR init_lr*0.1*256/B -- their code scales INVERSELY with "
+                        "the batch (batch 16 starts at 1.6*init_lr) although its comment says linearly, and we "
+                        "follow the code --, one /10 drop at 75%% of the iterations after the warm-up, 60 "
+                        "epochs (10 at batch < 32), inputs normalized with mean and std 0.5, augmentation by "
+                        "horizontal flips only (do not add --crop)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="epochs (default: linear 2 for digits, 200 for CIFAR; paper 60, 10 at batch < 32)")
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default 64)")
-    p.add_argument("--lr", type=float, default=None, help="initial LR (default 0.1 * batch / 256)")
-    p.add_argument("--warmup", type=float, default=0.0, help="linear warmup, in epochs (default 0)")
+    p.add_argument("--init-lr", type=float, default=1.0,
+                   help="multiplier of the protocol's initial LR, as the authors' --init_lr (default 1)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="initial LR, overriding the protocol's init_lr-scaled one")
+    p.add_argument("--warmup", type=float, default=0.0,
+                   help="linear warm-up from 0, in epochs counted in --epochs (default 0; the paper uses it "
+                        "for FRN only: 5 epochs, 1 at batch < 32)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--seeds", type=int, default=1,
                    help="train seeds SEED..SEED+N-1 at once (vmap over stacked models; logs in OUT/seed_<s>/) "
@@ -42,7 +56,10 @@ def add_arguments(p) -> None:
     again.add_argument("--resume", action="store_true",
                        help="continue the run in --out from its checkpoint (its configuration must be the same)")
     again.add_argument("--force", action="store_true", help="start over, deleting the run already in --out")
-    p.add_argument("--find-max-lr", action="store_true", help="search the largest stable initial LR with short runs")
+    p.add_argument("--find-max-lr", action="store_true",
+                   help="search the largest stable initial LR with short runs (60 steps under the run's schedule) "
+                        "in OUT/<value>/: init_lr in 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01 with --protocol paper, "
+                        "the LR in 1.6, 0.8, ..., 0.0125 otherwise; continues a search cut short")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -53,7 +70,9 @@ def config_from(args):
 
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
-    epochs = args.epochs if args.epochs is not None else (2 if args.dataset == "digits" else 200)
+    from normtheory.training.schedule import default_epochs
+
+    epochs = args.epochs if args.epochs is not None else default_epochs(args.protocol, args.batch_size, args.dataset)
     mlp = {"width": args.width, "depth": args.depth, "nonlinearity": "relu"} if args.arch == "mlp" else {}
     for option, value in mlp and (("--width", args.width), ("--depth", args.depth)):
         if value < 1:
@@ -62,7 +81,7 @@ def config_from(args):
                          skipinit=args.skipinit, epochs=epochs, batch_size=args.batch_size, lr=args.lr,
                          warmup_epochs=args.warmup, seed=args.seed, seeds=args.seeds, device=args.device,
                          amp=not args.no_amp, compile=args.compile, crop=args.crop, probe_every=args.probe_every,
-                         mlp=mlp)
+                         mlp=mlp, protocol=args.protocol, init_lr=args.init_lr)
     try:
         check_numbers(config)
     except ValueError as exc:  # name the option, not the field
@@ -81,7 +100,8 @@ def run(args) -> int:
     try:
         config = config_from(args)
         check_writable_dir(args.out)
-        data = load_dataset(args.dataset, args.data_dir, seed=args.seed)
+        data = load_dataset(args.dataset, args.data_dir, seed=args.seed,
+                            normalize="half" if args.protocol == "paper" else "standard")
         if args.find_max_lr:
             result = find_max_lr(config, data, args.out, force=args.force, progress=not args.quiet)
             print(json.dumps(result, indent=2))

@@ -83,8 +83,13 @@ def _batch(path: Path, dataset: str, label_key: bytes, num_classes: int) -> tupl
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
-def load_cifar(data_dir, dataset: str = "cifar100") -> ImageData:
-    """Read the official CIFAR pickles from ``data_dir`` (or ``data_dir/<folder>``)."""
+NORMALIZATIONS = ("standard", "half")
+PIXEL_MAX = {"cifar10": 255.0, "cifar100": 255.0, "digits": 16.0}
+
+
+def load_cifar(data_dir, dataset: str = "cifar100", normalize: str = "standard") -> ImageData:
+    """Read the official CIFAR pickles from ``data_dir`` (or ``data_dir/<folder>``);
+    ``normalize`` as in :func:`normalized`."""
     if dataset not in CIFAR_LAYOUT:
         raise DataError(f"dataset must be one of {', '.join(CIFAR_LAYOUT)}, got {dataset!r}")
     folder, files, label_key, num_classes = CIFAR_LAYOUT[dataset]
@@ -103,10 +108,10 @@ def load_cifar(data_dir, dataset: str = "cifar100") -> ImageData:
         ytr = np.concatenate([p[1] for p in parts])
         xte, yte = _batch(root / "test_batch", dataset, label_key, num_classes)
         _unpickle(root / "batches.meta", dataset)
-    return standardize(dataset, xtr, ytr, xte, yte, num_classes)
+    return normalized(normalize, dataset, xtr, ytr, xte, yte, num_classes)
 
 
-def load_digits(seed: int = 0, test_fraction: float = 0.2) -> ImageData:
+def load_digits(seed: int = 0, test_fraction: float = 0.2, normalize: str = "standard") -> ImageData:
     """scikit-learn's digits as 1x8x8 images, a seeded train/test split."""
     from sklearn.datasets import load_digits as sk_digits
 
@@ -116,7 +121,20 @@ def load_digits(seed: int = 0, test_fraction: float = 0.2) -> ImageData:
     order = np.random.default_rng(seed).permutation(len(labels))
     n_test = int(round(test_fraction * len(labels)))
     te, tr = order[:n_test], order[n_test:]
-    return standardize("digits", images[tr], labels[tr], images[te], labels[te], 10)
+    return normalized(normalize, "digits", images[tr], labels[tr], images[te], labels[te], 10)
+
+
+def normalized(normalize: str, name, xtr, ytr, xte, yte, num_classes) -> ImageData:
+    """``standard``: each channel to mean 0 and std 1 with the training statistics (this
+    package's default); ``half``: pixels scaled to [0, 1], then mean 0.5 and std 0.5 removed,
+    to [-1, 1], as the authors' code does (``transforms.Normalize((0.5,)*3, (0.5,)*3)``)."""
+    if normalize == "standard":
+        return standardize(name, xtr, ytr, xte, yte, num_classes)
+    if normalize == "half":
+        top = PIXEL_MAX[name]
+        return ImageData(name, (xtr.astype(np.float32) / top - 0.5) / 0.5, ytr,
+                         (xte.astype(np.float32) / top - 0.5) / 0.5, yte, num_classes)
+    raise ValueError(f"normalize must be one of {', '.join(NORMALIZATIONS)}, got {normalize!r}")
 
 
 def standardize(name, xtr, ytr, xte, yte, num_classes) -> ImageData:
@@ -127,12 +145,37 @@ def standardize(name, xtr, ytr, xte, yte, num_classes) -> ImageData:
     return ImageData(name, (xtr - mean) / std, ytr, (xte - mean) / std, yte, num_classes)
 
 
-def load_dataset(name: str = "digits", data_dir=None, seed: int = 0) -> ImageData:
-    """``digits`` (embedded) or ``cifar10`` / ``cifar100`` from ``data_dir``."""
+def load_dataset(name: str = "digits", data_dir=None, seed: int = 0, normalize: str = "standard") -> ImageData:
+    """``digits`` (embedded) or ``cifar10`` / ``cifar100`` from ``data_dir``; ``normalize``:
+    ``standard`` (per channel) or ``half`` (mean and std 0.5, the paper's protocol)."""
     if name == "digits":
-        return load_digits(seed)
+        return load_digits(seed, normalize=normalize)
     if name in CIFAR_LAYOUT:
         if data_dir is None:
             raise DataError(f"{name} needs --data-dir (no download is attempted); {_expected(name)}")
-        return load_cifar(data_dir, name)
+        return load_cifar(data_dir, name, normalize=normalize)
     raise DataError(f"dataset must be one of {', '.join(DATASETS)}, got {name!r}")
+
+
+def write_synthetic_cifar100(root, n_train: int = 200, n_test: int = 100, classes: int = 100, seed: int = 0) -> Path:
+    """Write a small learnable stand-in for CIFAR-100 in its official pickle format to
+    ``root/cifar-100-python/`` (for runs on a machine without the data set, and for tests):
+    each of ``classes`` labels (of the 100) has a smooth random 3x32x32 colour pattern, and
+    an image is its label's pattern plus pixel noise."""
+    rng = np.random.default_rng(seed)
+    folder = Path(root) / "cifar-100-python"
+    folder.mkdir(parents=True, exist_ok=True)
+    coarse = rng.normal(0, 60, (classes, 3, 4, 4))
+    patterns = 128 + np.kron(coarse, np.ones((1, 1, 8, 8)))
+    for name, n in (("train", n_train), ("test", n_test)):
+        labels = rng.integers(0, classes, n)
+        images = patterns[labels] + rng.normal(0, 40, (n, 3, 32, 32))
+        obj = {b"filenames": [f"{name}_{i}.png".encode() for i in range(n)], b"batch_label": name.encode(),
+               b"fine_labels": labels.tolist(), b"coarse_labels": (labels // 5).tolist(),
+               b"data": np.clip(images, 0, 255).astype(np.uint8).reshape(n, 3072)}
+        with open(folder / name, "wb") as fh:
+            pickle.dump(obj, fh, protocol=2)
+    with open(folder / "meta", "wb") as fh:
+        pickle.dump({b"fine_label_names": [f"c{i}".encode() for i in range(100)],
+                     b"coarse_label_names": [f"s{i}".encode() for i in range(20)]}, fh, protocol=2)
+    return folder

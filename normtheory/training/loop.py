@@ -194,7 +194,8 @@ def find_max_lr(config: TrainConfig, data: ImageData, out_dir, *, lrs=None, step
 
     The grid (``lrs``, default :func:`search_grid`) holds ``init_lr`` multipliers under the
     paper's protocol and absolute LRs otherwise. Each run goes to ``out_dir/<field>_<value>``
-    and each verdict into ``out_dir/find_max_lr.json``, so a search cut short continues where
+    (its log and config; the checkpoint is deleted once judged) and each verdict into
+    ``out_dir/find_max_lr.json``, so a search cut short continues where
     it stopped (a run without a verdict is started over); a record of another configuration
     is refused unless ``force``. Returns ``{"max_stable_lr", "<field>", "tried"}``.
     """
@@ -221,6 +222,7 @@ def find_max_lr(config: TrainConfig, data: ImageData, out_dir, *, lrs=None, step
         if value not in tried:
             cfg = replace(probe, **{key: value})
             s = train(cfg, data, out / f"{key}_{value:g}", force=True, progress=progress)
+            (out / f"{key}_{value:g}" / rundir.CHECKPOINT).unlink(missing_ok=True)  # only the verdict is kept
             stable = s["status"] == "finished" and s["train_loss"] < math.log(data.num_classes)
             tried[value] = {key: value, "lr": cfg.initial_lr(), "status": s["status"],
                             "train_loss": s.get("train_loss"), "stable": stable}

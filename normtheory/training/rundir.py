@@ -61,7 +61,7 @@ def prepare(out, config: dict, *, resume: bool, force: bool, defaults: dict | No
                            map_location="cpu", weights_only=False)
     if force:
         for path in [ckpt, *_logs(out)]:
-            path.unlink()
+            path.unlink(missing_ok=True)
     atomic_write_json(out / CONFIG, config)
     return state
 
