@@ -132,3 +132,16 @@ def test_find_max_lr_searches_init_lr_under_the_paper_protocol_and_continues(tmp
     with pytest.raises(ValueError, match="another configuration"):
         find_max_lr(TrainConfig(protocol="paper", epochs=3, **MLP), _tiny(), tmp_path / "s", steps=12)
     assert math.isfinite(first["tried"][-1]["train_loss"])
+
+
+def test_predict_speed_at_each_settings_own_lr_reports_rho_with_intervals(tmp_path):
+    from normtheory.experiments.speed_own_lr import run_own_lr
+    from normtheory.training import load_digits
+
+    base = TrainConfig(arch="mlp", batch_size=32, lr=0.05, mlp=dict(width=8, depth=2, nonlinearity="relu"))
+    res = run_own_lr(settings=[("layernorm", None), ("plain", None)], seeds=(0, 1, 2), steps=10, base_config=base,
+                     data=load_digits(), out=tmp_path / "ps.csv", grid=(1e4, 0.1), progress=False)
+    assert set(res["lrs"].values()) <= {0.1, None} and len(res["rows"]) == 3 * (2 - len(res["unstable"]))
+    assert all(r["lr"] == 0.1 for r in res["rows"])
+    lo, hi = res["bootstrap_95"]
+    assert -1 <= lo <= hi <= 1 and res["fisher_z_95"][0] < res["spearman_rho"] < res["fisher_z_95"][1]

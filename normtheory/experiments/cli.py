@@ -16,6 +16,10 @@ def add_arguments(p) -> None:
     ps.add_argument("--steps", type=int, default=100, help="SGD steps per run (default 100)")
     ps.add_argument("--seeds", type=int, default=2, help="seeds per setting (default 2)")
     ps.add_argument("--out", default="runs/predict_speed.csv", help="CSV of results, reused on rerun")
+    ps.add_argument("--own-lr", action="store_true",
+                    help="train each setting at its own largest stable LR (0.8, 0.4, ..., 0.00625; its seed 0 "
+                         "finite and below log(classes) after --steps) and report rho with a bootstrap-over-seeds "
+                         "and a Fisher-z 95%% interval; without it every setting uses LR 0.05")
     ps.add_argument("--quiet", action="store_true", help="no progress bar")
     add_figure1(sub)
 
@@ -106,12 +110,22 @@ def run(args) -> int:
         if Path(args.out).is_dir():
             raise ValueError(f"--out {args.out} is a folder; give the path of a CSV file")
         check_writable_dir(Path(args.out).parent)
-        res = run_experiment(seeds=tuple(range(args.seeds)), steps=args.steps, out=args.out,
-                             progress=not args.quiet)
+        if args.own_lr:
+            from normtheory.experiments.speed_own_lr import run_own_lr
+
+            res = run_own_lr(seeds=tuple(range(args.seeds)), steps=args.steps, out=args.out, progress=not args.quiet)
+        else:
+            res = run_experiment(seeds=tuple(range(args.seeds)), steps=args.steps, out=args.out,
+                                 progress=not args.quiet)
     except INPUT_ERRORS as exc:
         return usage_error("experiment", exc)
-    print(tabulate([{k: r[k] for k in ("norm", "group_size", "seed", "similarity_init", "loss_after_k")}
+    print(tabulate([{k: r.get(k) for k in ("norm", "group_size", "seed", "lr", "similarity_init", "loss_after_k")}
                     for r in res["rows"]], headers="keys", floatfmt=".4f"))
     print(f"\nSpearman rho(similarity at init, loss after {args.steps} steps) = {res['spearman_rho']:.3f} "
           f"(p = {res['p_value']:.2g}, n = {len(res['rows'])})")
+    if args.own_lr:
+        (b0, b1), (f0, f1) = res["bootstrap_95"], res["fisher_z_95"]
+        print(f"95% interval: bootstrap over seeds [{b0:.3f}, {b1:.3f}], Fisher z [{f0:.3f}, {f1:.3f}]; "
+              f"each setting at its own largest stable LR {res['lrs']}"
+              + (f"; no stable LR: {', '.join(res['unstable'])}" if res["unstable"] else ""))
     return 0

@@ -22,13 +22,13 @@ DEFAULT_SETTINGS = [("batchnorm", None), ("layernorm", None), ("plain", None)] +
     [("groupnorm", g) for g in (2, 4, 8, 16, 32)]
 
 
-def measure(setting, *, seed, data, base_config, steps) -> dict:
+def measure(setting, *, seed, data, base_config, steps, lr=None) -> dict:
     from normtheory.probes import mean_cosine_similarity
     from normtheory.training.loop import build_model, lr_at  # noqa: F401
     import torch.nn.functional as F
 
     norm, g = setting
-    cfg = replace(base_config, norm=norm, group_size=g, seed=seed)
+    cfg = replace(base_config, norm=norm, group_size=g, seed=seed, lr=lr or base_config.lr)
     torch.manual_seed(seed)
     model = build_model(cfg, data).float()
     gen = torch.Generator().manual_seed(seed)
@@ -55,7 +55,7 @@ def measure(setting, *, seed, data, base_config, steps) -> dict:
         opt.step()
         losses.append(float(loss.detach()))
     return {"norm": norm, "group_size": g, "seed": seed, "similarity_init": similarity,
-            "loss_after_k": float(np.mean(losses[-10:])), "steps": steps}
+            "loss_after_k": float(np.mean(losses[-10:])), "steps": steps, "lr": cfg.initial_lr()}
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -80,7 +80,7 @@ def spearman(rows) -> tuple[float, float]:
 
 
 def run_experiment(*, settings=None, seeds=(0, 1), steps=100, base_config=None, data=None, out=None,
-                   progress=True) -> dict:
+                   progress=True, lrs=None) -> dict:
     """Rows of (setting, seed, similarity, loss) and Spearman's rho; the CSV ``out`` is rewritten
     (atomically) after every run and its rows of the same ``steps`` are reused on a rerun."""
     from tqdm.auto import tqdm
@@ -92,11 +92,13 @@ def run_experiment(*, settings=None, seeds=(0, 1), steps=100, base_config=None, 
                                              mlp=dict(width=64, depth=10, nonlinearity="relu"))
     settings = settings or DEFAULT_SETTINGS
     path = Path(out) if out else None
-    rows = [r for r in read_rows(path) if r["steps"] == steps] if path and path.exists() else []
+    lr_of = {tuple(s): (lrs or {}).get(tuple(s)) or base_config.initial_lr() for s in settings}
+    rows = [r for r in read_rows(path) if r["steps"] == steps and r.get("lr") == lr_of.get((r["norm"], r["group_size"]))
+            ] if path and path.exists() else []
     done = {(r["norm"], r["group_size"], r["seed"]) for r in rows}
     jobs = [(s, seed) for s in settings for seed in seeds if (s[0], s[1], seed) not in done]
     for s, seed in tqdm(jobs, desc="predict-speed", disable=not progress):
-        rows.append(measure(s, seed=seed, data=data, base_config=base_config, steps=steps))
+        rows.append(measure(s, seed=seed, data=data, base_config=base_config, steps=steps, lr=lr_of[tuple(s)]))
         if path:
             write_csv(path, rows)
     rho, p = spearman(rows)
