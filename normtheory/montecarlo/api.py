@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from normtheory.montecarlo.memory import check_memory, memory_limit, mlp_peak_bytes
 from normtheory.montecarlo.result import MLPSimulation
 
 ENGINES = ("auto", "explicit", "gram", "torch")
@@ -51,7 +52,7 @@ def check_settings(norm, *, width, depth, batch, trials, nonlinearity, residual,
 
 def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", residual=False, alpha=1.0,
                  nf_scaling=False, betas=None, group_size=None, num_groups=None, input_corr=0.0, seed=0,
-                 engine="auto", backward=True, eps=1e-5, fail_trial=-1) -> MLPSimulation:
+                 engine="auto", backward=True, eps=1e-5, fail_trial=-1, max_memory=None) -> MLPSimulation:
     """Probe ``trials`` independent random MLPs at init; see :class:`MLPSimulation`.
 
     Non-residual: ``X_l = phi(N(X_{l-1} W_lᵀ))``; residual:
@@ -59,6 +60,10 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     ``nf_scaling`` (closed-form ``beta_l`` from :func:`normtheory.bounds.expected_std`) or
     explicit ``betas``). Parametric names and plain have no activation normalizer and use
     their weight parametrisation instead. Same ``seed``, same numbers.
+
+    The run is refused (``ValueError``) before anything is allocated when its estimated
+    peak memory (:func:`normtheory.montecarlo.memory.mlp_peak_bytes`) exceeds
+    ``max_memory`` bytes (default: ``$NORMTHEORY_MAX_MEMORY``, else the available memory).
 
     Every trial is accounted for: the result is checked (:meth:`MLPSimulation.check_trials`)
     before it is returned, and a non-finite probe value of a trial not listed in
@@ -78,6 +83,7 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     if isinstance(fail_trial, bool) or not isinstance(fail_trial, (int, np.integer)) or not -1 <= fail_trial < trials:
         raise ValueError(f"fail_trial (test-only) must be -1 or a trial index below {trials}, got {fail_trial!r}")
     fail_trial = int(fail_trial)
+    limit = memory_limit(max_memory)
     if nf_scaling:
         if not residual:
             raise ValueError("nf_scaling applies to residual networks (residual=True)")
@@ -100,6 +106,8 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
 
         engine = "gram" if prefer_gram(settings) else "explicit"
     settings["engine"] = engine
+    check_memory(mlp_peak_bytes(settings), limit,
+                 f"simulate_mlp(width={width}, depth={depth}, batch={batch}, trials={trials}, engine={engine!r})")
     betas = np.asarray(betas, dtype=np.float64)
     if engine == "torch":
         from normtheory.montecarlo.reference import simulate_torch

@@ -56,10 +56,16 @@ def resolve_device(device: str = "auto"):
 
 
 def simulate_net(arch: str, norm: str, *, trials: int, batch: int, seed: int = 0, device: str = "auto",
-                 dtype=None, image_size: int = 32, in_channels: int = 3, **build_options) -> NetSimulation:
-    """Probe ``trials`` independent random networks ``build(arch, norm, ...)`` at init."""
+                 dtype=None, image_size: int = 32, in_channels: int = 3, max_memory=None,
+                 **build_options) -> NetSimulation:
+    """Probe ``trials`` independent random networks ``build(arch, norm, ...)`` at init.
+
+    Refused (``ValueError``) before any trial when the rough peak memory of one trial
+    (:func:`normtheory.montecarlo.memory.net_peak_bytes`) exceeds ``max_memory`` bytes
+    (default: ``$NORMTHEORY_MAX_MEMORY``, else the memory available on the device)."""
     import torch
 
+    from normtheory.montecarlo.memory import check_memory, memory_limit, net_peak_bytes
     from normtheory.nets import build
     from normtheory.normalizers._checks import positive_int
     from normtheory.probes import probe
@@ -71,6 +77,10 @@ def simulate_net(arch: str, norm: str, *, trials: int, batch: int, seed: int = 0
         raise ValueError("batch must be at least 2 (cosine similarity needs two samples)")
     dtype = torch.float64 if dtype is None else dtype
     dev = resolve_device(device)
+    estimate = net_peak_bytes(lambda: build(arch, norm, in_channels=in_channels, **build_options), batch,
+                              in_channels, image_size, dtype)
+    check_memory(estimate, memory_limit(max_memory, dev),
+                 f"simulate_net({arch!r}, {norm!r}, batch={batch}, image_size={image_size}, dtype={dtype})")
     rows, names, diverged = [], None, []
     for t in range(trials):
         torch.manual_seed(int(seed) * 1_000_003 + t)
