@@ -8,9 +8,12 @@ import sys
 import time
 
 import pytest
+import torch
 
 from normtheory.montecarlo import simulate_mlp, simulate_net
-from normtheory.montecarlo.memory import ENV, available_memory, mlp_peak_bytes
+from normtheory.montecarlo.memory import ENV, available_memory, mlp_peak_bytes, net_peak_bytes
+from normtheory.nets import build
+from normtheory.normalizers import GROUPED_NAMES, NAMES
 
 GIB = 2**30
 
@@ -103,3 +106,15 @@ def test_estimates_are_within_a_factor_2_of_the_measured_peak():
                           timeout=300, check=True)
     for engine, (measured, estimate) in json.loads(done.stdout).items():
         assert 0.5 <= measured / estimate <= 2, (engine, measured, estimate)
+
+
+@pytest.mark.parametrize("norm", NAMES)
+def test_the_net_estimate_runs_on_the_meta_device_for_every_arch_and_norm(norm):
+    """In the dtype simulate_net casts to (a float32 bias against float64 input failed)."""
+    group = {"group_size": 4} if norm in GROUPED_NAMES else {}
+    archs = [("vgg10", {}), ("uniform", {"depth": 3}), ("resnet56_pre", {"skipinit": True}),
+             ("mlp", {"width": 32, "depth": 3, "in_features": 3 * 8 * 8})]
+    for arch, options in archs:
+        net = lambda: build(arch, norm, in_channels=3, **group, **options)  # noqa: E731
+        small, large = (net_peak_bytes(net, b, 3, 8, torch.float64) for b in (2, 4))
+        assert 0 < small < large

@@ -97,7 +97,7 @@ def net_peak_bytes(build_net, batch: int, in_channels: int, image_size: int, dty
     from normtheory.normalizers import input_checks
 
     with torch.device("meta"):
-        model = build_net()
+        model = build_net().to(dtype)
     outputs = []
     hooks = [m.register_forward_hook(lambda _m, _i, out: outputs.append(out.numel()))
              for m in model.modules() if not list(m.children())]
