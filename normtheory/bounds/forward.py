@@ -64,7 +64,7 @@ def weightnorm_relu_rate_expr():
     return alpha, sp.simplify(sp.limit((v + alpha ** 2 * branch) / v, v, sp.oo))
 
 
-def _iterate(norm, nonlinearity, depth, alpha, var0, input_corr, nf):
+def _iterate(norm, nonlinearity, depth, alpha, var0, input_corr, nf, group_size=None):
     """Mean-field moments ``(v_l, s_l)`` of ``X_l``, with the entries' mean ``m_l``: a branch
     whose output has mean ``μ`` (EvoNorm) adds ``α μ`` to ``m`` and the cross term
     ``2 α m μ`` to both ``v`` and ``s`` (``X_l`` and the branch output are independent at
@@ -75,7 +75,7 @@ def _iterate(norm, nonlinearity, depth, alpha, var0, input_corr, nf):
     vs[0], ss[0] = v, s
     for layer in range(1, depth + 1):
         scale = v if nf else 1.0
-        vf, sf = branch_moments(norm, nonlinearity, v / scale, s / scale)
+        vf, sf = branch_moments(norm, nonlinearity, v / scale, s / scale, group_size=group_size)
         mu = branch_mean(norm, nonlinearity, v / scale, s / scale)
         cross = 2 * alpha * m * mu
         v, s, m = v + alpha ** 2 * vf + cross, s + alpha ** 2 * sf + cross, m + alpha * mu
@@ -107,8 +107,10 @@ def _closed_form(norm, nonlinearity, alpha, var0, input_corr, nf):
     return None
 
 
-def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf):
+def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, group_size=None):
     norm = check_name(norm)
+    if group_size is not None:
+        branch_moments(norm, "linear", 1.0, 0.0, group_size=group_size)  # validates group_size
     depths = depth_array(depth)
     alpha = nonneg(alpha, "alpha")
     var0 = positive(var0, "var0")
@@ -127,7 +129,7 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf):
     if fn is not None:
         out = np.asarray(fn(depths.astype(float)), dtype=float) * np.ones_like(depths, dtype=float)
     else:
-        vs, ss = _iterate(norm, nonlinearity, int(depths.max()), alpha, var0, input_corr, nf)
+        vs, ss = _iterate(norm, nonlinearity, int(depths.max()), alpha, var0, input_corr, nf, group_size)
         out = (vs - ss)[depths]
     if batch is not None and norm == "batchnorm":
         # BN's branch output has batch variance exactly 1: only the input's part is scaled
@@ -137,32 +139,35 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf):
     return float(out) if np.ndim(depth) == 0 else out
 
 
-def resnet_variance(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None, input_corr=0.0):
+def resnet_variance(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None, input_corr=0.0,
+                    group_size=None):
     """Expected activation variance after ``depth`` residual blocks (claims F1, F2).
 
     ``nonlinearity`` selects the linear or ReLU branch of docs/settings.md; ``batch`` gives
-    the expectation of the finite-batch probe; vectorized over ``depth``.
+    the expectation of the finite-batch probe; ``group_size`` (groupnorm) the finite-group
+    output covariance of :mod:`normtheory.bounds.groups` (``None``: the infinite-group
+    limit); vectorized over ``depth``.
     """
-    return _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf=False)
+    return _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf=False, group_size=group_size)
 
 
-def resnet_variance_skipinit(norm, depth, *, var0=1.0, batch=None, nonlinearity="linear"):
+def resnet_variance_skipinit(norm, depth, *, var0=1.0, batch=None, nonlinearity="linear", group_size=None):
     """SkipInit (claim F3): ``alpha = 0`` at init, so the variance stays ``var0``."""
-    return _variance(norm, depth, 0.0, var0, nonlinearity, batch, 0.0, nf=False)
+    return _variance(norm, depth, 0.0, var0, nonlinearity, batch, 0.0, nf=False, group_size=group_size)
 
 
-def resnet_variance_nf(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None):
+def resnet_variance_nf(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None, group_size=None):
     """NF-style blocks ``x + alpha f(x / beta_l)``, ``beta_l = sqrt(E x_{l-1}²)`` (claim F3)."""
-    return _variance(norm, depth, alpha, var0, nonlinearity, batch, 0.0, nf=True)
+    return _variance(norm, depth, alpha, var0, nonlinearity, batch, 0.0, nf=True, group_size=group_size)
 
 
-def expected_std(norm, layers, *, alpha=1.0, var0=1.0, nonlinearity="linear"):
+def expected_std(norm, layers, *, alpha=1.0, var0=1.0, nonlinearity="linear", group_size=None):
     """``beta`` of the NF-style block after ``layers`` blocks: ``sqrt(v_layers)``, the
     root second moment of the block's input under NF scaling (what the simulator divides by)."""
     norm = check_name(norm)
     layers = depth_array(layers, "layers")
     vs, _ = _iterate(norm, branch_kind(nonlinearity), int(np.max(layers)), nonneg(alpha, "alpha"),
-                     positive(var0, "var0"), 0.0, True)
+                     positive(var0, "var0"), 0.0, True, group_size)
     return np.sqrt(vs[layers])
 
 

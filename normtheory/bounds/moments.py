@@ -11,7 +11,9 @@ probe at infinite batch). A branch ``f(X) = N(phi(X) Wᵀ)`` (docs/settings.md) 
   the arc-cosine map (:mod:`normtheory.bounds.correlation`); the WN corrected ReLU and the
   SWS scaled ReLU follow from ``E relu(x) = sqrt(v/(2π))`` and ``E relu(x)² = v/2``.
 - centred per-sample normalizers (layernorm, groupnorm, instancenorm): ``(1, ρ)`` with ``ρ = s/v`` the input correlation (the unit's common
-  part survives, scaled by the per-sample std ``sqrt(v)``); batchnorm: ``(1, 0)`` (batch
+  part survives, scaled by the per-sample std ``sqrt(v)``) in the infinite-group limit;
+  groupnorm with a group of ``g`` entries: ``(1, E cos)`` in ``g − 1`` dimensions
+  (:mod:`normtheory.bounds.groups`), below ``ρ``; batchnorm: ``(1, 0)`` (batch
   centring removes the common part; exactly ``−1/(B−1)`` at batch ``B``).
 - frn (MLP form: one entry per statistic, the output is ``sign(h)``): ``(1, (2/π) arcsin ρ)``
   exactly (:func:`sign_correlation_expr`, the orthant probability of a bivariate Gaussian,
@@ -35,7 +37,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import check_name, family
+from normtheory.bounds._validate import check_name, family, positive_int
 
 _PER_SAMPLE = ("layernorm", "groupnorm", "instancenorm")
 
@@ -159,14 +161,30 @@ def phi_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float
     return 2 * (v / 2), 2 * half_cross  # He gain 2 with a plain ReLU
 
 
-def branch_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float, float]:
-    """``(v_f, s_f)`` of the branch ``N(phi(X) Wᵀ)`` for input moments ``(v, s)``."""
+def branch_moments(norm: str, nonlinearity: str, v: float, s: float, *, group_size=None) -> tuple[float, float]:
+    """``(v_f, s_f)`` of the branch ``N(phi(X) Wᵀ)`` for input moments ``(v, s)``.
+
+    ``group_size`` (groupnorm): the output covariance over a group of ``g`` entries,
+    ``E cos`` in ``g − 1`` dimensions (:func:`normtheory.bounds.groups.group_cosine`);
+    ``None`` gives the infinite-group limit ``ρ``. For evonorm_s0 the group std is taken at
+    its infinite-group value whatever ``group_size`` (an approximation for small groups)."""
     norm = check_name(norm)
+    g = None
+    if group_size is not None:
+        if norm not in ("groupnorm", "evonorm_s0"):
+            raise ValueError(f"group_size applies to groupnorm and evonorm_s0, not to {norm}")
+        g = positive_int(group_size, "group_size")
+        if norm == "groupnorm" and g < 2:
+            raise ValueError(f"group_size={g}: a centred group of one entry outputs 0")
     vh, sh = phi_moments(norm, nonlinearity, v, s)
     if family(norm) != "activation":
         return vh, sh
     if norm == "batchnorm":
         return 1.0, 0.0
+    if norm == "groupnorm" and g is not None:
+        from normtheory.bounds.groups import group_cosine
+
+        return 1.0, group_cosine(g - 1, sh / vh)
     if norm in _PER_SAMPLE:
         return 1.0, sh / vh
     return output_moments(norm, vh, sh)
