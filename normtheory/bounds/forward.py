@@ -127,10 +127,12 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, gro
         factor = 1 - 1 / b
     fn = _closed_form(norm, nonlinearity, alpha, var0, input_corr, nf)
     if fn is not None:
-        out = np.asarray(fn(depths.astype(float)), dtype=float) * np.ones_like(depths, dtype=float)
+        with np.errstate(over="ignore"):  # geometric growth past the float range: +inf
+            out = np.asarray(fn(depths.astype(float)), dtype=float) * np.ones_like(depths, dtype=float)
     else:
         vs, ss = _iterate(norm, nonlinearity, int(depths.max()), alpha, var0, input_corr, nf, group_size)
-        out = (vs - ss)[depths]
+        with np.errstate(invalid="ignore"):  # an overflowed second moment: the variance is +inf, not inf − inf
+            out = np.where(np.isinf(vs), np.inf, vs - ss)[depths]
     if batch is not None and norm == "batchnorm":
         # BN's branch output has batch variance exactly 1: only the input's part is scaled
         out = factor * var0 * (1 - input_corr) + (out - var0 * (1 - input_corr))

@@ -1,0 +1,81 @@
+"""Property: every public closed form of normtheory.bounds, on any arguments, either raises
+ValueError or returns a finite number (or +inf where the value genuinely overflows), never
+NaN and never another exception. Scope: gradient_growth_per_layer / _total / _form,
+stat_count, gradient_growth_from_n, resnet_variance / _nf / _skipinit, expected_std,
+growth_rate, norm_second_moment, rank_lower_bound, rank_collapse_rate,
+relu_correlation_map / _iterate, top_growth_isotropic, top_growth_per_sample."""
+
+import math
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from normtheory import bounds
+from normtheory.bounds._validate import NAMES
+
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ints = st.one_of(st.integers(-3, 12), st.integers(13, 600), st.sampled_from([0, 1, 2, 3, 4, 10 ** 6]))
+maybe_ints = st.one_of(st.none(), ints)
+reals = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 3), st.just(0.0))
+names = st.one_of(st.sampled_from(NAMES), st.just("LayerNorm"), st.just("nope"), st.just(3))
+branches = st.sampled_from(["linear", "relu", "tanh"])
+
+
+def check(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            out = fn(*args, **kwargs)
+        except ValueError:
+            return
+    arr = np.asarray(out, dtype=float)
+    assert not np.any(np.isnan(arr)), (fn.__name__, args, kwargs, out)
+    assert np.all(np.isfinite(arr) | (arr == np.inf)), (fn.__name__, args, kwargs, out)
+
+
+@SETTINGS
+@given(names, ints, maybe_ints, maybe_ints, ints, branches, st.sampled_from(["interior", "top", "x"]))
+def test_gradient_forms(norm, width, group_size, batch, spatial, nonlinearity, position):
+    kw = dict(width=width, group_size=group_size, batch=batch, spatial=spatial, nonlinearity=nonlinearity,
+              position=position)
+    check(bounds.gradient_growth_per_layer, norm, **kw)
+    check(bounds.gradient_growth_total, norm, depth=3, **kw)
+    check(bounds.stat_count, norm, width=width, group_size=group_size, batch=batch, spatial=spatial)
+    try:
+        assert bounds.gradient_growth_form(norm, nonlinearity=nonlinearity, position=position,
+                                           spatial=spatial) in bounds.FORM_KINDS
+    except ValueError:
+        pass
+
+
+@SETTINGS
+@given(names, st.one_of(ints, st.lists(st.integers(0, 2000), min_size=1, max_size=3)), reals, reals,
+       branches, maybe_ints, st.one_of(reals, st.just(0.3)), maybe_ints)
+def test_forward_forms(norm, depth, alpha, var0, nonlinearity, batch, input_corr, group_size):
+    check(bounds.resnet_variance, norm, depth, alpha=alpha, var0=var0, nonlinearity=nonlinearity,
+          batch=batch, input_corr=input_corr, group_size=group_size)
+    check(bounds.resnet_variance_nf, norm, depth, alpha=alpha, nonlinearity=nonlinearity, batch=batch)
+    check(bounds.resnet_variance_skipinit, norm, depth, batch=batch, nonlinearity=nonlinearity)
+    check(bounds.expected_std, norm, depth, alpha=alpha, nonlinearity=nonlinearity)
+    check(bounds.growth_rate, norm, alpha=alpha, nonlinearity=nonlinearity)
+    check(bounds.norm_second_moment, norm, input_var=var0)
+
+
+@SETTINGS
+@given(names, ints, maybe_ints, maybe_ints, reals, ints)
+def test_other_forms(norm, width, group_size, batch, c, n):
+    check(bounds.rank_lower_bound, norm, width=width, group_size=group_size, batch=batch)
+    check(bounds.rank_collapse_rate, width)
+    check(bounds.relu_correlation_map, c)
+    check(bounds.relu_correlation_iterate, c, n % 50 if isinstance(n, int) and n >= 0 else n)
+    check(bounds.gradient_growth_from_n, n)
+    check(bounds.gradient_growth_from_n, n, centered=False)
+    check(bounds.top_growth_isotropic, batch=n, width=width)
+    check(bounds.top_growth_per_sample, n, width=width)
+
+
+def test_overflow_is_inf_not_nan():
+    assert bounds.resnet_variance("plain", [5000], nonlinearity="relu")[0] == math.inf
+    assert bounds.resnet_variance("plain", 5000) == math.inf
