@@ -78,7 +78,7 @@ def _measure_variance(s, trials, seed):
 def _theory_variance(s):
     from normtheory import bounds
 
-    common = dict(nonlinearity=s["branch"], batch=s["batch"])
+    common = dict(nonlinearity=s["branch"], batch=s["batch"], group_size=s.get("group_size"))
     if s["remedy"] == "nf":
         return bounds.resnet_variance_nf(s["norm"], s["layer"], alpha=s["alpha"], **common)
     if s["remedy"] == "skipinit":
@@ -114,7 +114,8 @@ _variance_claim(
     "In a residual MLP whose branch ends in an activation-based normalizer, Var(X_l) grows "
     "linearly in l, with slope alpha² times the normalizer output's second moment (and, "
     "for ReLU branches, the cross-sample covariance the branch keeps). The closed form is "
-    "the Gaussian mean-field (infinite-width, infinite-group) result.",
+    "the Gaussian mean-field (infinite-width) result, with GroupNorm's cross-sample correlation "
+    "at its finite group size (bounds.groups).",
     _mlp_points(("batchnorm", "layernorm", "groupnorm", "variancenorm"), ("linear",), widths=(256,),
                 batch=32, depth=20, alphas=(1.0,), remedy="none", trials=48, group_size=64)
     + _mlp_points(("batchnorm", "layernorm"), ("relu",), widths=(256,), batch=32, depth=20,
@@ -132,7 +133,7 @@ _variance_claim(
     "moment map iterated). The closed form is the mean-field (infinite-width) result.",
     _mlp_points(PARAMETRIC_AND_PLAIN, ("linear",), widths=(256,), batch=32, depth=20,
                 alphas=(1.0,), remedy="none", trials=128)
-    + _mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(1.0,),
+    + _mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=10, alphas=(1.0,),
                   remedy="none", trials=128),
     _mlp_points(PARAMETRIC_AND_PLAIN, ("linear", "relu"), widths=(64, 256), batch=32,
                 depth=50, alphas=(0.5, 1.0), remedy="none", trials=64),
@@ -148,9 +149,9 @@ _variance_claim(
     _mlp_points(("batchnorm", "sws", "plain"), ("relu",), widths=(256,), batch=32, depth=20,
                 alphas=(0.0,), remedy="skipinit", trials=8)
     + _mlp_points(PARAMETRIC_AND_PLAIN, ("linear",), widths=(256,), batch=32, depth=20,
-                  alphas=(0.5, 1.0), remedy="nf", trials=48)
+                  alphas=(0.5, 1.0), remedy="nf", trials=64)
     + _mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=20,
-                  alphas=(0.5, 1.0), remedy="nf", trials=48),
+                  alphas=(0.5, 1.0), remedy="nf", trials=64),
     _mlp_points(ALL_NORMS[:1] + ("layernorm",) + PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,),
                 batch=32, depth=50, alphas=(0.0,), remedy="skipinit", trials=16)
     + _mlp_points(PARAMETRIC_AND_PLAIN + ("batchnorm",), ("linear", "relu"), widths=(64, 256),

@@ -242,7 +242,7 @@ register(Claim(
     statistic="E[mean pairwise cosine similarity of X_l] at l = depth/2 and l = depth",
     interval=_T, rule=Equivalence(Precision(0.01, relative=False)), form="infinite-width limit",
     grid={"quick": _similarity_points(("plain", "layernorm"), (512,), batch=16, depth=10,
-                                      input_corr=0.0, trials=32),
+                                      input_corr=0.0, trials=64),
           "full": _similarity_points(("plain", "layernorm"), (64, 256, 1024), batch=16, depth=30,
                                      input_corr=0.0, trials=32)},
     theory=_theory_cosine, measure=_measure_cosine, estimate=simulations.trial_mean("cosine"),
