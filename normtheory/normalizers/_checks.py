@@ -97,6 +97,15 @@ def positive_float(value, name: str) -> float:
     return value
 
 
+def check_flag(value, name: str) -> bool:
+    """``value`` as a ``bool``; only ``True``/``False`` (or 0/1) are accepted."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
 def check_eps(eps) -> float:
     """``eps`` must be positive: with ``eps = 0`` a statistic over equal entries (always the
     case for a statistic of one entry) would give 0 / 0."""

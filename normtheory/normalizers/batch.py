@@ -1,9 +1,19 @@
-"""Batch-statistics normalizers: BatchNorm and Variance Norm (and the base of EvoNorm-B0).
+"""Batch-statistics normalizers: BatchNorm and Variance Norm (and the base of EvoNorm-B0),
+plus the two BatchNorm ablations of the paper's code, Mean Centering and the centred
+Variance Normalization.
 
 BatchNorm (Ioffe & Szegedy 2015): ``(x − mean) / sqrt(var + eps)`` with mean and biased
 variance over (B, H, W) per channel. Variance Norm (the BatchNorm ablation without
 centring analysed by Daneshmand et al. 2020): ``x / sqrt(mean(x²) + eps)`` over the same
-axes (docs/settings.md).
+axes (docs/settings.md), the uncentred second moment: name ``variancenorm``, the one the
+closed forms and the numba kernels use.
+
+The paper's code (EkdeepSLubana/BeyondBatchNorm, ``VN_self``) divides instead by the
+*centred* biased batch variance, without subtracting the mean:
+``x / sqrt(Var_{B,H,W}(x) + eps)`` (:class:`CentredVarianceNorm`, name
+``variancenorm_centred``); its Mean Centering subtracts the batch mean only,
+``x − mean_{B,H,W}(x)`` (:class:`MeanCentering`, name ``meancentering``). These two are in
+``normalizers.EXTRA_NAMES``: ``make`` builds them, the theory's name lists do not hold them.
 
 In training mode the statistics are those of the batch, which needs at least two samples
 (``ValueError`` otherwise, whatever H·W). Running estimates, updated as
@@ -91,3 +101,44 @@ class VarianceNorm(BatchStatNorm):
         else:
             sq = self.running_sq.to(x.dtype)
         return self.affine(x * torch.rsqrt(sq.view(channel_shape(x)) + self.eps))
+
+
+class CentredVarianceNorm(BatchStatNorm):
+    """Variance Normalization as in the paper's code: ``x / sqrt(var + eps)`` with the
+    centred, biased variance over (B, H, W) per channel and no mean subtraction (the mean
+    is removed inside the variance only). Running variance (made unbiased, as BatchNorm's)
+    in eval mode. ``variancenorm`` (:class:`VarianceNorm`) divides by the uncentred
+    ``sqrt(mean(x²) + eps)`` instead; the two agree on a batch of zero mean per channel."""
+
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1, device=None, dtype=None):
+        super().__init__(num_channels, eps=eps, momentum=momentum, device=device, dtype=dtype)
+        self.register_buffer("running_var", torch.ones(self.num_channels, device=device, dtype=dtype))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            var = torch.var(x, dim=batch_dims(x), unbiased=False)
+            self.update_running("running_var", var, self.stat_count(x.shape))
+        else:
+            var = self.running_var.to(x.dtype)
+        return self.affine(x * torch.rsqrt(var.view(channel_shape(x)) + self.eps))
+
+
+class MeanCentering(BatchStatNorm):
+    """Mean Centering (the paper's code's ablation of BatchNorm): ``x − mean`` with the mean
+    over (B, H, W) per channel, no scaling, then the per-channel affine (identity at init).
+    Running mean in eval mode. ``eps`` is accepted (and checked) for a signature uniform
+    with the other normalizers but not used."""
+
+    centered = True
+
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1, device=None, dtype=None):
+        super().__init__(num_channels, eps=eps, momentum=momentum, device=device, dtype=dtype)
+        self.register_buffer("running_mean", torch.zeros(self.num_channels, device=device, dtype=dtype))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            mean = x.mean(dim=batch_dims(x))
+            self.update_running("running_mean", mean)
+        else:
+            mean = self.running_mean.to(x.dtype)
+        return self.affine(x - mean.view(channel_shape(x)))

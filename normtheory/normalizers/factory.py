@@ -4,6 +4,15 @@ The names and their families are those of docs/settings.md. Activation-based
 normalizers are modules applied after a layer (:func:`make`); parametric ones live in the
 weight (:func:`make_conv`, :func:`make_linear`); every name has a paired nonlinearity
 (:func:`make_activation`).
+
+:data:`NAMES` are the paper's eleven, the names the closed forms, the claims, the numba
+kernels and the networks know (:func:`check_name`). :data:`EXTRA_NAMES` are two more
+activation normalizers of the paper's code, kept out of :data:`NAMES` so that no grid over
+the names picks them up: ``meancentering`` (Mean Centering) and ``variancenorm_centred``
+(its Variance Normalization, centred variance). :func:`make`, :func:`family`,
+:func:`make_activation`, :func:`make_conv` and :func:`make_linear` accept them;
+:func:`check_name` refuses them with a message saying so. The paper's code's weight-centred
+conv is the option ``weight_centred=True`` of :func:`make_conv` / :func:`make_linear`.
 """
 
 from __future__ import annotations
@@ -13,9 +22,9 @@ import math
 
 from torch import nn
 
-from normtheory.normalizers._checks import check_eps, positive_int
+from normtheory.normalizers._checks import check_eps, check_flag, positive_int
 from normtheory.normalizers.base import Passthrough
-from normtheory.normalizers.batch import BatchNorm, VarianceNorm
+from normtheory.normalizers.batch import BatchNorm, CentredVarianceNorm, MeanCentering, VarianceNorm
 from normtheory.normalizers.evonorm import EvoNormB0, EvoNormS0
 from normtheory.normalizers.frn import FilterResponseNorm
 from normtheory.normalizers.group import GroupNorm, InstanceNorm, LayerNorm
@@ -38,6 +47,15 @@ PARAMETRIC_NAMES = ("weightnorm", "sws")
 NAMES = ACTIVATION_NAMES + PARAMETRIC_NAMES + ("plain",)
 #: normalizers whose statistics use the batch (need a batch of at least 2 when training)
 BATCH_NAMES = ("batchnorm", "variancenorm", "evonorm_b0")
+#: activation normalizers of the paper's code outside :data:`NAMES` (see the module docstring)
+_EXTRA_ACTIVATION = {
+    "meancentering": MeanCentering,
+    "variancenorm_centred": CentredVarianceNorm,
+}
+EXTRA_NAMES = tuple(_EXTRA_ACTIVATION)
+#: the extra names whose statistics use the batch (all of them)
+EXTRA_BATCH_NAMES = ("meancentering", "variancenorm_centred")
+_EXTRA_ALIASES = {"mean_centering": "meancentering", "variancenorm_centered": "variancenorm_centred"}
 _CONV = {"weightnorm": parametric.WNConv2d, "sws": parametric.SWSConv2d}
 _LINEAR = {"weightnorm": parametric.WNLinear, "sws": parametric.SWSLinear}
 
@@ -51,15 +69,38 @@ def check_name(name) -> str:
     key = name.strip().lower().replace("-", "_")
     if key in NAMES:
         return key
+    if _EXTRA_ALIASES.get(key, key) in EXTRA_NAMES:
+        raise ValueError(
+            f"{name!r} is one of normalizers.EXTRA_NAMES ({', '.join(EXTRA_NAMES)}), outside the paper's "
+            f"eleven that the theory, the networks and the kernels know: build it with normalizers.make. "
+            f"Known here: {', '.join(NAMES)}"
+        )
     close = difflib.get_close_matches(key, NAMES, n=3, cutoff=0.4)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise ValueError(f"unknown normalizer {name!r}.{hint} Known: {', '.join(NAMES)}")
 
 
+def _any_name(name) -> str:
+    """The canonical name among :data:`NAMES` and :data:`EXTRA_NAMES`, else ``ValueError``."""
+    if isinstance(name, str):
+        key = name.strip().lower().replace("-", "_")
+        key = _EXTRA_ALIASES.get(key, key)
+        if key in EXTRA_NAMES:
+            return key
+    try:
+        return check_name(name)
+    except ValueError as err:
+        if isinstance(name, str):
+            close = difflib.get_close_matches(name.strip().lower().replace("-", "_"), EXTRA_NAMES, n=1, cutoff=0.6)
+            if close:
+                raise ValueError(f"unknown normalizer {name!r}. Did you mean {close[0]!r}?") from None
+        raise err from None
+
+
 def family(name: str) -> str:
-    """'activation', 'parametric' or 'none'."""
-    name = check_name(name)
-    if name in _ACTIVATION:
+    """'activation', 'parametric' or 'none' (the extra names: 'activation')."""
+    name = _any_name(name)
+    if name in _ACTIVATION or name in _EXTRA_ACTIVATION:
         return "activation"
     return "parametric" if name in PARAMETRIC_NAMES else "none"
 
@@ -70,17 +111,21 @@ def make(name: str, num_channels: int, *, group_size=None, num_groups=None, eps:
 
     ``group_size`` / ``num_groups`` apply to groupnorm and evonorm_s0 only (exactly one of
     them; neither: ``num_groups = 32`` when it divides ``num_channels``). ``options`` go to
-    the module: ``momentum`` (batchnorm, variancenorm, evonorm_b0), ``tlu`` (frn),
-    ``device`` and ``dtype`` (all). For the parametric names and plain the activations are
+    the module: ``momentum`` (batchnorm, variancenorm, evonorm_b0 and the extra names),
+    ``tlu`` (frn), ``unbiased`` (groupnorm, layernorm, instancenorm, evonorm_s0,
+    evonorm_b0: variance over n − 1 as in the paper's code; default False), ``device`` and
+    ``dtype`` (all). ``name`` may also be one of :data:`EXTRA_NAMES` (``meancentering``,
+    ``variancenorm_centred``). For the parametric names and plain the activations are
     not normalized: a :class:`Passthrough` (an ``nn.Identity``) carrying the family; ``eps``
     is still checked there, as a bad value is a mistake whatever the name.
     """
-    name = check_name(name)
+    name = _any_name(name)
     num_channels = positive_int(num_channels, "num_channels")
     eps = check_eps(eps)
     if name not in GROUPED_NAMES and (group_size is not None or num_groups is not None):
         raise ValueError(f"group_size/num_groups apply to {' and '.join(GROUPED_NAMES)}, not to {name}")
-    if name not in _ACTIVATION:
+    modules = {**_ACTIVATION, **_EXTRA_ACTIVATION}
+    if name not in modules:
         unknown = set(options) - {"device", "dtype"}
         if unknown:
             raise ValueError(f"{name} normalizes no activations and takes no options, got {sorted(unknown)}")
@@ -88,17 +133,28 @@ def make(name: str, num_channels: int, *, group_size=None, num_groups=None, eps:
     if name in GROUPED_NAMES:
         options.update(group_size=group_size, num_groups=num_groups)
     try:
-        return _ACTIVATION[name](num_channels, eps=eps, **options)
+        return modules[name](num_channels, eps=eps, **options)
     except TypeError as err:  # an option the module does not take
         raise ValueError(f"options: {name} does not take {sorted(options)}: {err}") from None
 
 
+def _weight_centred(name: str, weight_centred) -> bool:
+    weight_centred = check_flag(weight_centred, "weight_centred")
+    if weight_centred and name in PARAMETRIC_NAMES:
+        raise ValueError(f"weight_centred applies to the plain conv, not to {name}'s own reparametrised weight")
+    return weight_centred
+
+
 def make_conv(name: str, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1,
-              padding=None, bias: bool = False, gain: float = math.sqrt(2)) -> nn.Module:
+              padding=None, bias: bool = False, gain: float = math.sqrt(2),
+              weight_centred: bool = False) -> nn.Module:
     """A square-kernel conv with Kaiming-normal (fan-in, ``gain``) weight and zero bias; the
     WN / SWS convs (unit-norm filters at init) for the parametric names. ``padding``
-    defaults to ``kernel_size // 2`` ("same" for odd kernels at stride 1)."""
-    name = check_name(name)
+    defaults to ``kernel_size // 2`` ("same" for odd kernels at stride 1).
+    ``weight_centred=True`` (not for the parametric names): the paper's code's
+    weight-centred conv, each filter minus its mean (:class:`parametric.WCConv2d`)."""
+    name = _any_name(name)
+    weight_centred = _weight_centred(name, weight_centred)
     in_channels = positive_int(in_channels, "in_channels")
     out_channels = positive_int(out_channels, "out_channels")
     kernel_size = positive_int(kernel_size, "kernel_size")
@@ -110,19 +166,25 @@ def make_conv(name: str, in_channels: int, out_channels: int, kernel_size: int, 
     kw = {"stride": stride, "padding": padding, "bias": bool(bias)}
     if name in _CONV:
         return _CONV[name](*args, gain=gain, **kw)
+    if weight_centred:
+        return parametric.WCConv2d(*args, gain=gain, **kw)
     conv = nn.Conv2d(*args, **kw)
     parametric.init_layer_(conv, gain)
     return conv
 
 
 def make_linear(name: str, in_features: int, out_features: int, *, bias: bool = False,
-                gain: float = math.sqrt(2)) -> nn.Module:
+                gain: float = math.sqrt(2), weight_centred: bool = False) -> nn.Module:
     """A linear layer with Kaiming-normal (fan-in, ``gain``) weight and zero bias; the WN /
-    SWS ones (unit-norm rows at init) for the parametric names."""
-    name = check_name(name)
+    SWS ones (unit-norm rows at init) for the parametric names; ``weight_centred=True``:
+    each row minus its mean (:class:`parametric.WCLinear`)."""
+    name = _any_name(name)
+    weight_centred = _weight_centred(name, weight_centred)
     args = (positive_int(in_features, "in_features"), positive_int(out_features, "out_features"))
     if name in _LINEAR:
         return _LINEAR[name](*args, bias=bool(bias), gain=gain)
+    if weight_centred:
+        return parametric.WCLinear(*args, bias=bool(bias), gain=gain)
     lin = nn.Linear(*args, bias=bool(bias))
     parametric.init_layer_(lin, gain)
     return lin
@@ -133,8 +195,8 @@ def make_activation(name: str, num_channels=None) -> nn.Module:
     frn (its TLU is inside the layer) and the EvoNorms (their own nonlinearity); the
     corrected ReLU for weightnorm; the scaled ReLU for sws. ``num_channels`` is accepted
     for a signature uniform with :func:`make` (validated when given); no phi has
-    per-channel parameters."""
-    name = check_name(name)
+    per-channel parameters. The extra names pair with ReLU, as in the paper's code."""
+    name = _any_name(name)
     if num_channels is not None:
         positive_int(num_channels, "num_channels")
     if name in ("frn", "evonorm_b0", "evonorm_s0"):

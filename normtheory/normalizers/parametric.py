@@ -13,6 +13,12 @@ second moment of an isotropic input (docs/settings.md):
   with ``sqrt(2π/(π−1)) · relu(y)`` (:class:`ScaledReLU`), the ReLU with unit variance for
   N(0, 1) input; the gain ``sqrt(2π/(π−1))`` is :data:`RELU_GAIN`.
 
+The paper's code also has a *weight-centred* conv (``WCConv2d`` there): each output
+filter's weight minus its mean, ``w − mean(w)``, no rescaling and no learned scale
+(:class:`WCConv2d`, :class:`WCLinear`; ``make_conv(name, ..., weight_centred=True)``). It
+is a conv option, combined with an activation normalizer or ``plain``, not a normalizer
+name.
+
 The raw weight is Kaiming-normal (fan-in, ``gain``) and both effective weights are
 invariant to rescaling it, so ``gain`` only sets the raw weight's scale. As for the
 activation normalizers, the per-unit statistics of a float16 / bfloat16 weight are computed
@@ -85,6 +91,12 @@ def standardize_rows(w: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return ws.to(w.dtype).view_as(w)
 
 
+def centre_rows(w: torch.Tensor) -> torch.Tensor:
+    """``w − mean(w)`` per output unit (first axis); no rescaling."""
+    flat = w.flatten(1).to(stat_dtype(w.dtype))
+    return (flat - flat.mean(dim=1, keepdim=True)).to(w.dtype).view_as(w)
+
+
 class _Reparametrized:
     """Mixin: Kaiming-normal raw weight, zero bias, per-unit ``scale`` (s = 1) and the
     forward pass with :meth:`effective_weight` in place of the raw weight."""
@@ -135,3 +147,33 @@ class SWSConv2d(_WeightStandardized, nn.Conv2d):
 class SWSLinear(_WeightStandardized, nn.Linear):
     """Linear layer with Scaled Weight Standardization of each output unit (unit norm at
     init); arguments as ``nn.Linear`` plus the raw weight's Kaiming ``gain``."""
+
+
+class _WeightCentred:
+    """Mixin: Kaiming-normal raw weight, zero bias, and the forward pass with the per-unit
+    centred weight ``w − mean(w)`` (no scale parameter, no rescaling)."""
+
+    def __init__(self, *args, gain: float = math.sqrt(2), **kwargs):
+        super().__init__(*args, **kwargs)
+        init_layer_(self, gain)
+
+    def effective_weight(self) -> torch.Tensor:
+        """``w − mean(w)`` per output unit."""
+        return centre_rows(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.effective_weight()
+        if isinstance(self, nn.Conv2d):
+            return self._conv_forward(x, w, self.bias)
+        return F.linear(x, w, self.bias)
+
+
+class WCConv2d(_WeightCentred, nn.Conv2d):
+    """Conv2d with each output filter's weight centred (minus its mean, no rescaling), as
+    the paper's code's weight-centred conv; arguments as ``nn.Conv2d`` plus the raw
+    weight's Kaiming ``gain``."""
+
+
+class WCLinear(_WeightCentred, nn.Linear):
+    """Linear layer with each output unit's weight centred (minus its mean, no rescaling);
+    arguments as ``nn.Linear`` plus the raw weight's Kaiming ``gain``."""
