@@ -121,7 +121,7 @@ _variance_claim(
     + _mlp_points(("batchnorm", "layernorm"), ("relu",), widths=(256,), batch=32, depth=20,
                   alphas=(1.0,), remedy="none", trials=48),
     _mlp_points(ACTIVATION_MLP, ("linear", "relu"), widths=(64, 256), batch=32, depth=50,
-                alphas=(1.0,), remedy="none", trials=64),
+                alphas=(1.0,), remedy="none", trials=256),
     delta=0.02, estimate=simulations.trial_mean("variance"), interval=_T_OVER_NETWORKS,
     notes="instancenorm is checked in CNNs (F5): in an MLP its statistic has one entry.")
 
@@ -136,7 +136,7 @@ _variance_claim(
     + _mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=10, alphas=(1.0,),
                   remedy="none", trials=128),
     _mlp_points(PARAMETRIC_AND_PLAIN, ("linear", "relu"), widths=(64, 256), batch=32,
-                depth=50, alphas=(0.5, 1.0), remedy="none", trials=64),
+                depth=50, alphas=(0.5, 1.0), remedy="none", trials=256),
     delta=0.03, estimate=_log_normal_mean("variance"),
     interval="Cox's log-normal interval for the mean over independent random networks (the "
              "variance is a product of per-layer factors)")
@@ -153,9 +153,9 @@ _variance_claim(
     + _mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=20,
                   alphas=(0.5, 1.0), remedy="nf", trials=64),
     _mlp_points(ALL_NORMS[:1] + ("layernorm",) + PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,),
-                batch=32, depth=50, alphas=(0.0,), remedy="skipinit", trials=16)
+                batch=32, depth=50, alphas=(0.0,), remedy="skipinit", trials=64)
     + _mlp_points(PARAMETRIC_AND_PLAIN + ("batchnorm",), ("linear", "relu"), widths=(64, 256),
-                  batch=32, depth=50, alphas=(0.2, 0.5, 1.0), remedy="nf", trials=64),
+                  batch=32, depth=50, alphas=(0.2, 0.5, 1.0), remedy="nf", trials=256),
     delta=0.02, estimate=simulations.trial_mean("variance"), interval=_T_OVER_NETWORKS)
 
 

@@ -209,7 +209,7 @@ register(Claim(
     statistic="E[least-squares slope of log(srank(X_l) - 1) over l = depth/2..depth] per network",
     interval=_T, rule=Equivalence(Precision(0.2)), form="large-depth limit",
     grid={"quick": _collapse_points(("layernorm", "plain"), (16,), batch=16, trials=512),
-          "full": _collapse_points(("layernorm", "plain"), (16, 32, 64), batch=32, trials=128)},
+          "full": _collapse_points(("layernorm", "plain"), (16, 32, 64), batch=32, trials=512)},
     theory=_theory_collapse, measure=_measure_collapse, estimate=simulations.trial_mean("slope"),
     source="normtheory.bounds.rank_collapse_rate (derived here; Newman 1986 Lyapunov spectrum)",
     version="2"))  # 2: srank - 1 <= 0 is a failed trial, not dropped
