@@ -19,6 +19,8 @@ The numba engine (:mod:`normtheory.montecarlo.explicit`) computes the same quant
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -32,10 +34,14 @@ GRADIENT_PLACEMENTS = ("layer_output", "conv_output")
 class Overflow(ValueError):
     """A probed representation became non-finite (an exploding network)."""
 
-    def __init__(self, layer: int, name: str):
-        super().__init__(f"activations became non-finite (inf/NaN) at layer {layer} ({name})")
+    def __init__(self, layer: int, name: str, stage: str = "forward", nonfinite=("representation",)):
+        what = "activations" if stage == "forward" else "gradients"
+        super().__init__(f"{what} became non-finite (inf/NaN) at layer {layer} ({name}): "
+                         f"{', '.join(nonfinite)}")
         self.layer = layer
         self.name = name
+        self.stage = stage
+        self.nonfinite = list(nonfinite)
 
 
 def _as_tensor(x) -> torch.Tensor:
@@ -123,8 +129,17 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
     ``sqrt(Σ_convs ‖∂ℓ/∂Y_c‖²)``; linear layers in an MLP) and grad_weight_sq (the squared
     gradient norm of the conv / linear weights inside the probed module, summed; NaN where
     it has none). A non-finite
-    representation raises :class:`Overflow` naming the layer, or with
-    ``on_overflow="record"`` returns the records up to it with ``overflow=True`` on the last.
+    value raises :class:`Overflow` naming the first layer that has one, or with
+    ``on_overflow="record"`` returns the records of the layers below it, every value finite,
+    and last a record ``{"layer", "name", "overflow": True, "nonfinite": [...],
+    "stage": "forward" | "backward"}`` for that layer (the names of its non-finite
+    quantities; its values are not returned). Non-finite means the representation itself,
+    or any quantity computed from it or from the backward pass: a representation with
+    finite entries can still have an infinite variance or squared gradient norm in its own
+    dtype (float32 entries near ``1e20``). The gradient columns of the records below a
+    forward overflow are NaN: no loss can be formed on a non-finite output, so no backward
+    pass is run (NaN there means "not computed", as for ``grad_weight_sq`` of a module
+    without weights).
     """
     if on_overflow not in ("raise", "record"):
         raise ValueError(f"on_overflow must be 'raise' or 'record', got {on_overflow!r}")
@@ -149,15 +164,14 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
     finally:
         for h in hooks:
             h.remove()
-    records = []
-    overflow_at = None
-    for idx, (name, _mod) in enumerate(points):
-        rep = outputs[idx]
-        if not (bool(torch.isfinite(rep).all()) and bool(torch.isfinite(rep.detach().double().pow(2).sum()))):
-            overflow_at = (idx, name)
+    forward, first_bad = [], None
+    for idx in range(len(points)):  # up to the first layer with a non-finite forward value
+        forward.append(_forward_quantities(outputs[idx].detach()))
+        if _nonfinite(forward[-1]):
+            first_bad = idx
             break
-    n_ok = len(points) if overflow_at is None else overflow_at[0]
-    if overflow_at is None:
+    backward_ran = first_bad is None
+    if backward_ran:
         if loss == "random":
             gen = torch.Generator().manual_seed(int(seed))
             g = torch.randn(out.shape, generator=gen, dtype=out.dtype).to(out.device)
@@ -167,27 +181,57 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
         else:
             raise ValueError("loss must be 'random' or a callable(output) -> scalar")
         scalar.backward()
-    elif on_overflow == "raise":
-        raise Overflow(*overflow_at)
-    for idx in range(n_ok):
-        name, mod = points[idx]
-        rep = outputs[idx].detach()
-        grad = outputs[idx].grad
-        ws = _weights_of(mod)
-        conv_grads = [y.grad for y in conv_outputs[idx] if y.grad is not None]
-        records.append({
-            "layer": idx, "name": name,
-            "variance": activation_variance(rep), "cosine": mean_cosine_similarity(rep),
-            "stable_rank": stable_rank(rep), "stable_rank_rownorm": stable_rank(rep, "rownorm"),
-            "grad_input_sq": float(grad.pow(2).sum()) if grad is not None else float("nan"),
-            "grad_conv_out_norm": float(sum(g.double().pow(2).sum() for g in conv_grads).sqrt())
-            if conv_grads else float("nan"),
-            "grad_weight_sq": float(sum(w.grad.pow(2).sum() for w in ws if w.grad is not None))
-            if ws else float("nan"),
-        })
-    if overflow_at is not None:
-        records.append({"layer": overflow_at[0], "name": overflow_at[1], "overflow": True})
+    records = []
+    for idx, (name, mod) in enumerate(points):
+        if first_bad is not None and idx > first_bad:
+            break
+        quantities = dict(forward[idx])
+        if backward_ran:
+            grads = _backward_quantities(outputs[idx].grad, conv_outputs[idx], _weights_of(mod))
+            quantities.update(grads)
+        else:
+            quantities.update(dict.fromkeys(_GRADIENT_KEYS, _MISSING))
+        bad = _nonfinite(quantities)
+        if bad:
+            stage = "forward" if idx == first_bad else "backward"
+            if on_overflow == "raise":
+                raise Overflow(idx, name, stage, bad)
+            records.append({"layer": idx, "name": name, "overflow": True, "nonfinite": bad, "stage": stage})
+            break
+        records.append({"layer": idx, "name": name,
+                        **{k: (float("nan") if v is _MISSING else v) for k, v in quantities.items()}})
     return records
+
+
+_GRADIENT_KEYS = ("grad_input_sq", "grad_conv_out_norm", "grad_weight_sq")
+_MISSING = object()  # nothing to measure (no weights, no gradient, no backward pass): NaN in the record
+
+
+def _forward_quantities(rep: torch.Tensor) -> dict:
+    """The forward probes of one representation, or ``{"representation": inf}`` when it is
+    itself non-finite (its other probes are meaningless then)."""
+    if not (bool(torch.isfinite(rep).all()) and bool(torch.isfinite(rep.double().pow(2).sum()))):
+        return {"representation": float("inf")}
+    return {"variance": activation_variance(rep), "cosine": mean_cosine_similarity(rep),
+            "stable_rank": stable_rank(rep), "stable_rank_rownorm": stable_rank(rep, "rownorm")}
+
+
+def _backward_quantities(grad, conv_outputs: list, weights: list) -> dict:
+    """The gradient probes, summed in float64 (a float32 sum of squares overflows near
+    ``3e19`` per entry although every entry is finite)."""
+    conv_grads = [y.grad for y in conv_outputs if y.grad is not None]
+    weight_grads = [w.grad for w in weights if w.grad is not None]
+    return {
+        "grad_input_sq": float(grad.double().pow(2).sum()) if grad is not None else _MISSING,
+        "grad_conv_out_norm": float(sum(g.double().pow(2).sum() for g in conv_grads).sqrt())
+        if conv_grads else _MISSING,
+        "grad_weight_sq": float(sum(g.double().pow(2).sum() for g in weight_grads)) if weights else _MISSING,
+    }
+
+
+def _nonfinite(quantities: dict) -> list[str]:
+    """Names of the non-finite values (those not measured, ``_MISSING``, excepted)."""
+    return [key for key, value in quantities.items() if value is not _MISSING and not math.isfinite(value)]
 
 
 def as_columns(records: list[dict]) -> dict[str, np.ndarray]:

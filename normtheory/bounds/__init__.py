@@ -50,7 +50,13 @@ from normtheory.bounds.gradients import (
     stat_count,
 )
 from normtheory.bounds.moments import branch_moments, norm_second_moment
-from normtheory.bounds.rank import RANK_CONSTANT, lyapunov_gap_expr, rank_collapse_rate, rank_lower_bound
+from normtheory.bounds.rank import (
+    RANK_CONSTANT,
+    lyapunov_gap_expr,
+    lyapunov_gap_series_expr,
+    rank_collapse_rate,
+    rank_lower_bound,
+)
 from normtheory.bounds.top_layer import (
     top_growth_given_gram,
     top_growth_isotropic,

@@ -112,21 +112,32 @@ def _check_norm(norm: str) -> str:
     return norm
 
 
-def _gram_stack(gram) -> tuple[np.ndarray, np.ndarray]:
-    """``gram`` as a ``(count, B, B)`` stack of finite symmetric PSD non-zero matrices, and
-    their eigenvalues (ascending, ``(count, B)``)."""
+def _gram_stack(gram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``gram`` as a ``(count, B, B)`` stack of finite symmetric PSD non-zero matrices,
+    each divided by a power of two ``2^e`` near its largest entry (exactly: no rounding),
+    their eigenvalues (ascending, ``(count, B)``) and the scales ``2^e`` (``(count,)``).
+
+    The scale is taken out because the checks and the integral are only well conditioned
+    for entries of order one: at ``1e30`` times a Gram the integrand's scale ``1/λ`` is
+    below the quadrature's resolution, at ``1e-200`` times it the eigenvalues underflow
+    the squares ``eigvalsh`` forms."""
     k = np.asarray(gram, dtype=np.float64)
     if k.ndim < 2 or k.shape[-1] != k.shape[-2] or k.shape[-1] == 0 or not np.all(np.isfinite(k)):
         raise ValueError(f"gram must be a finite square matrix (or a stack of them), got shape {k.shape}")
     k = k.reshape(-1, *k.shape[-2:])
-    scale = np.abs(k).max(axis=(1, 2), keepdims=True)
-    if np.any(np.abs(k - np.swapaxes(k, 1, 2)) > 1e-8 * np.maximum(scale, 1.0)):
+    biggest = np.abs(k).max(axis=(1, 2))
+    if np.any(biggest == 0):
+        raise ValueError("gram must be positive semi-definite and non-zero")
+    _, exponent = np.frexp(biggest)  # biggest = m · 2^e, 1/2 <= m < 1
+    k = np.ldexp(k, -exponent[:, None, None])  # entries now at most 1, the largest at least 1/2
+    scales = np.ldexp(1.0, exponent)
+    if np.any(np.abs(k - np.swapaxes(k, 1, 2)) > 1e-8):
         raise ValueError("gram must be symmetric")
     lam = np.linalg.eigvalsh(k)
     top = lam.max(axis=1)
     if np.any(top <= 0) or np.any(lam.min(axis=1) < -1e-8 * top):
         raise ValueError("gram must be positive semi-definite and non-zero")
-    return k, lam
+    return k, lam, scales
 
 
 def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
@@ -134,13 +145,22 @@ def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
     given its input's batch Gram matrix ``gram = Yᵀ Y / d`` (``B x B``, centred here for
     batchnorm; or a stack ``(..., B, B)``, one value per matrix), see the module docstring.
     ``ValueError`` if a (centred) Gram has rank ``r ≤ 2`` (infinite expectation) or
-    ``r > width``."""
+    ``r > width``.
+
+    Scale: for ``K' = c K`` the eigenvalues are ``c λ_i`` and the substitution ``t = u / c``
+    in the integral of the module docstring gives ``E(c K) = E(K) / c`` exactly (the
+    integrand depends on ``t`` only through ``λ_i t``). Each Gram is therefore divided by
+    the power of two ``c = 2^e`` nearest above its largest entry (exact in floating point)
+    before its eigenvalues and the integral are computed, and the result divided by ``c``:
+    ``top_growth_given_gram(s·G) = top_growth_given_gram(G) / s`` to the quadrature's
+    relative accuracy (``1e-10``) for any ``s`` at which ``s·G`` is finite and normal
+    (tested over ``1e-250..1e250``)."""
     from scipy.integrate import quad_vec
 
     norm = _check_norm(norm)
     d = positive_int(width, "width")
     shape = np.shape(gram)[:-2]
-    k, lam = _gram_stack(gram)
+    k, lam, scales = _gram_stack(gram)
     B = k.shape[-1]
     if norm == "batchnorm":  # the Gram as batchnorm sees it: the input centred over the batch
         centring = np.eye(B) - 1.0 / B
@@ -161,7 +181,7 @@ def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
         return np.exp(np.sum(np.log(plain(a)), axis=1)) * (d - r + np.sum(np.where(keep, ratio(a), 0.0), axis=1))
 
     value, _ = quad_vec(integrand, 0.0, np.inf, epsabs=0.0, epsrel=1e-10, limit=400)
-    out = (B - BATCH_NORMS[norm]) / d * value
+    out = (B - BATCH_NORMS[norm]) / d * value / scales
     return float(out[0]) if shape == () else out.reshape(shape)
 
 

@@ -1,0 +1,47 @@
+"""The large-size forms of normtheory.bounds against the exact computation where both are
+feasible, with a generous time bound where only the large-size form is (speed goals
+themselves are benchmarks, not tests)."""
+
+import time
+
+import mpmath
+import pytest
+import sympy as sp
+
+from normtheory import bounds
+from normtheory.bounds import rank
+
+
+def _digamma_gap(width: int) -> float:
+    with mpmath.workdps(40):
+        return float(mpmath.digamma(mpmath.mpf(width) / 2) - mpmath.digamma(mpmath.mpf(width - 1) / 2))
+
+
+@pytest.mark.parametrize("width", [64, 65, 100, 257, 1000, 4096, 10 ** 5, 10 ** 9])
+def test_rank_collapse_series_matches_the_digamma_difference(width):
+    """Stated: relative truncation error below 1e-15 from width 64 on (held at 1e-13)."""
+    assert bounds.rank_collapse_rate(width) == pytest.approx(_digamma_gap(width), rel=1e-13)
+
+
+def test_rank_collapse_exact_below_the_series_and_continuous_across():
+    d, gap = bounds.lyapunov_gap_expr()
+    for width in (2, 3, 17, rank.SERIES_MIN_WIDTH - 1):
+        assert bounds.rank_collapse_rate(width) == pytest.approx(float(2 * gap.subs(d, width)), rel=1e-15)
+        assert bounds.rank_collapse_rate(width) == pytest.approx(_digamma_gap(width), rel=1e-14)
+    below, at = bounds.rank_collapse_rate(rank.SERIES_MIN_WIDTH - 1), bounds.rank_collapse_rate(rank.SERIES_MIN_WIDTH)
+    assert below > at
+
+
+def test_rank_collapse_series_is_the_expansion_of_the_gap():
+    d, series = bounds.lyapunov_gap_series_expr()
+    assert sp.expand(series - (1 / d + sp.Rational(3, 2) / d ** 2 + 2 / d ** 3)).as_poly(1 / d).degree() == 9
+    assert series.coeff(d, -1) == 1
+
+
+def test_rank_collapse_rate_at_a_million_units_is_quick():
+    """It took over a minute (sympy summed the harmonic numbers of the digamma)."""
+    bounds.rank_collapse_rate(10 ** 3)  # the series' one-off derivation
+    start = time.perf_counter()
+    rate = bounds.rank_collapse_rate(10 ** 6)
+    assert time.perf_counter() - start < 5.0
+    assert rate == pytest.approx(_digamma_gap(10 ** 6), rel=1e-13)
