@@ -244,7 +244,7 @@ register(Claim(
     grid={"quick": _similarity_points(("plain", "layernorm"), (512,), batch=16, depth=10,
                                       input_corr=0.0, trials=64),
           "full": _similarity_points(("plain", "layernorm"), (64, 256, 1024), batch=16, depth=30,
-                                     input_corr=0.0, trials=32)},
+                                     input_corr=0.0, trials=128)},
     theory=_theory_cosine, measure=_measure_cosine, estimate=simulations.trial_mean("cosine"),
     source="normtheory.bounds.correlation (derived here; arc-cosine kernel of Cho & Saul 2009)",
     probe_keys=("layer",)))
