@@ -208,7 +208,7 @@ register(Claim(
               "in the limit of large depth).",
     statistic="E[least-squares slope of log(srank(X_l) - 1) over l = depth/2..depth] per network",
     interval=_T, rule=Equivalence(Precision(0.2)), form="large-depth limit",
-    grid={"quick": _collapse_points(("layernorm", "plain"), (16,), batch=16, trials=512),
+    grid={"quick": _collapse_points(("layernorm", "plain"), (16,), batch=16, trials=1024),
           "full": _collapse_points(("layernorm", "plain"), (16, 32, 64), batch=32, trials=512)},
     theory=_theory_collapse, measure=_measure_collapse, estimate=simulations.trial_mean("slope"),
     source="normtheory.bounds.rank_collapse_rate (derived here; Newman 1986 Lyapunov spectrum)",
