@@ -5,6 +5,7 @@ themselves are benchmarks, not tests)."""
 import time
 
 import mpmath
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -45,3 +46,38 @@ def test_rank_collapse_rate_at_a_million_units_is_quick():
     rate = bounds.rank_collapse_rate(10 ** 6)
     assert time.perf_counter() - start < 5.0
     assert rate == pytest.approx(_digamma_gap(10 ** 6), rel=1e-13)
+
+
+ODE_CASES = [("layernorm", "relu", {}), ("plain", "relu", dict(alpha=0.02)),
+             ("batchnorm", "relu", dict(input_corr=0.5)), ("groupnorm", "relu", dict(group_size=4))]
+
+
+@pytest.mark.parametrize("norm, nonlinearity, options", ODE_CASES, ids=[c[0] for c in ODE_CASES])
+def test_residual_variance_depth_ode_matches_the_exact_recursion(monkeypatch, norm, nonlinearity, options):
+    """Stated: relative error below 1e-7 (held at 1e-6); depths up to ODE_MIN_DEPTH exact."""
+    from normtheory.bounds import forward
+
+    depths = [0, 7, forward.ODE_MIN_DEPTH, forward.ODE_MIN_DEPTH + 1, 5000, 12000]
+    fast = bounds.resnet_variance(norm, depths, nonlinearity=nonlinearity, **options)
+    monkeypatch.setattr(forward, "ODE_MIN_DEPTH", 10 ** 9)
+    exact = bounds.resnet_variance(norm, depths, nonlinearity=nonlinearity, **options)
+    assert list(fast[:3]) == list(exact[:3])
+    np.testing.assert_allclose(fast, exact, rtol=1e-6)
+
+
+def test_nf_std_depth_ode_matches_the_exact_recursion(monkeypatch):
+    from normtheory.bounds import forward
+
+    fast = bounds.expected_std("layernorm", [3, 9000], nonlinearity="relu")
+    monkeypatch.setattr(forward, "ODE_MIN_DEPTH", 10 ** 9)
+    np.testing.assert_allclose(fast, bounds.expected_std("layernorm", [3, 9000], nonlinearity="relu"), rtol=1e-6)
+
+
+def test_residual_variance_at_ten_million_blocks_is_quick():
+    """``resnet_variance`` at depth 10⁷ took 15 s and more (10-80 µs per block)."""
+    bounds.resnet_variance("layernorm", [10], nonlinearity="relu")  # one-off derivations
+    start = time.perf_counter()
+    out = bounds.resnet_variance("layernorm", [10 ** 6, 10 ** 7], nonlinearity="relu")
+    assert time.perf_counter() - start < 5.0
+    assert np.isfinite(out).all() and 0 < out[0] < out[1] < 10 ** 7  # below the linear growth of 1 per block
+    assert bounds.resnet_variance("plain", [10 ** 7], nonlinearity="relu", alpha=0.01)[0] == np.inf

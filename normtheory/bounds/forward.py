@@ -19,7 +19,10 @@ branch preserving the second moment, ``v_l = var0 (1 + alpha²)^l`` (F2: geometr
 ``1 + alpha²``); WN's corrected ReLU grows at the asymptotic rate ``1 + alpha² π/(π − 1)``.
 SkipInit (``alpha = 0``) keeps ``var0``; NF-style scaling (``beta_l² = v_{l-1}``) makes every
 branch's input unit-variance, so ``v_l = var0 + alpha² l`` (F3). Other cases (ReLU branches
-with correlated samples, EvoNorm) iterate the derived moment maps numerically.
+with correlated samples, EvoNorm) iterate the derived moment maps numerically, exactly up
+to depth 2000 and, past it, by a depth ODE whose field matches the recursion's step
+through second order (relative error below 1e-6, tested; EvoNorm always exactly), so that
+depths of 10⁷ take under a second instead of minutes (:func:`_moments_at`).
 """
 
 from __future__ import annotations
@@ -64,26 +67,111 @@ def weightnorm_relu_rate_expr():
     return alpha, sp.simplify(sp.limit((v + alpha ** 2 * branch) / v, v, sp.oo))
 
 
-def _iterate(norm, nonlinearity, depth, alpha, var0, input_corr, nf, group_size=None):
-    """Mean-field moments ``(v_l, s_l)`` of ``X_l``, with the entries' mean ``m_l``: a branch
-    whose output has mean ``μ`` (EvoNorm) adds ``α μ`` to ``m`` and the cross term
-    ``2 α m μ`` to both ``v`` and ``s`` (``X_l`` and the branch output are independent at
-    infinite width but not centred); ``v − s`` is unchanged by it, ``s/v`` is not."""
+#: exact layers always iterated before :func:`_moments_at` may switch to the depth ODE
+ODE_MIN_DEPTH = 2000
+#: the largest per-layer relative change of the state (``log v``, ``log(v − s)``, ``m``) at
+#: which the depth ODE replaces the exact iteration
+ODE_MAX_STEP = 1e-3
+_LOG_MAX = math.log(np.finfo(float).max)
+
+
+def _step(norm, nonlinearity, alpha, nf, group_size, v, s, m):
+    """One block of the mean-field recursion: the increments ``(Δv, Δ(v − s), Δm)``."""
+    scale = v if nf else 1.0
+    vf, sf = branch_moments(norm, nonlinearity, v / scale, s / scale, group_size=group_size)
+    mu = branch_mean(norm, nonlinearity, v / scale, s / scale)
+    return alpha ** 2 * vf + 2 * alpha * m * mu, alpha ** 2 * (vf - sf), alpha * mu
+
+
+def _moments_at(norm, nonlinearity, depths, alpha, var0, input_corr, nf, group_size=None):
+    """Mean-field ``(v_l, v_l − s_l)`` of ``X_l`` at the integer ``depths`` (``+inf`` once
+    ``v`` overflows), with the entries' mean ``m_l``: a branch whose output has mean ``μ``
+    (EvoNorm) adds ``α μ`` to ``m`` and the cross term ``2 α m μ`` to both ``v`` and ``s``
+    (``X_l`` and the branch output are independent at infinite width but not centred);
+    ``v − s`` is unchanged by it, ``s/v`` is not.
+
+    Exact iteration of the recursion ``x_{l+1} = x_l + F(x_l)`` up to ``ODE_MIN_DEPTH``
+    blocks and for as long as any component of the state ``y = (log v, log(v − s), m)``
+    changes by more than ``ODE_MAX_STEP`` (relative, for ``m``) per block; past that (only
+    for depths beyond it, so every depth up to 2000 is exact) the **depth ODE**
+    ``y' = G(y)`` with the modified field ``G = (3 F(y) − F(y + F(y)))/2``, integrated by
+    DOP853 (rtol 1e-11) in log coordinates. Derived: the flow of ``y' = G`` over one unit of
+    depth is ``y + G + G'G/2 + O(3)``, and ``F(y + F) − F = F'F + O(2)``, so ``G`` matches
+    the recursion's step through second order; the per-block defect is third order in the
+    per-block change ``ε`` of the state and of ``F`` itself. For linear growth
+    (activation normalizers, NF) ``ε ~ 1/l``: the defects sum to ``O(1/ODE_MIN_DEPTH²)``;
+    for geometric growth (``v`` times ``1 + α²`` per block, entered only for
+    ``α² < ODE_MAX_STEP``) ``log v`` grows at a constant rate, which the ODE follows exactly,
+    and the correlation's drift of order ``α²`` leaves ``O(α⁴)``. Measured against the
+    exact iteration at depths to 20000 (tests/test_bounds_asymptotic.py): relative error
+    below ``1e-7`` in ``v − s``, the test's bound being ``1e-6``. Why: the recursion costs
+    10-80 µs per block in Python (the normalizer's moments by quadrature), minutes at
+    ``10⁷`` blocks; the ODE takes a few hundred steps in any depth.
+
+    EvoNorm is always iterated exactly: its cross term makes ``v`` and ``s`` grow as ``l²``
+    while ``v − s`` grows as ``l`` (``v − s ≈ 1e3`` against ``v ≈ 4e17`` at depth 2000 with
+    ReLU), and its moments, which take ``(v, s)``, then see ``v − s`` only to a few digits:
+    the ODE's field is noise there."""
+    depths = np.asarray(depths, dtype=np.int64)
+    top = int(depths.max()) if depths.size else 0
+    step = lambda v_, s_, m_: _step(norm, nonlinearity, alpha, nf, group_size, v_, s_, m_)  # noqa: E731
+    vs, ds = np.full(depths.shape, np.inf), np.full(depths.shape, np.inf)
     v, s, m = var0, input_corr * var0, 0.0
-    vs = np.empty(depth + 1)
-    ss = np.empty(depth + 1)
-    vs[0], ss[0] = v, s
-    for layer in range(1, depth + 1):
-        scale = v if nf else 1.0
-        vf, sf = branch_moments(norm, nonlinearity, v / scale, s / scale, group_size=group_size)
-        mu = branch_mean(norm, nonlinearity, v / scale, s / scale)
-        cross = 2 * alpha * m * mu
-        v, s, m = v + alpha ** 2 * vf + cross, s + alpha ** 2 * sf + cross, m + alpha * mu
+    d = v - s
+    wanted = {}
+    for i, l in enumerate(depths.tolist()):
+        wanted.setdefault(l, []).append(i)
+
+    def record(layer):
+        for i in wanted.get(layer, ()):
+            vs[i], ds[i] = v, d
+
+    record(0)
+    layer = 0
+    while layer < top:
+        dv, dd, dm = step(v, s, m)
+        if layer >= ODE_MIN_DEPTH and d > 0 and v > 0 and not norm.startswith("evonorm"):
+            rel = max(abs(math.log1p(dv / v)), abs(math.log1p(dd / d)), abs(dm) / max(abs(m), 1e-300) if dm else 0.0)
+            if rel <= ODE_MAX_STEP:
+                _depth_ode(step, layer, (v, d, m), depths, wanted, vs, ds)
+                return vs, ds
+        layer += 1
+        v, s, m = v + dv, s + (dv - dd), m + dm
+        d = d + dd
         if not (math.isfinite(v) and math.isfinite(s)):
-            vs[layer:], ss[layer:] = np.inf, np.inf
-            break
-        vs[layer], ss[layer] = v, s
-    return vs, ss
+            return vs, ds  # +inf from here on
+        record(layer)
+    return vs, ds
+
+
+def _depth_ode(step, layer, state, depths, wanted, vs, ds):
+    """The depth ODE of :func:`_moments_at` from ``layer`` on, filling ``vs, ds`` beyond it."""
+    from scipy.integrate import solve_ivp
+
+    def field(y):
+        # a trial stage may step past the overflow event: there the state is taken at a
+        # scale e^-shift (the maps are homogeneous in (v, s) up to terms below e^-600 v)
+        shift = max(0.0, y[0] - 600.0)
+        v, d, m = math.exp(y[0] - shift), math.exp(y[1] - shift), y[2]
+        dv, dd, dm = step(v, v - d, m)
+        return np.array([math.log1p(dv / v), math.log1p(dd / d), dm])
+
+    def modified(_l, y):
+        f = field(y)
+        return 1.5 * f - 0.5 * field(y + f)
+
+    def overflow(_l, y):
+        return _LOG_MAX - y[0]
+
+    overflow.terminal = True
+    later = sorted(l for l in wanted if l > layer)
+    v, d, m = state
+    sol = solve_ivp(modified, (layer, later[-1]), [math.log(v), math.log(d), m], method="DOP853",
+                    t_eval=later, rtol=1e-11, atol=1e-12, events=overflow)
+    for k, l in enumerate(sol.t):  # depths past an overflow event are not in sol.t: they stay +inf
+        with np.errstate(over="ignore"):
+            for i in wanted[int(round(l))]:
+                vs[i], ds[i] = np.exp(sol.y[0, k]), np.exp(sol.y[1, k])
 
 
 def _substitute(expr, **values):
@@ -130,9 +218,9 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, gro
         with np.errstate(over="ignore"):  # geometric growth past the float range: +inf
             out = np.asarray(fn(depths.astype(float)), dtype=float) * np.ones_like(depths, dtype=float)
     else:
-        vs, ss = _iterate(norm, nonlinearity, int(depths.max()), alpha, var0, input_corr, nf, group_size)
-        with np.errstate(invalid="ignore"):  # an overflowed second moment: the variance is +inf, not inf − inf
-            out = np.where(np.isinf(vs), np.inf, vs - ss)[depths]
+        vs, ds = _moments_at(norm, nonlinearity, depths.ravel(), alpha, var0, input_corr, nf, group_size)
+        # an overflowed second moment: the variance is +inf (not inf − inf = NaN)
+        out = np.where(np.isinf(vs), np.inf, ds).reshape(depths.shape)
     if batch is not None and norm == "batchnorm":
         # BN's branch output has batch variance exactly 1: only the input's part is scaled
         out = factor * var0 * (1 - input_corr) + (out - var0 * (1 - input_corr))
@@ -148,7 +236,8 @@ def resnet_variance(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", 
     ``nonlinearity`` selects the linear or ReLU branch of docs/settings.md; ``batch`` gives
     the expectation of the finite-batch probe; ``group_size`` (groupnorm) the finite-group
     output covariance of :mod:`normtheory.bounds.groups` (``None``: the infinite-group
-    limit); vectorized over ``depth``.
+    limit); vectorized over ``depth``. Depths beyond 2000 without a closed form come from the
+    depth ODE of :func:`_moments_at` (relative error below 1e-6 against the exact recursion).
     """
     return _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf=False, group_size=group_size)
 
@@ -168,9 +257,9 @@ def expected_std(norm, layers, *, alpha=1.0, var0=1.0, nonlinearity="linear", gr
     root second moment of the block's input under NF scaling (what the simulator divides by)."""
     norm = check_name(norm)
     layers = depth_array(layers, "layers")
-    vs, _ = _iterate(norm, branch_kind(nonlinearity), int(np.max(layers)), nonneg(alpha, "alpha"),
-                     positive(var0, "var0"), 0.0, True, group_size)
-    return np.sqrt(vs[layers])
+    vs, _ = _moments_at(norm, branch_kind(nonlinearity), np.ravel(layers), nonneg(alpha, "alpha"),
+                        positive(var0, "var0"), 0.0, True, group_size)
+    return np.sqrt(vs).reshape(np.shape(layers))
 
 
 def growth_rate(norm, *, alpha=1.0, nonlinearity="linear"):
