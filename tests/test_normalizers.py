@@ -51,6 +51,18 @@ def randomize_parameters(module, seed):
 TORCH_CASES = [(F64, 1e-10), (torch.float32, 1e-5)]
 
 
+def assert_matches_torch(ours, theirs, reference, tol):
+    """``ours`` equals torch.nn's output within ``tol``, or (float32 rounding in a group whose
+    variance is near eps, where both drift from the exact value) is at least as close to the
+    float64 ``reference`` as torch.nn's, up to a factor 2. A wrong definition (a biased against
+    an unbiased variance, a missing centring) is off by far more than either rounding."""
+    if torch.allclose(ours, theirs, atol=tol, rtol=0):
+        return
+    ours_err = float((ours.double() - reference).abs().max())
+    their_err = float((theirs.double() - reference).abs().max())
+    assert ours_err <= 2 * their_err + tol, (ours_err, their_err)
+
+
 @FAST
 @given(shapes(), st.integers(0, 10_000))
 @pytest.mark.parametrize("dtype,tol", TORCH_CASES)
@@ -90,9 +102,13 @@ def test_groupnorm_matches_torch_for_every_group_size(dtype, tol, shape, seed):
     spatial = int(np.prod(shape[2:]))
     for g in divisors(c):
         # torch refuses one entry per group; the definition gives beta = 0 there
-        expected = torch.zeros_like(x) if g * spatial == 1 else F.group_norm(x, c // g, eps=1e-5)
-        assert torch.allclose(N.make("groupnorm", c, group_size=g, dtype=dtype)(x), expected, atol=tol, rtol=0)
-        assert torch.allclose(N.make("groupnorm", c, num_groups=c // g, dtype=dtype)(x), expected, atol=tol, rtol=0)
+        if g * spatial == 1:
+            expected = reference = torch.zeros_like(x)
+        else:
+            expected = F.group_norm(x, c // g, eps=1e-5)
+            reference = F.group_norm(x.double(), c // g, eps=1e-5)
+        for kw in ({"group_size": g}, {"num_groups": c // g}):
+            assert_matches_torch(N.make("groupnorm", c, dtype=dtype, **kw)(x), expected, reference, tol)
 
 
 def test_groupnorm_default_is_32_groups():
