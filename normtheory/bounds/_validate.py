@@ -9,9 +9,10 @@ docs/settings.md; ``tests/test_bounds_validation.py`` checks that they agree wit
 from __future__ import annotations
 
 import difflib
-import operator
 
 import numpy as np
+
+from normtheory._args import positive_int  # noqa: F401  (re-exported)
 
 ACTIVATION_NAMES = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "frn", "variancenorm",
                     "evonorm_b0", "evonorm_s0")
@@ -39,19 +40,6 @@ def family(name: str) -> str:
     if name in ACTIVATION_NAMES:
         return "activation"
     return "parametric" if name in PARAMETRIC_NAMES else "none"
-
-
-def positive_int(value, name: str) -> int:
-    """``value`` as a positive ``int`` (Python or numpy integer), or ``ValueError`` naming ``name``."""
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    try:
-        out = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
-    if out <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {out}")
-    return int(out)
 
 
 def resolve_group_size(width, group_size=None, num_groups=None, *, name: str = "width") -> int:

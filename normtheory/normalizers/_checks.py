@@ -10,9 +10,10 @@ The shape checks are free and always on.
 from __future__ import annotations
 
 import math
-import operator
 
 import torch
+
+from normtheory._args import positive_int  # noqa: F401  (re-exported)
 
 _STATE = {"enabled": True}
 
@@ -71,19 +72,6 @@ def check_batch(x: torch.Tensor, layer: str) -> None:
             f"{layer}: batch statistics need a batch of at least 2 in training mode, got batch size "
             f"{x.shape[0]} (use eval mode, which uses the running statistics)"
         )
-
-
-def positive_int(value, name: str) -> int:
-    """``value`` as a positive ``int``, or ``ValueError`` naming ``name``."""
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
-    return int(value)
 
 
 def positive_float(value, name: str) -> float:

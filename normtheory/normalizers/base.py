@@ -20,6 +20,7 @@ identity module that stands in for them where an activation normalizer would go.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import torch
 from torch import nn
@@ -37,7 +38,7 @@ def channel_shape(x: torch.Tensor) -> tuple[int, ...]:
     return (1, -1) + (1,) * (x.dim() - 2)
 
 
-class ActivationNorm(nn.Module):
+class ActivationNorm(nn.Module, ABC):
     """Base of the eight activation-based normalizers.
 
     Class attributes of each subclass: ``stat_axes`` (tuple of ``"B"``, ``"C"``, ``"H"``,
@@ -79,9 +80,9 @@ class ActivationNorm(nn.Module):
         self.check(x)
         return self.normalize(x.to(stat_dtype(x.dtype))).to(x.dtype)
 
+    @abstractmethod
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """The layer's output for a checked input ``x`` in :func:`stat_dtype`."""
-        raise NotImplementedError
 
     def affine(self, y: torch.Tensor) -> torch.Tensor:
         shape = channel_shape(y)
