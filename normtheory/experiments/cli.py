@@ -21,6 +21,12 @@ def add_arguments(p) -> None:
                          "finite and below log(classes) after --steps) and report rho with a bootstrap-over-seeds "
                          "and a Fisher-z 95%% interval; without it every setting uses LR 0.05")
     ps.add_argument("--quiet", action="store_true", help="no progress bar")
+    ps.add_argument("--cache-dir", metavar="DIR", default=None,
+                    help="keep each finished training run in the result store in DIR (shared with verify "
+                         "and figures, e.g. .normtheory-cache) for every later run (default: only --out)")
+    from normtheory import executors
+
+    executors.add_arguments(ps)
     add_figure1(sub)
 
 
@@ -101,8 +107,10 @@ def run(args) -> int:
 
     from tabulate import tabulate
 
+    from normtheory import executors
     from normtheory.durable import check_writable_dir
     from normtheory.experiments.predict_speed import run_experiment
+    from normtheory.store import ResultStore
 
     try:
         if args.steps < 10 or args.seeds < 1:
@@ -110,13 +118,21 @@ def run(args) -> int:
         if Path(args.out).is_dir():
             raise ValueError(f"--out {args.out} is a folder; give the path of a CSV file")
         check_writable_dir(Path(args.out).parent)
-        if args.own_lr:
-            from normtheory.experiments.speed_own_lr import run_own_lr
+        executors.check_args(args)
+        store = ResultStore(args.cache_dir) if args.cache_dir else None
+        executor = executors.from_args(args)
+    except INPUT_ERRORS as exc:
+        return usage_error("experiment", exc)
+    try:
+        with executor:
+            kwargs = dict(seeds=tuple(range(args.seeds)), steps=args.steps, out=args.out, progress=not args.quiet,
+                          executor=executor, store=store)
+            if args.own_lr:
+                from normtheory.experiments.speed_own_lr import run_own_lr
 
-            res = run_own_lr(seeds=tuple(range(args.seeds)), steps=args.steps, out=args.out, progress=not args.quiet)
-        else:
-            res = run_experiment(seeds=tuple(range(args.seeds)), steps=args.steps, out=args.out,
-                                 progress=not args.quiet)
+                res = run_own_lr(**kwargs)
+            else:
+                res = run_experiment(**kwargs)
     except INPUT_ERRORS as exc:
         return usage_error("experiment", exc)
     print(tabulate([{k: r.get(k) for k in ("norm", "group_size", "seed", "lr", "similarity_init", "loss_after_k")}

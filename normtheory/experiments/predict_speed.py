@@ -6,11 +6,18 @@ cosine similarity between samples at its last probed layer on a training batch a
 LR, and record the mean training loss over the last 10 steps. The claim predicts a
 positive rank correlation between similarity at init and the loss after ``steps`` steps;
 :func:`spearman` reports Spearman's rho with its p-value (scipy).
+
+Each (setting, seed, LR) training run is a task of plain data (:func:`train_run`, imported
+by name on a worker of :mod:`normtheory.executors`): the setting, seed, LR, step count,
+training configuration and the data set's name and fingerprint. With a
+:class:`normtheory.store.ResultStore` every finished run is stored under that spec (kind
+:data:`STORE_KIND`, with the normtheory and torch versions) as it arrives and never run again.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import hashlib
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +27,8 @@ from normtheory.figures.table import read_csv, write_csv
 
 DEFAULT_SETTINGS = [("batchnorm", None), ("layernorm", None), ("plain", None)] + \
     [("groupnorm", g) for g in (2, 4, 8, 16, 32)]
+#: the result-store kind of one training run (:func:`train_run`)
+STORE_KIND = "experiments.predict_speed"
 
 
 def measure(setting, *, seed, data, base_config, steps, lr=None) -> dict:
@@ -79,10 +88,110 @@ def spearman(rows) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+# --- tasks: one training run as plain data ----------------------------------------------------
+
+#: data sets by (name, fingerprint): those given in this process, and those loaded by name on a worker
+_DATA: dict = {}
+
+
+def fingerprint(data) -> str:
+    """SHA-256 of a data set's training arrays and class count (what a run depends on)."""
+    h = hashlib.sha256()
+    for a in (data.x_train, data.y_train):
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    h.update(str(data.num_classes).encode())
+    return h.hexdigest()
+
+
+def dataset_ref(data) -> dict:
+    """The plain-data name of ``data`` in a task; ``data`` is remembered in this process."""
+    ref = {"name": data.name, "sha256": fingerprint(data)}
+    _DATA[(ref["name"], ref["sha256"])] = data
+    return ref
+
+
+def _dataset(ref: dict):
+    key = (ref["name"], ref["sha256"])
+    if key not in _DATA:
+        from normtheory.training.data import load_dataset
+
+        data = load_dataset(ref["name"])
+        if fingerprint(data) != ref["sha256"]:
+            raise ValueError(f"data set {ref['name']!r} loaded on this worker differs from the client's "
+                             f"(fingerprint {fingerprint(data)[:12]} vs {ref['sha256'][:12]})")
+        _DATA[key] = data
+    return _DATA[key]
+
+
+def make_task(setting, *, seed: int, lr, steps: int, base_config, data_ref: dict, checks: bool = True) -> dict:
+    """One training run as plain data (what :func:`train_run` takes and the store's spec holds)."""
+    norm, g = setting
+    return {"setting": [norm, g], "seed": int(seed), "lr": lr, "steps": int(steps),
+            "config": asdict(base_config), "dataset": dict(data_ref), "checks": bool(checks)}
+
+
+def train_run(task: dict) -> dict:
+    """Run the task of :func:`make_task` (:func:`measure`; input checks off where ``checks`` is false)."""
+    from normtheory.training import TrainConfig
+
+    data = _dataset(task["dataset"])
+    kwargs = dict(seed=task["seed"], data=data, base_config=TrainConfig(**task["config"]), steps=task["steps"],
+                  lr=task["lr"])
+    if task["checks"]:
+        return measure(tuple(task["setting"]), **kwargs)
+    from normtheory.normalizers import input_checks
+
+    with input_checks(False):
+        return measure(tuple(task["setting"]), **kwargs)
+
+
+def store_spec(task: dict) -> dict:
+    from normtheory import __version__
+    from normtheory.executors import versions
+
+    return {"normtheory": __version__, "torch": versions()["torch"], **task}
+
+
+class TaskRunner:
+    """Training runs on ``executor`` (None: serially in this process), each looked up first in
+    ``store`` (None: no store) and stored there as it arrives."""
+
+    def __init__(self, executor=None, store=None):
+        from normtheory.executors import SerialExecutor
+
+        self.executor = executor if executor is not None else SerialExecutor()
+        self.store = store
+        self.pending: dict = {}
+
+    def stored(self, task: dict):
+        if self.store is None:
+            return None
+        from normtheory.store import result_key
+
+        return self.store.get(result_key(STORE_KIND, store_spec(task)))
+
+    def submit(self, tag, task: dict) -> None:
+        self.pending[tag] = task
+        self.executor.submit(tag, f"{__name__}:train_run", task, warm="torch")
+
+    def results(self):
+        """``(tag, row)`` of the submitted tasks in completion order, stored as each arrives."""
+        for tag, row in self.executor.results():
+            task = self.pending.pop(tag)
+            if self.store is not None:
+                self.store.put(STORE_KIND, store_spec(task), row)
+            yield tag, row
+
+
 def run_experiment(*, settings=None, seeds=(0, 1), steps=100, base_config=None, data=None, out=None,
-                   progress=True, lrs=None) -> dict:
+                   progress=True, lrs=None, executor=None, store=None) -> dict:
     """Rows of (setting, seed, similarity, loss) and Spearman's rho; the CSV ``out`` is rewritten
-    (atomically) after every run and its rows of the same ``steps`` are reused on a rerun."""
+    (atomically) after every run and its rows of the same ``steps`` are reused on a rerun.
+    The runs go to ``executor`` (:mod:`normtheory.executors`; None: serially here) unless
+    ``store`` (a :class:`normtheory.store.ResultStore`) holds them; rows are in the order of
+    ``settings`` and ``seeds`` whatever order the runs finish in."""
     from tqdm.auto import tqdm
 
     from normtheory.training import TrainConfig, load_digits
@@ -90,16 +199,37 @@ def run_experiment(*, settings=None, seeds=(0, 1), steps=100, base_config=None, 
     data = data or load_digits()
     base_config = base_config or TrainConfig(arch="mlp", batch_size=64, lr=0.05,
                                              mlp=dict(width=64, depth=10, nonlinearity="relu"))
-    settings = settings or DEFAULT_SETTINGS
+    settings = [tuple(s) for s in (settings or DEFAULT_SETTINGS)]
     path = Path(out) if out else None
-    lr_of = {tuple(s): (lrs or {}).get(tuple(s)) or base_config.initial_lr() for s in settings}
+    lr_of = {s: (lrs or {}).get(s) or base_config.initial_lr() for s in settings}
     rows = [r for r in read_rows(path) if r["steps"] == steps and r.get("lr") == lr_of.get((r["norm"], r["group_size"]))
             ] if path and path.exists() else []
-    done = {(r["norm"], r["group_size"], r["seed"]) for r in rows}
-    jobs = [(s, seed) for s in settings for seed in seeds if (s[0], s[1], seed) not in done]
-    for s, seed in tqdm(jobs, desc="predict-speed", disable=not progress):
-        rows.append(measure(s, seed=seed, data=data, base_config=base_config, steps=steps, lr=lr_of[tuple(s)]))
+    order = {(s[0], s[1], seed): i for i, (s, seed) in enumerate((s, seed) for s in settings for seed in seeds)}
+
+    def save():
+        rows.sort(key=lambda r: order.get((r["norm"], r["group_size"], r["seed"]), len(order)))
         if path:
             write_csv(path, rows)
+
+    done = {(r["norm"], r["group_size"], r["seed"]) for r in rows}
+    runner = TaskRunner(executor, store)
+    ref = dataset_ref(data)
+    todo = 0
+    for s in settings:
+        for seed in seeds:
+            if (s[0], s[1], seed) in done:
+                continue
+            task = make_task(s, seed=seed, lr=lr_of[s], steps=steps, base_config=base_config, data_ref=ref)
+            row = runner.stored(task)
+            if row is not None:
+                rows.append(dict(row))
+            else:
+                runner.submit((s[0], s[1], seed), task)
+                todo += 1
+    if len(rows) > len(done):
+        save()
+    for _, row in tqdm(runner.results(), total=todo, desc="predict-speed", disable=not progress):
+        rows.append(dict(row))
+        save()
     rho, p = spearman(rows)
     return {"rows": rows, "spearman_rho": rho, "p_value": p}

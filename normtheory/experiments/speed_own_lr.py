@@ -59,20 +59,62 @@ def spearman_intervals(rows, *, n_boot: int = 2000, seed: int = 0) -> dict:
             "fisher_z_95": [math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se)]}
 
 
+def stable_lrs(settings, *, data, base_config, steps: int, grid=GRID, runner=None, progress=False) -> dict:
+    """:func:`max_stable_lr` of every setting at once: each setting's next LR on ``grid`` is
+    submitted to ``runner`` (a :class:`normtheory.experiments.predict_speed.TaskRunner`;
+    None: serially here) when its previous one turns out unstable; stored runs are reused."""
+    from tqdm.auto import tqdm
+
+    from normtheory.experiments.predict_speed import TaskRunner, dataset_ref, make_task
+
+    runner = runner or TaskRunner()
+    ref, limit = dataset_ref(data), math.log(data.num_classes)
+    lrs = sorted(grid, reverse=True)
+    found: dict = {}
+    bar = tqdm(desc="LR search", disable=not progress)
+
+    def advance(s, i):
+        """Try ``lrs[i:]`` of setting ``s`` from the store until one must be run (submitted)."""
+        while i < len(lrs):
+            task = make_task(s, seed=0, lr=lrs[i], steps=steps, base_config=base_config, data_ref=ref, checks=False)
+            row = runner.stored(task)
+            if row is None:
+                runner.submit((s, i), task)
+                return
+            if math.isfinite(row["loss_after_k"]) and row["loss_after_k"] < limit:
+                found[s] = lrs[i]
+                return
+            i += 1
+        found[s] = None
+
+    for s in settings:
+        advance(s, 0)
+    for (s, i), row in runner.results():
+        bar.update(1)
+        if math.isfinite(row["loss_after_k"]) and row["loss_after_k"] < limit:
+            found[s] = lrs[i]
+        else:
+            advance(s, i + 1)
+    bar.close()
+    return {s: found[s] for s in settings}
+
+
 def run_own_lr(*, settings=None, seeds=(0, 1, 2, 3, 4), steps=100, base_config=None, data=None, out=None,
-               grid=GRID, progress=True) -> dict:
+               grid=GRID, progress=True, executor=None, store=None) -> dict:
     """Search each setting's largest stable LR, measure every seed there, and correlate.
-    Settings with no stable LR on the grid are left out (and listed)."""
-    from normtheory.experiments.predict_speed import DEFAULT_SETTINGS, run_experiment
+    Settings with no stable LR on the grid are left out (and listed). The runs go to
+    ``executor`` (None: serially here) unless ``store`` holds them (see :func:`run_experiment`)."""
+    from normtheory.experiments.predict_speed import DEFAULT_SETTINGS, TaskRunner, run_experiment
     from normtheory.training import TrainConfig, load_digits
 
     data = data or load_digits()
     base_config = base_config or TrainConfig(arch="mlp", batch_size=64, lr=0.05,
                                              mlp=dict(width=64, depth=10, nonlinearity="relu"))
     settings = [tuple(s) for s in (settings or DEFAULT_SETTINGS)]
-    lrs = {s: max_stable_lr(s, data=data, base_config=base_config, steps=steps, grid=grid) for s in settings}
+    lrs = stable_lrs(settings, data=data, base_config=base_config, steps=steps, grid=grid,
+                     runner=TaskRunner(executor, store), progress=progress)
     usable = [s for s in settings if lrs[s] is not None]
     res = run_experiment(settings=usable, seeds=seeds, steps=steps, base_config=base_config, data=data, out=out,
-                         progress=progress, lrs=lrs)
+                         progress=progress, lrs=lrs, executor=executor, store=store)
     return {**res, **spearman_intervals(res["rows"]), "lrs": {f"{n}|{g}": lr for (n, g), lr in lrs.items()},
             "unstable": [f"{n}|{g}" for (n, g) in settings if lrs[(n, g)] is None]}
