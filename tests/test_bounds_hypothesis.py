@@ -8,6 +8,8 @@ relu_correlation_map / _iterate, top_growth_isotropic, top_growth_per_sample."""
 import math
 import warnings
 
+import pytest
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,7 +17,8 @@ from hypothesis import strategies as st
 from normtheory import bounds
 from normtheory.bounds._validate import NAMES
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow])
 ints = st.one_of(st.integers(-3, 12), st.integers(13, 600), st.sampled_from([0, 1, 2, 3, 4, 10 ** 6]))
 maybe_ints = st.one_of(st.none(), ints)
 reals = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 3), st.just(0.0))
@@ -74,6 +77,15 @@ def test_other_forms(norm, width, group_size, batch, c, n):
     check(bounds.gradient_growth_from_n, n, centered=False)
     check(bounds.top_growth_isotropic, batch=n, width=width)
     check(bounds.top_growth_per_sample, n, width=width)
+
+
+@pytest.mark.parametrize("fn", [bounds.resnet_variance, bounds.resnet_variance_nf, bounds.expected_std])
+def test_an_alpha_whose_square_overflows_is_refused(fn):
+    """Found by this module's fuzzing: alpha = 1.34e154 gave NaN (NF) or an OverflowError."""
+    with pytest.raises(ValueError, match="alpha"):
+        fn("batchnorm", 1, alpha=1.3407807929942597e154)
+    with pytest.raises(ValueError, match="alpha"):
+        bounds.growth_rate("plain", alpha=1e160)
 
 
 def test_overflow_is_inf_not_nan():

@@ -195,12 +195,23 @@ def _closed_form(norm, nonlinearity, alpha, var0, input_corr, nf):
     return None
 
 
+MAX_ALPHA = 1e150  # alpha² (and its products with the moments) must stay finite in float64
+
+
+def _alpha(alpha) -> float:
+    """The branch scale ``alpha``: a finite number in ``[0, MAX_ALPHA]``, or ``ValueError``."""
+    alpha = nonneg(alpha, "alpha")
+    if alpha > MAX_ALPHA:
+        raise ValueError(f"alpha must be at most {MAX_ALPHA:g} (alpha² must stay finite in float64), got {alpha}")
+    return alpha
+
+
 def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, group_size=None):
     norm = check_name(norm)
     if group_size is not None:
         branch_moments(norm, "linear", 1.0, 0.0, group_size=group_size)  # validates group_size
     depths = depth_array(depth)
-    alpha = nonneg(alpha, "alpha")
+    alpha = _alpha(alpha)
     var0 = positive(var0, "var0")
     branch_kind(nonlinearity)
     if not 0 <= input_corr < 1:
@@ -257,7 +268,7 @@ def expected_std(norm, layers, *, alpha=1.0, var0=1.0, nonlinearity="linear", gr
     root second moment of the block's input under NF scaling (what the simulator divides by)."""
     norm = check_name(norm)
     layers = depth_array(layers, "layers")
-    vs, _ = _moments_at(norm, branch_kind(nonlinearity), np.ravel(layers), nonneg(alpha, "alpha"),
+    vs, _ = _moments_at(norm, branch_kind(nonlinearity), np.ravel(layers), _alpha(alpha),
                         positive(var0, "var0"), 0.0, True, group_size)
     return np.sqrt(vs).reshape(np.shape(layers))
 
@@ -265,7 +276,7 @@ def expected_std(norm, layers, *, alpha=1.0, var0=1.0, nonlinearity="linear", gr
 def growth_rate(norm, *, alpha=1.0, nonlinearity="linear"):
     """Per-block asymptotic ratio ``v_{l+1}/v_l`` at large ``l``: 1 for linear growth (F1)."""
     norm = check_name(norm)
-    alpha = nonneg(alpha, "alpha")
+    alpha = _alpha(alpha)
     if family(norm) == "activation":
         return 1.0
     if norm == "weightnorm" and nonlinearity == "relu":
