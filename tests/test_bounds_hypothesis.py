@@ -8,9 +8,8 @@ relu_correlation_map / _iterate, top_growth_isotropic, top_growth_per_sample."""
 import math
 import warnings
 
-import pytest
-
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
