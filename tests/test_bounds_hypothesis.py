@@ -25,7 +25,7 @@ names = st.one_of(st.sampled_from(NAMES), st.just("LayerNorm"), st.just("nope"),
 branches = st.sampled_from(["linear", "relu", "tanh"])
 
 
-def check(fn, *args, **kwargs):
+def assert_refused_or_finite(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
@@ -42,9 +42,9 @@ def check(fn, *args, **kwargs):
 def test_gradient_forms(norm, width, group_size, batch, spatial, nonlinearity, position):
     kw = dict(width=width, group_size=group_size, batch=batch, spatial=spatial, nonlinearity=nonlinearity,
               position=position)
-    check(bounds.gradient_growth_per_layer, norm, **kw)
-    check(bounds.gradient_growth_total, norm, depth=3, **kw)
-    check(bounds.stat_count, norm, width=width, group_size=group_size, batch=batch, spatial=spatial)
+    assert_refused_or_finite(bounds.gradient_growth_per_layer, norm, **kw)
+    assert_refused_or_finite(bounds.gradient_growth_total, norm, depth=3, **kw)
+    assert_refused_or_finite(bounds.stat_count, norm, width=width, group_size=group_size, batch=batch, spatial=spatial)
     try:
         assert bounds.gradient_growth_form(norm, nonlinearity=nonlinearity, position=position,
                                            spatial=spatial) in bounds.FORM_KINDS
@@ -56,26 +56,26 @@ def test_gradient_forms(norm, width, group_size, batch, spatial, nonlinearity, p
 @given(names, st.one_of(ints, st.lists(st.integers(0, 2000), min_size=1, max_size=3)), reals, reals,
        branches, maybe_ints, st.one_of(reals, st.just(0.3)), maybe_ints)
 def test_forward_forms(norm, depth, alpha, var0, nonlinearity, batch, input_corr, group_size):
-    check(bounds.resnet_variance, norm, depth, alpha=alpha, var0=var0, nonlinearity=nonlinearity,
+    assert_refused_or_finite(bounds.resnet_variance, norm, depth, alpha=alpha, var0=var0, nonlinearity=nonlinearity,
           batch=batch, input_corr=input_corr, group_size=group_size)
-    check(bounds.resnet_variance_nf, norm, depth, alpha=alpha, nonlinearity=nonlinearity, batch=batch)
-    check(bounds.resnet_variance_skipinit, norm, depth, batch=batch, nonlinearity=nonlinearity)
-    check(bounds.expected_std, norm, depth, alpha=alpha, nonlinearity=nonlinearity)
-    check(bounds.growth_rate, norm, alpha=alpha, nonlinearity=nonlinearity)
-    check(bounds.norm_second_moment, norm, input_var=var0)
+    assert_refused_or_finite(bounds.resnet_variance_nf, norm, depth, alpha=alpha, nonlinearity=nonlinearity, batch=batch)
+    assert_refused_or_finite(bounds.resnet_variance_skipinit, norm, depth, batch=batch, nonlinearity=nonlinearity)
+    assert_refused_or_finite(bounds.expected_std, norm, depth, alpha=alpha, nonlinearity=nonlinearity)
+    assert_refused_or_finite(bounds.growth_rate, norm, alpha=alpha, nonlinearity=nonlinearity)
+    assert_refused_or_finite(bounds.norm_second_moment, norm, input_var=var0)
 
 
 @SETTINGS
 @given(names, ints, maybe_ints, maybe_ints, reals, ints)
 def test_other_forms(norm, width, group_size, batch, c, n):
-    check(bounds.rank_lower_bound, norm, width=width, group_size=group_size, batch=batch)
-    check(bounds.rank_collapse_rate, width)
-    check(bounds.relu_correlation_map, c)
-    check(bounds.relu_correlation_iterate, c, n % 50 if isinstance(n, int) and n >= 0 else n)
-    check(bounds.gradient_growth_from_n, n)
-    check(bounds.gradient_growth_from_n, n, centered=False)
-    check(bounds.top_growth_isotropic, batch=n, width=width)
-    check(bounds.top_growth_per_sample, n, width=width)
+    assert_refused_or_finite(bounds.rank_lower_bound, norm, width=width, group_size=group_size, batch=batch)
+    assert_refused_or_finite(bounds.rank_collapse_rate, width)
+    assert_refused_or_finite(bounds.relu_correlation_map, c)
+    assert_refused_or_finite(bounds.relu_correlation_iterate, c, n % 50 if isinstance(n, int) and n >= 0 else n)
+    assert_refused_or_finite(bounds.gradient_growth_from_n, n)
+    assert_refused_or_finite(bounds.gradient_growth_from_n, n, centered=False)
+    assert_refused_or_finite(bounds.top_growth_isotropic, batch=n, width=width)
+    assert_refused_or_finite(bounds.top_growth_per_sample, n, width=width)
 
 
 @pytest.mark.parametrize("fn", [bounds.resnet_variance, bounds.resnet_variance_nf, bounds.expected_std])

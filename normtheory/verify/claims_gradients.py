@@ -100,37 +100,42 @@ _GROWTH_STAT = ("E‖dX_(l-1)‖² / E‖dX_l‖² over the interior layers (all
                 "one), the derivation's ratio of expectations")
 _DELTA = "delta method for E[a]/E[b] over independent random networks (a, b: the network's interior sums)"
 
-register(Claim(
-    id="B1", family="gradients", title="gradient growth per layer in linear nets, per-sample statistics",
+
+def _growth_claim(**fields) -> Claim:
+    """A per-layer gradient-growth claim (B1, B1b, B3): the interior ratio of expectations
+    against bounds.gradient_growth_per_layer at 1% precision."""
+    return register(Claim(family="gradients", statistic=_GROWTH_STAT, interval=_DELTA,
+                          rule=Equivalence(RATE_PRECISION), theory=_theory_growth, measure=_measure_growth,
+                          estimate=_estimate_growth, source=_SOURCE, **fields))
+
+
+_growth_claim(
+    id="B1", title="gradient growth per layer in linear nets, per-sample statistics",
     statement="In a deep linear MLP whose normalizer computes each per-sample statistic from n "
               "entries (LN: n = d, GN: n = g) the expected squared gradient norm grows, going "
               "backward, by a constant factor per interior layer, exact at every width "
               "(bounds.gradient_growth_per_layer).",
-    statistic=_GROWTH_STAT, interval=_DELTA, rule=Equivalence(RATE_PRECISION), form="exact",
+    form="exact",
     grid={"quick": _points([("layernorm", 32, 16, None), ("groupnorm", 64, 16, 32),
                             ("groupnorm", 64, 16, 16)], branch="linear", depth=10, trials=512),
           "full": _points([("groupnorm", w, 16, g) for w in (64, 256) for g in (8, 16, 32)]
                           + [("layernorm", w, 16, None) for w in (16, 32, 128)],
                           branch="linear", depth=12, trials=2048)},
-    theory=_theory_growth, measure=_measure_growth, estimate=_estimate_growth,
     version="5",  # 4: per-sample statistics only (batch statistics are B1b); 5: interior sums
-    source=_SOURCE,
-    notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN."))
+    notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN.")
 
-register(Claim(
-    id="B1b", family="gradients", title="gradient growth per layer in linear nets, batch statistics",
+_growth_claim(
+    id="B1b", title="gradient growth per layer in linear nets, batch statistics",
     statement="In a deep linear MLP with batch statistics (BN, VN; n = B) the per-layer growth of "
               "the squared gradient norm approaches (n-2)/(n-3) (BN) or (n-1)/(n-2) (VN); these are "
               "infinite-width limits: at finite width the batch's samples are coupled through their "
               "Gram matrix.",
-    statistic=_GROWTH_STAT, interval=_DELTA, rule=Equivalence(RATE_PRECISION), form="infinite-width limit",
+    form="infinite-width limit",
     grid={"quick": _points([("batchnorm", 1024, 16, None), ("variancenorm", 1024, 16, None)],
                            branch="linear", depth=10, trials=32),
           "full": _points([("batchnorm", w, b, None) for w in (64, 512) for b in (8, 16, 32)]
                           + [("variancenorm", w, b, None) for w in (64, 512) for b in (8, 16)],
-                          branch="linear", depth=12, trials=256)},
-    theory=_theory_growth, measure=_measure_growth, estimate=_estimate_growth,
-    source=_SOURCE))
+                          branch="linear", depth=12, trials=256)})
 
 
 # --- B1t: the top layer, exactly at finite width ----------------------------------------------
@@ -242,18 +247,16 @@ register(Claim(
 CNN_DEPTH = 6                 # convs of the uniform CNN simulated for B3b
 CNN_STAGE_RATIOS = [1, 2, 3]  # ratios conv2/conv3, conv3/conv4, conv4/conv5
 
-register(Claim(
-    id="B3", family="gradients", title="ReLU nets: the BatchNorm rate π/(π-1)·(n-2)/(n-3)",
+_growth_claim(
+    id="B3", title="ReLU nets: the BatchNorm rate π/(π-1)·(n-2)/(n-3)",
     statement="In deep ReLU MLPs with BatchNorm the per-layer gradient growth is "
               "π/(π-1)·(n-2)/(n-3) at large batch (Yang et al. 2019; derived here from the ReLU "
               "correlation map; an infinite-width, large-batch limit).",
-    statistic=_GROWTH_STAT, interval=_DELTA, rule=Equivalence(RATE_PRECISION), form="infinite-width limit",
+    form="infinite-width limit",
     grid={"quick": _points([("batchnorm", 256, 64, None)], branch="relu", depth=12, trials=16),
           "full": _points([("batchnorm", 256, 64, None), ("batchnorm", 512, 128, None)],
                           branch="relu", depth=12, trials=64)},
-    theory=_theory_growth, measure=_measure_growth, estimate=_estimate_growth,
-    version="4",  # 3: the bottom layer (raw input) left out too; 4: interior sums
-    source=_SOURCE))
+    version="4")  # 3: the bottom layer (raw input) left out too; 4: interior sums
 
 
 def _cnn_sim(s, norm, g, trials, seed):
