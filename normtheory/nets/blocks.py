@@ -7,6 +7,14 @@ residual addition). For most names the first holds the normalizer and the second
 paired nonlinearity (docs/settings.md); FRN puts its TLU in the activation slot; the
 EvoNorms are their own nonlinearity and fill the activation slot, leaving the normalizer
 slot empty.
+
+SWS is laid out as in the paper's code (its ``ScaledStdConv2d``): every SWS conv carries
+the ReLU gain ``sqrt(2π/(π−1))`` in its weight (:class:`GainedSWSConv2d`) and the
+activation slot holds a plain ReLU. In a conv -> ReLU chain this is the same function as
+the scaled ReLU ``sqrt(2π/(π−1))·relu`` followed by a gain-free SWS conv (the ReLU is
+positively homogeneous), but in a post-activation residual block it is not: the scaled
+ReLU after the addition multiplies the shortcut by the gain in every block, where the
+paper's layout scales only what enters a conv (the branch and a downsampling shortcut).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from torch import nn
 
 from normtheory import normalizers as N
 from normtheory.normalizers.base import channel_shape
+from normtheory.normalizers.parametric import RELU_GAIN, SWSConv2d
 
 
 def authors_num_groups(channels: int, grouping) -> int:
@@ -33,6 +42,26 @@ def authors_num_groups(channels: int, grouping) -> int:
             raise ValueError(f"grouping > 1 is a number of groups and must be an integer, got {grouping}")
         return int(grouping)
     return math.ceil(channels * grouping)
+
+
+def check_norm(norm) -> str:
+    """The canonical name of a normalizer the networks take: one that
+    :func:`normtheory.normalizers.check_name` accepts (the paper's eleven and the variant
+    definitions the theory knows), or one of :data:`normtheory.normalizers.EXTRA_NAMES`
+    (normalizers of the paper's code outside the theory, e.g. Mean Centering); else
+    ``ValueError`` naming ``norm``."""
+    key = norm.strip().lower().replace("-", "_") if isinstance(norm, str) else None
+    if key in N.EXTRA_NAMES:
+        return key
+    try:
+        return N.check_name(norm)
+    except ValueError as err:
+        try:
+            N.family(norm)  # the factory takes it: another spelling of an extra name
+        except ValueError:
+            raise err from None
+        raise ValueError(f"norm {norm!r}: give the extra normalizer by its name, one of "
+                         f"{', '.join(N.EXTRA_NAMES)}") from None
 
 
 def norm_options(norm: str, group_size=None, num_groups=None, grouping=None) -> Callable[[int], dict]:
@@ -65,6 +94,17 @@ class TLU(nn.Module):
         return torch.maximum(x, self.tau.to(x.dtype).view(channel_shape(x)))
 
 
+class GainedSWSConv2d(SWSConv2d):
+    """The paper's code's SWS conv: the effective weight of :class:`SWSConv2d`
+    (``s · (w − mean) / (std · sqrt(fan_in))`` per output filter) times the ReLU gain
+    ``sqrt(2π/(π−1))`` (:data:`normtheory.normalizers.parametric.RELU_GAIN`), so a conv of
+    ``relu(z)``, ``z ~ N(0, v)``, has output variance ``v`` at init (the centred filter
+    removes the ReLU's mean; Brock et al. 2021, NF-ResNets)."""
+
+    def effective_weight(self) -> torch.Tensor:
+        return RELU_GAIN * super().effective_weight()
+
+
 def norm_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Module:
     """What ``norm`` puts where a network normalizes (see the module docstring)."""
     if norm in ("evonorm_b0", "evonorm_s0"):
@@ -80,13 +120,21 @@ def act_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Module
         return N.make(norm, channels, **opts(channels))
     if norm == "frn":
         return TLU(channels)
+    if norm == "sws":
+        return nn.ReLU()  # the gain is in the conv (GainedSWSConv2d)
     return N.make_activation(norm, channels)
 
 
-def conv(norm: str, cin: int, cout: int, *, kernel_size: int = 3, stride: int = 1) -> nn.Module:
+def conv(norm: str, cin: int, cout: int, *, kernel_size: int = 3, stride: int = 1,
+         weight_centred: bool = False) -> nn.Module:
     """A k x k conv, padding k // 2, Kaiming fan-in; WN / SWS convs for those names, which
-    alone carry a bias (zero at init), as in the paper's code."""
-    return N.make_conv(norm, cin, cout, kernel_size, stride=stride, bias=norm in N.PARAMETRIC_NAMES)
+    alone carry a bias (zero at init), as in the paper's code; the SWS conv carries the
+    ReLU gain (:class:`GainedSWSConv2d`). ``weight_centred``: the paper's code's
+    weight-centred conv (each filter minus its mean; not for WN / SWS, ``ValueError``)."""
+    if norm == "sws" and not weight_centred:
+        return GainedSWSConv2d(cin, cout, kernel_size, stride=stride, padding=kernel_size // 2, bias=True)
+    return N.make_conv(norm, cin, cout, kernel_size, stride=stride, bias=norm in N.PARAMETRIC_NAMES,
+                       weight_centred=weight_centred)
 
 
 class ConvNormAct(nn.Module):
@@ -94,9 +142,9 @@ class ConvNormAct(nn.Module):
     the activation slot."""
 
     def __init__(self, norm: str, cin: int, cout: int, opts: Callable[[int], dict], *, stride: int = 1,
-                 act: bool = True):
+                 act: bool = True, weight_centred: bool = False):
         super().__init__()
-        self.conv = conv(norm, cin, cout, stride=stride)
+        self.conv = conv(norm, cin, cout, stride=stride, weight_centred=weight_centred)
         self.norm = norm_slot(norm, cout, opts)
         self.act = act_slot(norm, cout, opts) if act else nn.Identity()
 

@@ -6,8 +6,7 @@ import difflib
 
 from torch import nn
 
-from normtheory import normalizers as N
-from normtheory.nets.blocks import norm_options
+from normtheory.nets.blocks import check_norm, norm_options
 from normtheory.nets.mlp import MLP
 from normtheory.nets.resnet import ResNet
 from normtheory.nets.vgg import CFGS, VGG, layer_plan, uniform_plan, with_widths
@@ -31,7 +30,7 @@ def _only(arch: str, options: dict, allowed: tuple) -> None:
 
 
 def build(arch: str, norm: str, *, group_size=None, num_groups=None, grouping=None, num_classes: int = 100,
-          in_channels: int = 3, skipinit: bool = False, **options) -> nn.Module:
+          in_channels: int = 3, skipinit: bool = False, weight_centred: bool = False, **options) -> nn.Module:
     """Network ``arch`` with normalizer ``norm`` at init (Kaiming fan-in weights).
 
     ``vgg10/20/40``: the paper's non-residual CNNs (``widths`` keeps the first stages:
@@ -41,16 +40,22 @@ def build(arch: str, norm: str, *, group_size=None, num_groups=None, grouping=No
     :class:`normtheory.nets.mlp.MLP`, whose ``width``, ``depth``, ``in_features``,
     ``nonlinearity``, ``residual``, ``alpha`` and ``betas`` come in ``options``.
 
+    ``norm``: a name :func:`normtheory.normalizers.check_name` accepts, or one of
+    :data:`normtheory.normalizers.EXTRA_NAMES` (the paper's code's extra normalizers, e.g.
+    ``meancentering``). ``weight_centred=True``: every conv (every hidden linear layer of
+    the MLP) weight-centred, each filter minus its mean, as the paper's code's
+    ``WCConv2d``; with an activation normalizer or plain, not with WN / SWS.
+
     Groups (groupnorm, evonorm_s0), at most one of: ``group_size`` channels per group,
     ``num_groups``, or the paper's ``grouping = p`` (``p`` groups when ``p > 1``, else
     ``ceil(C·p)`` groups for a layer of ``C`` channels).
     """
     arch = check_arch(arch)
-    norm = N.check_name(norm)
+    norm = check_norm(norm)
     opts = norm_options(norm, group_size, num_groups, grouping)
     if arch == "mlp":
         return MLP(norm, num_classes=num_classes, skipinit=skipinit, group_size=group_size,
-                   num_groups=num_groups, grouping=grouping, **options)
+                   num_groups=num_groups, grouping=grouping, weight_centred=weight_centred, **options)
     if skipinit and not arch.startswith("resnet"):
         raise ValueError(f"skipinit applies to residual networks, not to the non-residual CNN {arch}")
     if arch == "uniform":
@@ -66,5 +71,5 @@ def build(arch: str, norm: str, *, group_size=None, num_groups=None, grouping=No
     else:
         _only(arch, options, ("widths", "blocks_per_stage"))
         return ResNet(norm, opts, preact=arch == "resnet56_pre", skipinit=skipinit, num_classes=num_classes,
-                      in_channels=in_channels, **options)
-    return VGG(norm, plan, opts, num_classes=num_classes, in_channels=in_channels)
+                      in_channels=in_channels, weight_centred=weight_centred, **options)
+    return VGG(norm, plan, opts, num_classes=num_classes, in_channels=in_channels, weight_centred=weight_centred)

@@ -15,15 +15,16 @@ import torch
 from torch import nn
 
 from normtheory import normalizers as N
-from normtheory.nets.blocks import BranchGain, norm_options
+from normtheory.nets.blocks import BranchGain, check_norm, norm_options
 from normtheory.normalizers._checks import positive_int
 
 
 class MLPLayer(nn.Module):
-    def __init__(self, norm, width, *, nonlinearity, residual, alpha, beta, skipinit, gain, norm_opts):
+    def __init__(self, norm, width, *, nonlinearity, residual, alpha, beta, skipinit, gain, norm_opts,
+                 weight_centred=False):
         super().__init__()
         self.residual = residual
-        self.linear = N.make_linear(norm, width, width, gain=gain)
+        self.linear = N.make_linear(norm, width, width, gain=gain, weight_centred=weight_centred)
         self.norm = N.make(norm, width, **norm_opts)
         relu = nonlinearity == "relu"
         self.act = N.make_activation(norm, width) if relu else nn.Identity()
@@ -42,13 +43,14 @@ class MLPLayer(nn.Module):
 
 
 class MLP(nn.Module):
-    """The theory MLP; ``probe_points()`` are the ``depth`` layers (outputs ``X_1..X_L``)."""
+    """The theory MLP; ``probe_points()`` are the ``depth`` layers (outputs ``X_1..X_L``).
+    ``weight_centred``: each layer's rows minus their mean (not the input layer's)."""
 
     def __init__(self, norm: str, *, width: int, depth: int, in_features=None, nonlinearity: str = "relu",
                  residual: bool = False, alpha: float = 1.0, betas=None, skipinit: bool = False,
-                 num_classes=None, group_size=None, num_groups=None, grouping=None):
+                 num_classes=None, group_size=None, num_groups=None, grouping=None, weight_centred: bool = False):
         super().__init__()
-        norm = N.check_name(norm)
+        norm = check_norm(norm)
         width = positive_int(width, "width")
         depth = positive_int(depth, "depth")
         if nonlinearity not in ("linear", "relu"):
@@ -63,7 +65,7 @@ class MLP(nn.Module):
             nn.Flatten(), N.make_linear("plain", positive_int(in_features, "in_features"), width, gain=1.0))
         self.layers = nn.ModuleList(
             MLPLayer(norm, width, nonlinearity=nonlinearity, residual=residual, alpha=alpha, beta=b,
-                     skipinit=skipinit, gain=gain, norm_opts=opts) for b in betas)
+                     skipinit=skipinit, gain=gain, norm_opts=opts, weight_centred=weight_centred) for b in betas)
         self.head = nn.Identity() if num_classes is None else nn.Linear(width, positive_int(num_classes, "num_classes"))
 
     def probe_points(self):

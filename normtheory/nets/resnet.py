@@ -22,14 +22,14 @@ from normtheory.normalizers._checks import positive_int
 
 
 class PostActBlock(nn.Module):
-    def __init__(self, norm, cin, cout, stride, skipinit, opts):
+    def __init__(self, norm, cin, cout, stride, skipinit, opts, weight_centred=False):
         super().__init__()
-        self.c1 = ConvNormAct(norm, cin, cout, opts, stride=stride)
-        self.conv2 = conv(norm, cout, cout)
+        self.c1 = ConvNormAct(norm, cin, cout, opts, stride=stride, weight_centred=weight_centred)
+        self.conv2 = conv(norm, cout, cout, weight_centred=weight_centred)
         self.n2 = norm_slot(norm, cout, opts)
         self.gain = BranchGain(1.0, skipinit)
         self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
-            conv(norm, cin, cout, stride=stride), norm_slot(norm, cout, opts))
+            conv(norm, cin, cout, stride=stride, weight_centred=weight_centred), norm_slot(norm, cout, opts))
         self.act = act_slot(norm, cout, opts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -37,17 +37,17 @@ class PostActBlock(nn.Module):
 
 
 class PreActBlock(nn.Module):
-    def __init__(self, norm, cin, cout, stride, skipinit, opts):
+    def __init__(self, norm, cin, cout, stride, skipinit, opts, weight_centred=False):
         super().__init__()
         self.n1 = norm_slot(norm, cin, opts)
         self.a1 = act_slot(norm, cin, opts)
-        self.conv1 = conv(norm, cin, cout, stride=stride)
+        self.conv1 = conv(norm, cin, cout, stride=stride, weight_centred=weight_centred)
         self.n2 = norm_slot(norm, cout, opts)
         self.a2 = act_slot(norm, cout, opts)
-        self.conv2 = conv(norm, cout, cout)
+        self.conv2 = conv(norm, cout, cout, weight_centred=weight_centred)
         self.gain = BranchGain(1.0, skipinit)
         self.shortcut = nn.Identity() if stride == 1 and cin == cout else nn.Sequential(
-            norm_slot(norm, cin, opts), conv(norm, cin, cout, stride=stride))
+            norm_slot(norm, cin, opts), conv(norm, cin, cout, stride=stride, weight_centred=weight_centred))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv1(self.a1(self.n1(x)))
@@ -58,23 +58,25 @@ class PreActBlock(nn.Module):
 class ResNet(nn.Module):
     """ResNet-(6n+2) with ``blocks_per_stage = n`` (ResNet-56: n = 9) and stage ``widths``
     (default 32, 64, 128; ``widths=(32,), blocks_per_stage=9``: the stem and the first
-    stage alone). ``probe_points()``: the stem, then each block's output."""
+    stage alone). ``weight_centred``: every conv weight-centred (the paper's code's
+    ``WCConv2d``). ``probe_points()``: the stem, then each block's output."""
 
     def __init__(self, norm: str, opts, *, preact: bool = False, skipinit: bool = False, num_classes: int = 100,
-                 in_channels: int = 3, widths=(32, 64, 128), blocks_per_stage: int = 9):
+                 in_channels: int = 3, widths=(32, 64, 128), blocks_per_stage: int = 9,
+                 weight_centred: bool = False):
         super().__init__()
         widths = [positive_int(w, "widths") for w in widths]
         if not widths:
             raise ValueError("widths must give at least one stage width")
         blocks_per_stage = positive_int(blocks_per_stage, "blocks_per_stage")
-        self.stem = ConvNormAct(norm, in_channels, widths[0], opts)
+        self.stem = ConvNormAct(norm, in_channels, widths[0], opts, weight_centred=weight_centred)
         block = PreActBlock if preact else PostActBlock
         blocks = []
         cin = widths[0]
         for stage, width in enumerate(widths):
             for i in range(blocks_per_stage):
                 stride = 2 if stage > 0 and i == 0 else 1
-                blocks.append(block(norm, cin, width, stride, skipinit, opts))
+                blocks.append(block(norm, cin, width, stride, skipinit, opts, weight_centred))
                 cin = width
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -63,14 +63,16 @@ def uniform_plan(depth: int, width: int = 64) -> list[tuple[int, int]]:
 
 class VGG(nn.Module):
     """The non-residual CNN of a plan ``[(channels, stride), ...]``; ``probe_points()`` are
-    its layers (each conv -> normalizer -> nonlinearity)."""
+    its layers (each conv -> normalizer -> nonlinearity); ``weight_centred``: every conv
+    weight-centred (the paper's code's ``WCConv2d``)."""
 
-    def __init__(self, norm: str, plan, opts, *, num_classes: int = 100, in_channels: int = 3):
+    def __init__(self, norm: str, plan, opts, *, num_classes: int = 100, in_channels: int = 3,
+                 weight_centred: bool = False):
         super().__init__()
         layers = []
         cin = in_channels
         for width, stride in plan:
-            layers.append(ConvNormAct(norm, cin, width, opts, stride=stride))
+            layers.append(ConvNormAct(norm, cin, width, opts, stride=stride, weight_centred=weight_centred))
             cin = width
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
