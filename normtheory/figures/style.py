@@ -30,6 +30,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
+from normtheory.durable import atomic_write  # noqa: E402
+
 COLUMN_WIDTH = 3.4   # inches, one column of a two-column paper
 TEXT_WIDTH = 6.9     # inches, the full text width
 PNG_DPI = 110        # the committed PNGs: small files, still sharp on screen
@@ -268,10 +270,14 @@ def panel_title(ax, letter: str, text: str) -> None:
 
 
 def save(fig, stem: Path | str, *, dpi: int = PNG_DPI) -> list[Path]:
-    """Write ``<stem>.png`` (at ``dpi``) and ``<stem>.pdf``; returns both paths."""
+    """Write ``<stem>.png`` (at ``dpi``) and ``<stem>.pdf``; returns both paths. Each file is
+    written atomically (:func:`normtheory.durable.atomic_write`: a temporary file in the same
+    folder, then ``os.replace``), so an interrupted save leaves the previous figure whole."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
-    fig.savefig(paths[0], dpi=dpi, metadata={"Software": None})
-    fig.savefig(paths[1], metadata={"Creator": None, "Producer": None, "CreationDate": None})
+    with atomic_write(paths[0], "wb") as fh:
+        fig.savefig(fh, format="png", dpi=dpi, metadata={"Software": None})
+    with atomic_write(paths[1], "wb") as fh:
+        fig.savefig(fh, format="pdf", metadata={"Creator": None, "Producer": None, "CreationDate": None})
     return paths
