@@ -10,11 +10,15 @@ trials), where the mean last-layer stable rank divided by ``sqrt(d/g)`` was 0.55
 BN and 0.8-1.3 for GN with ``g`` in 2..16; ``c`` is set below the smallest of these. The
 checks in ``normtheory verify`` use other widths and depths than the calibration.
 
-R3 (derived here): LayerNorm only rescales each sample, and an unnormalized linear net
-not even that, so the representation is ``D · X_0 · Π W_lᵀ`` and its rank collapses toward 1
-at the rate set by the top two Lyapunov exponents of the product of ``d × d`` Gaussian
-matrices, ``λ_i = (ψ((d − i + 1)/2) + log(2/d)) / 2`` (Newman 1986; Forrester 2013):
-``stable rank − 1 ≈ Σ_{i≥2} (σ_i/σ_1)² ∝ exp(−2 (λ_1 − λ_2) l)``.
+R3 (derived here): an unnormalized linear net's representation is ``X_0 · Π W_lᵀ`` and its
+rank collapses toward 1 at the rate set by the top two Lyapunov exponents of the product
+of ``n × n`` Gaussian matrices, ``λ_i = (ψ((n − i + 1)/2) + log(2σ²))/2`` (Newman 1986;
+Forrester 2013), ``n = d``: ``stable rank − 1 ≈ Σ_{i≥2} (σ_i/σ_1)² ∝ exp(−2 (λ_1 − λ_2) l)``.
+LayerNorm centres each sample and rescales it: its representation is
+``D · X_1 · Π_{l≥2} (W_lᵀ P)`` with ``P = I − 11ᵀ/d`` and ``D`` diagonal, so the product acts
+in the ``n = d − 1`` dimensions orthogonal to ``1`` (see :func:`collapse_dimension`); the
+per-sample scales ``D`` leave the large-depth rate unchanged but slow its onset (see
+:func:`rank_collapse_rate`).
 """
 
 from __future__ import annotations
@@ -99,20 +103,61 @@ def _series_fn():
     return sp.lambdify(d, series, "math")
 
 
-def rank_collapse_rate(width: int) -> float:
-    """Per-layer decay rate ``2 (λ_1 − λ_2)`` of ``log(stable rank − 1)`` (claim R3).
+#: the normalizers whose deep linear nets collapse to rank 1 (claim R3)
+COLLAPSING = ("plain", "layernorm")
 
-    Below ``SERIES_MIN_WIDTH = 64`` the exact digamma difference of
-    :func:`lyapunov_gap_expr` (evaluated by sympy, which sums ``d/2`` harmonic terms: too
-    slow at large widths, over a minute at ``10⁶``); from 64 on the series of
-    :func:`lyapunov_gap_series_expr` through ``d⁻⁹``, whose truncation error is below
-    ``14 d⁻¹⁰`` (the next coefficient is ``−27/2`` and the later ones stay small at
-    ``d ≥ 64``): a relative error below ``1e-15`` at ``d = 64`` and less above, i.e. at
-    the level of float64 rounding (tests hold it to the exact value within ``1e-13``)."""
+
+def collapse_dimension(width: int, norm: str = "plain") -> int:
+    """The dimension ``n`` of the Gaussian matrix product that sets the rank collapse of a
+    deep linear net of width ``width`` with normalizer ``norm`` (one of :data:`COLLAPSING`).
+
+    ``plain``: ``X_l = X_{l−1} W_lᵀ`` with ``W_l`` i.i.d. ``N(0, 1/d)``, a product of ``d × d``
+    Gaussian matrices: ``n = d``.
+
+    ``layernorm`` (derived here; the LN of docs/settings.md, affine parameters at their
+    initial values): ``X_l = D_l X_{l−1} W_lᵀ P`` with ``P = I − 11ᵀ/d`` the centring and
+    ``D_l`` the diagonal of the per-sample ``1/sqrt(var + eps)``. Diagonal factors on the
+    left commute with the products on the right, so ``X_L = D X_1 Π_{l≥2} W_lᵀ P`` with
+    ``D = Π D_l``. The rows of ``X_1`` lie in ``1^⊥``; with ``Q`` (``d × (d − 1)``) an
+    orthonormal basis of ``1^⊥`` (``P = QQᵀ``), ``X_L Q = D (X_1 Q) Π_{l≥2} G_l`` with
+    ``G_l = Qᵀ W_lᵀ Q``. ``vec G_l = (Q ⊗ Q)ᵀ vec W_lᵀ`` and ``Q ⊗ Q`` has orthonormal columns,
+    so the ``G_l`` are independent ``(d − 1) × (d − 1)`` matrices with i.i.d. ``N(0, 1/d)``
+    entries; ``X_L = X_L Q Qᵀ`` has the singular values of ``X_L Q``. Hence ``n = d − 1``.
+    ``D`` has positive entries, bounded in each network, so it changes ``log(srank − 1)`` by
+    a term that tends to a constant as the depth grows, not the rate."""
+    norm = check_name(norm)
+    if norm not in COLLAPSING:
+        raise ValueError(f"norm must be one of {COLLAPSING} for the rank collapse rate, got {norm!r}")
     width = positive_int(width, "width")
-    if width < 2:
-        raise ValueError("width must be at least 2 for a second Lyapunov exponent")
-    if width >= SERIES_MIN_WIDTH:
-        return float(_series_fn()(float(width)))
+    n = width - 1 if norm == "layernorm" else width
+    if n < 2:
+        raise ValueError(f"width must be at least {2 + width - n} for {norm}: the product acts in "
+                         f"{n} dimension(s), with no second Lyapunov exponent")
+    return n
+
+
+def rank_collapse_rate(width: int, norm: str = "plain") -> float:
+    """Per-layer decay rate ``2 (λ_1 − λ_2)`` of ``log(stable rank − 1)`` (claim R3) in a deep
+    linear net of width ``width`` with ``norm`` ``"plain"`` (the default: no normalizer) or
+    ``"layernorm"``: the top Lyapunov gap of products of ``n × n`` Gaussian matrices,
+    ``ψ(n/2) − ψ((n − 1)/2)``, with ``n`` from :func:`collapse_dimension` (``d``, or ``d − 1``
+    for LayerNorm's centring). A large-depth limit at finite width: in a LayerNorm net
+    ``log(srank − 1) = 2 log(σ_2/σ_1) + log var_a(t_a) + ...`` where ``t_a`` is the ratio of a
+    sample's components along the top two singular directions (``σ_2/σ_1`` times a ratio of
+    two independent standard normals, a Cauchy variable); while some sample of the batch
+    has ``|t_a| ≳ 1`` (probability about ``(2B/π) σ_2/σ_1``) the excess does not yet fall at
+    this rate, so the rate is reached only once ``σ_2/σ_1 ≪ π/(2B)`` (claim R3 fits its slope
+    past that layer).
+
+    Below ``SERIES_MIN_WIDTH = 64`` (in ``n``) the exact digamma difference of
+    :func:`lyapunov_gap_expr` (evaluated by sympy, which sums ``n/2`` harmonic terms: too
+    slow at large widths, over a minute at ``10⁶``); from 64 on the series of
+    :func:`lyapunov_gap_series_expr` through ``n⁻⁹``, whose truncation error is below
+    ``14 n⁻¹⁰`` (the next coefficient is ``−27/2`` and the later ones stay small at
+    ``n ≥ 64``): a relative error below ``1e-15`` at ``n = 64`` and less above, i.e. at
+    the level of float64 rounding (tests hold it to the exact value within ``1e-13``)."""
+    n = collapse_dimension(width, norm)
+    if n >= SERIES_MIN_WIDTH:
+        return float(_series_fn()(float(n)))
     d, gap = lyapunov_gap_expr()
-    return float(2 * gap.subs(d, width))
+    return float(2 * gap.subs(d, n))
