@@ -5,7 +5,8 @@ A :class:`Claim` bundles, stated in advance of any simulation:
 - ``statement`` -- the claim in words (ids as in SCIENCE.md: F1..F4, R1..R4, B1..B3);
 - ``grid`` -- for each mode (``"quick"``, ``"full"``) the settings it is checked at, each a
   :class:`Point` (a dict of parameters and a number of independent trials);
-- ``theory(setting) -> float`` -- the closed form (from :mod:`normtheory.bounds`);
+- ``theory(setting) -> float`` -- the closed form (from :mod:`normtheory.bounds`), or a
+  :class:`~normtheory.verify.stats.ComputedTheory` (with ``theory_looks``);
 - ``measure(setting, trials, seed) -> Measurement`` -- the simulator (from
   :mod:`normtheory.montecarlo`), returning per-trial arrays;
 - ``estimate(measurement, level, setting) -> Interval`` -- the statistic and its confidence
@@ -20,6 +21,10 @@ A :class:`Claim` bundles, stated in advance of any simulation:
   the limit), a large-depth limit, a calibrated constant, or a predicted ordering/regime;
 - ``backend`` -- ``"numba"`` or ``"torch"``: the torch simulations run on a device, which is
   part of the cache key;
+- ``theory_looks`` -- for a computed theory (``theory`` returns a
+  :class:`~normtheory.verify.stats.ComputedTheory`, a Monte Carlo computation where no closed
+  form exists), the most intervals it computes per setting (its adaptive doublings), counted
+  in the run's simultaneous level; 0 for a closed form;
 - ``probe_keys`` -- setting names that choose what is read from a simulation (a layer, say)
   rather than what is simulated: settings differing only there share their seed, hence
   their simulation.
@@ -46,7 +51,8 @@ import numpy as np
 from normtheory.verify.stats import BoundHolds, Equivalence, Interval, SideOfBoundary
 
 MODES = ("quick", "full")
-FORMS = ("exact", "finite-width", "infinite-width limit", "large-depth limit", "calibrated", "ordering",
+FORMS = ("exact", "finite-width", "finite-width (exact in law, computed)", "infinite-width limit",
+         "large-depth limit", "calibrated", "ordering",
          "asymptotic regime")
 BACKENDS = ("numba", "torch")
 FAMILIES = ("forward", "rank", "gradients")
@@ -55,6 +61,8 @@ CLAIM_MODULES = {
     "rank": "normtheory.verify.claims_rank",
     "gradients": "normtheory.verify.claims_gradients",
 }
+#: modules of further claims, imported with a family (they register claims of that family)
+EXTRA_CLAIM_MODULES = {"forward": ("normtheory.verify.claims_finite_width",)}
 
 
 @dataclass(frozen=True)
@@ -145,7 +153,7 @@ class Claim:
     rule: Equivalence | BoundHolds | SideOfBoundary
     form: str
     grid: Mapping[str, Sequence[Point]]
-    theory: Callable[[Mapping], float]
+    theory: Callable[[Mapping], object]  # float, or a ComputedTheory (see theory_looks)
     measure: Callable[[Mapping, int, int], Measurement]
     estimate: Callable[[Measurement, float, Mapping], Interval]
     backend: str = "numba"
@@ -153,6 +161,7 @@ class Claim:
     version: str = "1"
     notes: str = field(default="")
     probe_keys: tuple = ()
+    theory_looks: int = 0
 
     def __post_init__(self):
         if not self.id or not self.id.replace("_", "").isalnum():
@@ -161,6 +170,8 @@ class Claim:
             raise ValueError(f"claim {self.id}: form must be one of {FORMS}, got {self.form!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"claim {self.id}: backend must be one of {BACKENDS}, got {self.backend!r}")
+        if isinstance(self.theory_looks, bool) or not isinstance(self.theory_looks, int) or self.theory_looks < 0:
+            raise ValueError(f"claim {self.id}: theory_looks must be an integer >= 0, got {self.theory_looks!r}")
         for mode in MODES:
             if not self.grid.get(mode):
                 raise ValueError(f"claim {self.id}: grid has no settings for mode {mode!r}")
@@ -239,6 +250,8 @@ def load_claims(families: Sequence[str] = FAMILIES) -> None:
         if family not in CLAIM_MODULES:
             raise ValueError(f"unknown claim family {family!r}; expected one of {FAMILIES}")
         importlib.import_module(CLAIM_MODULES[family])
+        for module in EXTRA_CLAIM_MODULES.get(family, ()):
+            importlib.import_module(module)
 
 
 def registered() -> list[Claim]:

@@ -13,7 +13,8 @@ docs/verify-json.md::
       "looks": int,                     # looks of the adaptive schedule (cumulative n0, 2·n0, 4·n0)
       "claims": [                       # one per claim checked, registry order
         {"claim": "F1", "family": "forward", "title": str, "statement": str,
-         "form": "exact" | "finite-width" | "infinite-width limit" | "calibrated"
+         "form": "exact" | "finite-width" | "finite-width (exact in law, computed)"
+                 | "infinite-width limit" | "large-depth limit" | "calibrated"
                  | "ordering" | "asymptotic regime",
          "statistic": str, "interval": str, "rule": str, "precision": str | null,
          "source": str, "verdict": "agree" | "disagree" | "undecided" | "error",
@@ -22,7 +23,11 @@ docs/verify-json.md::
       "results": [                      # one per (claim, setting)
         {"claim": "F1",
          "setting": {...},              # the grid point's parameters
-         "theory": float,               # the closed form at this setting
+         "theory": float,               # the closed form at this setting (a computed
+                                        # theory: its point estimate)
+         "theory_low": float, "theory_high": float,  # a computed theory's interval at
+                                        # `level` (== theory for a closed form)
+         "theory_replicates": int,      # a computed theory's replicates (0: closed form)
          "estimate": float,             # the simulated statistic (NaN on error)
          "ci_low": float, "ci_high": float,  # its interval at `level`
          "level": float,
@@ -89,7 +94,10 @@ def _row(r: SettingResult) -> list[str]:
     gap = "" if math.isnan(r.gap) else f"{r.gap:+.2f}"
     trials = f"{r.trials_used}/{r.trials}" + (f", {r.diverged_trials} diverged" if r.diverged_trials else "")
     delta = "" if math.isnan(r.delta) else _num(r.delta)
-    return [r.claim, format_setting(r.setting), _num(r.theory), sim, delta, gap, trials, verdict]
+    theory = _num(r.theory)
+    if r.theory_replicates:
+        theory += f" [{_num(r.theory_low)}, {_num(r.theory_high)}], {r.theory_replicates} replicates"
+    return [r.claim, format_setting(r.setting), theory, sim, delta, gap, trials, verdict]
 
 
 def table(results: Sequence[ClaimResult], fmt: str = "simple") -> str:

@@ -59,7 +59,7 @@ from normtheory.store import DEFAULT_STORE_DIR as DEFAULT_CACHE_DIR
 from normtheory.store import STORE_FILE as CACHE_FILE
 from normtheory.verify.registry import (Claim, Measurement, Point, check_mode, derived_seed, registered,
                                         setting_seed)
-from normtheory.verify.stats import (ERROR, UNDECIDED, Interval, Judgement, combine_verdicts,
+from normtheory.verify.stats import (ERROR, UNDECIDED, ComputedTheory, Interval, Judgement, combine_verdicts,
                                      simultaneous_level)
 
 #: read, never written (the cache of the previous version)
@@ -69,7 +69,7 @@ OBSOLETE_CACHE_FILES = ("verify-measurements.jsonl",)
 #: looks of the adaptive schedule: cumulative trials n0, 2·n0, 4·n0
 LOOKS = 3
 #: bumped when the Monte Carlo engines change what they compute for the same arguments
-SIMULATOR_VERSION = "2"
+SIMULATOR_VERSION = "3"  # 3: variancenorm is the paper's (centred batch std, no mean subtracted)
 
 
 def look_plan(first: int, looks: int = LOOKS) -> list[int]:
@@ -100,7 +100,7 @@ class SettingResult:
 
     claim: str
     setting: dict
-    theory: float
+    theory: float         # the closed form, or a computed theory's point estimate
     estimate: float
     ci_low: float
     ci_high: float
@@ -119,6 +119,9 @@ class SettingResult:
     setting_seed: int
     seconds: float
     cached: bool
+    theory_low: float = math.nan   # a computed theory's interval (== theory for a closed form)
+    theory_high: float = math.nan
+    theory_replicates: int = 0     # a computed theory's replicates (0 for a closed form)
 
     @property
     def ratio(self) -> float:
@@ -219,10 +222,21 @@ class MeasurementCache:
 
 
 def judge(claim: Claim, point: Point, measurement: Measurement, level: float) -> tuple:
-    """``(theory, interval or None, Judgement)`` for the trials simulated so far at a setting."""
-    theory = float(claim.theory(point.setting))
-    if not math.isfinite(theory):
-        return theory, None, Judgement(ERROR, f"the closed form is {theory}")
+    """``(theory, interval or None, Judgement)`` for the trials simulated so far at a setting;
+    ``theory`` is a float, or an :class:`Interval` for a computed theory (resolved at ``level``)."""
+    theory = claim.theory(point.setting)
+    if isinstance(theory, ComputedTheory):
+        try:
+            theory = theory.interval(level)
+        except ValueError as exc:
+            return math.nan, None, Judgement(ERROR, f"computed theory: {exc}")
+        ends = (theory.estimate, theory.low, theory.high)
+        if not all(math.isfinite(v) for v in ends):
+            return theory, None, Judgement(ERROR, f"the computed theory is {ends}")
+    else:
+        theory = float(theory)
+        if not math.isfinite(theory):
+            return theory, None, Judgement(ERROR, f"the closed form is {theory}")
     if measurement.diverged_trials:
         return theory, None, Judgement(ERROR, f"overflow at layer {measurement.diverged_layer} in "
                                               f"{measurement.diverged_trials} of {measurement.trials} trials")
@@ -237,11 +251,21 @@ def judge(claim: Claim, point: Point, measurement: Measurement, level: float) ->
     return theory, interval, claim.rule.verdict(theory, interval)
 
 
-def count_tests(claims: Sequence[Claim], mode: str) -> int:
-    """Settings of the whole run: every registered claim and every claim given, in ``mode``."""
+def _everything(claims: Sequence[Claim]) -> list[Claim]:
     everything = {c.id: c for c in registered()}
     everything.update({c.id: c for c in claims})
-    return sum(len(c.points(mode)) for c in everything.values())
+    return list(everything.values())
+
+
+def count_tests(claims: Sequence[Claim], mode: str) -> int:
+    """Settings of the whole run: every registered claim and every claim given, in ``mode``."""
+    return sum(len(c.points(mode)) for c in _everything(claims))
+
+
+def count_theory_intervals(claims: Sequence[Claim], mode: str) -> int:
+    """Intervals of computed theories in the whole run (as :func:`count_tests`): each setting
+    of a claim with ``theory_looks`` takes up to that many."""
+    return sum(len(c.points(mode)) * c.theory_looks for c in _everything(claims))
 
 
 def run_claims(claims: Sequence[Claim], *, mode: str = "quick", seed: int = 0,
@@ -251,7 +275,9 @@ def run_claims(claims: Sequence[Claim], *, mode: str = "quick", seed: int = 0,
     """Check every claim at every setting of its ``mode`` grid; see the module docstring.
 
     ``tests`` is the number of settings the simultaneous level covers (default
-    :func:`count_tests`), ``looks`` the number of looks of the adaptive schedule.
+    :func:`count_tests`, and then the intervals of computed theories,
+    :func:`count_theory_intervals`, are added; with ``tests`` given, those of the claims
+    given), ``looks`` the number of looks of the adaptive schedule.
     ``executor`` is None (serial, in this process) or one of :mod:`normtheory.executors`
     (the caller closes it); with a Dask executor the claims must be registered, since the
     workers rebuild them by id, and ``on_row`` sees the rows in the order they finish.
@@ -261,7 +287,10 @@ def run_claims(claims: Sequence[Claim], *, mode: str = "quick", seed: int = 0,
         raise ValueError(f"seed must be >= 0, got {seed}")
     if looks < 1:
         raise ValueError(f"looks must be >= 1, got {looks}")
-    level = simultaneous_level(tests if tests is not None else count_tests(claims, mode), looks)
+    if tests is None:
+        level = simultaneous_level(count_tests(claims, mode), looks, extra=count_theory_intervals(claims, mode))
+    else:  # the caller counts the settings: the theory intervals are those of the claims given
+        level = simultaneous_level(tests, looks, extra=sum(len(c.points(mode)) * c.theory_looks for c in claims))
     if executor is not None:
         _check_rebuildable(claims)
     cache = MeasurementCache(cache_dir)
@@ -321,10 +350,16 @@ def _row(claim, point, seed, level, s_seed, measurement, theory, interval, judge
          cached) -> SettingResult:
     nan = math.nan
     precision = claim.precision
+    if isinstance(theory, Interval):
+        theory, low, high, replicates = theory.estimate, theory.low, theory.high, theory.n
+    else:
+        low = high = theory
+        replicates = 0
     delta = precision.width(theory) if precision is not None and math.isfinite(theory) else nan
     used = measurement.trials if interval is not None else 0
     return SettingResult(
-        claim=claim.id, setting=dict(point.setting), theory=theory,
+        claim=claim.id, setting=dict(point.setting), theory=theory, theory_low=low, theory_high=high,
+        theory_replicates=replicates,
         estimate=interval.estimate if interval else nan,
         ci_low=interval.low if interval else nan, ci_high=interval.high if interval else nan,
         level=level, method=interval.method if interval else "", delta=delta, gap=judgement.gap,

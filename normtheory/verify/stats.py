@@ -47,12 +47,32 @@ may take (:mod:`normtheory.verify.runner`). By Bonferroni's inequality all ``m·
 intervals cover their true values together with probability at least ``1 − α``
 (``α = 0.05``), whatever the stopping rule: a correct closed form is called disagree
 anywhere in the run with probability at most 5%.
+
+**Computed theories.** Where no closed form exists, a claim's theory may be an exact
+computation that is itself a Monte Carlo estimate (:class:`ComputedTheory`, resolved to an
+:class:`Interval` at the run's level by :func:`computed_interval`, from its own seed). Its
+intervals join the family: a run whose claims hold ``m_c`` such settings, each allowed
+``K_t`` theory looks, computes every interval at ``1 − α/(m·K + m_c·K_t)``
+(``extra = m_c·K_t`` in :func:`simultaneous_level`), so that all estimate and theory
+intervals cover together with probability at least ``1 − α``. The rule
+(:meth:`Equivalence.verdict`) then asks for agreement with every theory value in its
+interval, and for disagreement with none:
+
+- **agree**: the estimate's interval lies inside ``[theory_high − δ, theory_low + δ]``, and
+  the theory's half-width is below :data:`THEORY_RESOLUTION`·δ (a theory that could not be
+  computed that precisely never agrees: the setting is undecided);
+- **disagree**: the estimate's interval lies entirely outside ``[theory_low − δ, theory_high + δ]``;
+- **undecided**: otherwise.
+
+``δ`` is taken at the theory's point estimate. With a float theory the rule is exactly the
+one above (a float is an interval of width 0).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy import stats as _scipy_stats
@@ -89,16 +109,20 @@ class Interval:
         return 0.5 * (self.high - self.low)
 
 
-def simultaneous_level(settings: int, looks: int = 1, familywise: float = FAMILYWISE_LEVEL) -> float:
-    """Per-interval level ``1 − (1 − familywise)/(settings·looks)`` (Bonferroni) for a run of
-    ``settings`` settings, each looked at up to ``looks`` times."""
+def simultaneous_level(settings: int, looks: int = 1, familywise: float = FAMILYWISE_LEVEL,
+                       extra: int = 0) -> float:
+    """Per-interval level ``1 − (1 − familywise)/(settings·looks + extra)`` (Bonferroni) for a
+    run of ``settings`` settings, each looked at up to ``looks`` times, and ``extra`` further
+    intervals (those of computed theories: settings times their theory looks)."""
     if settings < 1:
         raise ValueError(f"settings must be >= 1, got {settings}")
     if looks < 1:
         raise ValueError(f"looks must be >= 1, got {looks}")
+    if isinstance(extra, bool) or not isinstance(extra, (int, np.integer)) or extra < 0:
+        raise ValueError(f"extra must be an integer >= 0, got {extra!r}")
     if not 0.0 < familywise < 1.0:
         raise ValueError(f"familywise level must lie in (0, 1), got {familywise}")
-    return 1.0 - (1.0 - familywise) / (settings * looks)
+    return 1.0 - (1.0 - familywise) / (settings * looks + extra)
 
 
 def _check_level(level: float) -> None:
@@ -223,8 +247,16 @@ class Precision:
             return self.delta * abs(theory)
         return self.delta
 
-    def moved(self, theory: float, steps: float) -> float:
-        """The closed form moved by ``steps·δ`` (the power check moves it by ``±2δ``)."""
+    def moved(self, theory, steps: float):
+        """The closed form moved by ``steps·δ`` (the power check moves it by ``±2δ``): a float,
+        an :class:`Interval` (both ends and the estimate, by ``δ`` at the estimate) or a
+        :class:`ComputedTheory` (its interval, once computed)."""
+        if isinstance(theory, ComputedTheory):
+            return ComputedTheory(lambda level: self.moved(theory.interval(level), steps))
+        if isinstance(theory, Interval):
+            shift = steps * self.width(theory.estimate)
+            return Interval(theory.estimate + shift, theory.low + shift, theory.high + shift, theory.n,
+                            theory.level, theory.method)
         return theory + steps * self.width(theory)
 
     @property
@@ -249,21 +281,79 @@ def _band_verdict(low: float, high: float, interval: Interval, what: str) -> tup
     return UNDECIDED, f"interval overlaps the edge of {what}"
 
 
+#: a computed theory decides only when its interval's half-width is below this fraction of δ
+THEORY_RESOLUTION = 0.25
+
+
+@dataclass(frozen=True)
+class ComputedTheory:
+    """A theory that is a Monte Carlo computation (no closed form): ``compute(level)`` returns
+    its :class:`Interval` at ``level``, the run's simultaneous level (see the module
+    docstring). The computation is the claim's, reproducible from its own seed."""
+
+    compute: Callable[[float], Interval]
+
+    def interval(self, level: float) -> Interval:
+        _check_level(level)
+        out = self.compute(level)
+        if not isinstance(out, Interval):
+            raise TypeError(f"a computed theory must return an Interval, got {type(out).__name__}")
+        return out
+
+
+def computed_interval(draw, estimator, level: float, precision: Precision, first: int, looks: int) -> Interval:
+    """The interval of a computed theory, by adaptive doubling.
+
+    ``draw(n)`` returns the first ``n`` replicate values of the computation (a reproducible
+    stream: the first ``n`` of ``2n`` are those of ``n``), ``estimator(values, level)`` their
+    :class:`Interval`. Looks at ``first, 2·first, …`` replicates, at most ``looks`` of them,
+    stopping at the first whose half-width is below :data:`THEORY_RESOLUTION` times ``δ``
+    (at its estimate); past the cap the last interval is returned (the rule then keeps the
+    setting undecided). Every look is an interval of the family (count ``looks``).
+    """
+    _check_level(level)
+    if first < 2:
+        raise ValueError(f"first must be >= 2 replicates, got {first}")
+    if looks < 1:
+        raise ValueError(f"looks must be >= 1, got {looks}")
+    n = first
+    for _ in range(looks):
+        out = estimator(draw(n), level)
+        if out.half_width < THEORY_RESOLUTION * precision.width(out.estimate):
+            break
+        n *= 2
+    return out
+
+
 @dataclass(frozen=True)
 class Equivalence:
-    """Agree when the interval lies inside ``theory ± δ``, disagree when entirely outside."""
+    """Agree when the interval lies inside ``theory ± δ``, disagree when entirely outside; for
+    a theory :class:`Interval`, the rule of the module docstring."""
 
     precision: Precision
 
     @property
     def text(self) -> str:
         return (f"agree when the interval lies inside theory ± δ (δ = {self.precision.text}), "
-                f"disagree when it lies entirely outside, else undecided")
+                f"disagree when it lies entirely outside, else undecided; a computed theory (an "
+                f"interval): agree with every value in it, its half-width below {THEORY_RESOLUTION:g}·δ; "
+                f"disagree with every value in it")
 
-    def verdict(self, theory: float, interval: Interval) -> Judgement:
-        w = self.precision.width(theory)
-        verdict, reason = _band_verdict(theory - w, theory + w, interval, "theory ± δ")
-        return Judgement(verdict, reason, (interval.estimate - theory) / w)
+    def verdict(self, theory, interval: Interval) -> Judgement:
+        if not isinstance(theory, Interval):
+            w = self.precision.width(theory)
+            verdict, reason = _band_verdict(theory - w, theory + w, interval, "theory ± δ")
+            return Judgement(verdict, reason, (interval.estimate - theory) / w)
+        w = self.precision.width(theory.estimate)
+        gap = (interval.estimate - theory.estimate) / w
+        if interval.high < theory.low - w or interval.low > theory.high + w:
+            return Judgement(DISAGREE, "interval outside [theory_low − δ, theory_high + δ]", gap)
+        if theory.half_width >= THEORY_RESOLUTION * w:
+            return Judgement(UNDECIDED, f"theory interval half-width {theory.half_width:.3g} is not below "
+                                        f"δ·{THEORY_RESOLUTION:g} after {theory.n} replicates", gap)
+        if theory.high - w <= interval.low and interval.high <= theory.low + w:
+            return Judgement(AGREE, "", gap)
+        return Judgement(UNDECIDED, "interval overlaps the edge of [theory_high − δ, theory_low + δ]", gap)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,146 @@
+"""Claims F6, F6b: the residual variance at finite width, from a weight-free chain exact in law.
+
+Networks and statistic: those of F1-F3 (:mod:`normtheory.verify.claims_forward`; the same
+measure function, simulating :func:`normtheory.montecarlo.simulate_mlp`): the expected
+activation-variance probe ``E[probe(X_l)]`` of the residual theory MLP at ``l = depth/2``
+and ``l = depth``.
+
+Theory: no closed form exists at finite width. Given ``X_{l−1}``, the branch pre-activation
+is exactly Gaussian (or, for WN and SWS rows, a Gaussian over an independent χ² norm) in
+the fresh weight, so the residual stream follows a weight-free chain that is exact in law
+(:mod:`normtheory.montecarlo.exact_in_law`, derivation there): a pair of samples (plain,
+WN, SWS, per-sample normalizers; ``O(d)`` per layer) or the whole batch (batch statistics;
+``O(B²·d)`` per layer). Its mean over replicates is the finite-width prediction, a Monte
+Carlo computation with its own interval (:class:`~normtheory.verify.stats.ComputedTheory`):
+computed at the run's simultaneous level from a seed fixed by the setting, by adaptive
+doubling from :data:`FIRST_REPLICATES` replicates until its half-width is below δ/4 (at most
+:data:`THEORY_LOOKS` looks, all counted in the level). Its infinite-width limit is the
+mean-field closed form of F1-F3 (:func:`normtheory.bounds.resnet_variance`; tested in
+tests/test_exact_in_law.py).
+
+- F6 (linear growth: EvoNorm branches, the F1 rows where EvoNorm disagrees with its
+  mean-field form; NF-style ReLU branches, the F3 rows): t-interval over independent
+  networks, and over chain replicates; δ = 2% as F1 and F3.
+- F6b (geometric growth: ReLU branches with WN, SWS or none, the F2 rows): Cox's
+  log-normal interval for the mean, over networks and over chain replicates (the same
+  estimator as F2, applied to both); δ = 3% as F2. The F2 rows at depth 50 and width 64
+  are not decidable (a simulation interval a factor 2 wide at 256 networks, and a chain
+  needing 10⁶ replicates): the grid uses shallower networks and the widths where both
+  sides reach δ/4 to δ/2 within the trial budget.
+
+The statement is a finite-width one: agreement says the chain (hence the network's own
+finite-width law) predicts the measured variance, where the infinite-width form misses by
+the gaps listed in docs/verify-full.md.
+"""
+
+from __future__ import annotations
+
+from normtheory.verify.claims_forward import (PARAMETRIC_AND_PLAIN, _log_normal_mean, _measure_variance,
+                                              _mlp_points)
+from normtheory.verify.registry import Claim, derived_seed, register, setting_key
+from normtheory.verify.simulations import trial_mean
+from normtheory.verify.stats import (ComputedTheory, Equivalence, Precision, computed_interval,
+                                     lognormal_mean_interval, mean_interval)
+
+#: the most theory looks (replicates FIRST, 2·FIRST, ...) per setting, counted in the level
+THEORY_LOOKS = 6
+#: replicates of the first theory look: pair chains (cheap, noisier) and batch chains
+FIRST_REPLICATES = {"pair": 8192, "batch": 512}
+_THEORY_SEED = 15  # the theory's streams: derived_seed(_THEORY_SEED, setting without its layer)
+_SIMULATION_KEYS = ("norm", "branch", "width", "batch", "depth", "alpha", "remedy", "group_size")
+
+_chains: dict[str, dict] = {}
+
+
+def _chain_key(s) -> str:
+    return setting_key({k: s[k] for k in _SIMULATION_KEYS if k in s})
+
+
+def chain_values(s, n: int):
+    """The first ``n`` replicates of the chain of setting ``s`` at its layer (one stream per
+    setting without its layer, kept in memory and extended as more are asked for)."""
+    from normtheory.montecarlo.exact_in_law import probe_chain
+
+    key = _chain_key(s)
+    state = _chains.setdefault(key, {"values": None, "diverged": []})
+    have = 0 if state["values"] is None else state["values"].shape[0]
+    if n > have:
+        import numpy as np
+
+        part = probe_chain(s["norm"], width=s["width"], depth=s["depth"], batch=s["batch"], replicates=n - have,
+                           nonlinearity=s["branch"], alpha=s["alpha"], nf_scaling=s["remedy"] == "nf",
+                           group_size=s.get("group_size"), seed=derived_seed(_THEORY_SEED, key), first=have)
+        state["values"] = part.values if have == 0 else np.concatenate([state["values"], part.values])
+        state["diverged"] += part.diverged
+    bad = [(t, layer) for t, layer in state["diverged"] if t < n and layer <= s["layer"]]
+    if bad:
+        raise ValueError(f"{len(bad)} of {n} chain replicates overflowed (first at layer {min(b[1] for b in bad)})")
+    return state["values"][:n, s["layer"]]
+
+
+def _first_replicates(s) -> int:
+    from normtheory.montecarlo.exact_in_law import BATCH_STATISTICS
+
+    return FIRST_REPLICATES["batch" if s["norm"] in BATCH_STATISTICS else "pair"]
+
+
+def _computed_theory(estimator, precision):
+    def theory(s):
+        return ComputedTheory(lambda level: computed_interval(lambda n: chain_values(s, n), estimator, level,
+                                                              precision, _first_replicates(s), THEORY_LOOKS))
+    return theory
+
+
+_STAT = ("E[activation-variance probe of X_l] at l = depth/2 and l = depth (as F1-F3); the "
+         "theory is the mean of the weight-free chain, exact in law at this width and batch")
+_SOURCE = "normtheory.montecarlo.exact_in_law (derived there; an exact computation, not a closed form)"
+
+
+def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator, interval):
+    precision = Precision(delta)
+    return register(Claim(
+        id=cid, family="forward", title=title, statement=statement, statistic=_STAT, interval=interval,
+        rule=Equivalence(precision), form="finite-width (exact in law, computed)",
+        grid={"quick": quick, "full": full}, theory=_computed_theory(estimator, precision),
+        measure=_measure_variance,
+        estimate=trial_mean("variance") if estimator is mean_interval else _log_normal_mean("variance"),
+        source=_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS,
+        notes=f"theory: chain replicates from {FIRST_REPLICATES} doubling up to {THEORY_LOOKS} looks "
+              f"until the half-width is below δ/4; seed fixed by the setting"))
+
+
+_finite_width_claim(
+    "F6", "finite width: linear growth (EvoNorm, NF-style ReLU branches)",
+    "At finite width and batch, the activation variance of a residual MLP with an EvoNorm "
+    "branch, or with NF-style scaling and a ReLU branch, equals the mean of the weight-free "
+    "chain that is exact in law (the branch pre-activation is Gaussian given the layer's "
+    "input); the mean-field forms of F1 and F3 are its infinite-width limit.",
+    _mlp_points(("evonorm_s0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
+                remedy="none", trials=128),
+    _mlp_points(("evonorm_s0", "evonorm_b0"), ("relu",), widths=(64,), batch=32, depth=50,
+                alphas=(1.0,), remedy="none", trials=256)
+    + _mlp_points(("evonorm_s0",), ("relu",), widths=(256,), batch=32, depth=50,
+                  alphas=(1.0,), remedy="none", trials=256)
+    + _mlp_points(PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,), batch=32, depth=50,
+                  alphas=(0.5, 1.0), remedy="nf", trials=2048),
+    delta=0.02, estimator=mean_interval,
+    interval="mean over independent random networks ± t·s/sqrt(n); the theory: mean over "
+             "independent chain replicates ± t·s/sqrt(n)")
+
+_finite_width_claim(
+    "F6b", "finite width: geometric growth (ReLU branches with WN, SWS or none)",
+    "At finite width, the activation variance of a residual MLP whose ReLU branch ends in "
+    "WN, SWS or no normalizer grows faster than the mean-field rate of F2; it equals the "
+    "mean of the weight-free chain that is exact in law (the branch pre-activation is "
+    "Gaussian, or Gaussian over an independent χ² norm, given the layer's input).",
+    _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=10, alphas=(0.5,),
+                remedy="none", trials=512),
+    _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5,),
+                remedy="none", trials=1024)
+    + _mlp_points(("plain", "weightnorm", "sws"), ("relu",), widths=(64, 256), batch=32, depth=10,
+                  alphas=(1.0,), remedy="none", trials=1024)
+    + _mlp_points(("plain",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(0.5, 1.0),
+                  remedy="none", trials=1024),
+    delta=0.03, estimator=lognormal_mean_interval,
+    interval="Cox's log-normal interval for the mean over independent random networks; the "
+             "theory: the same over independent chain replicates")
