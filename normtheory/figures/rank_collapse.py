@@ -67,7 +67,7 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
             "batch": s["batch"], "diverged_layer": simulated.first_divergence(sim.diverged)}
     rows = simulated.log_layer_rows(base, sim.srank_excess)
     if norm in COLLAPSING:
-        rate = bounds.rank_collapse_rate(width)
+        rate = bounds.rank_collapse_rate(width, norm)
         l0 = anchor_layer(depth)
         at_anchor = [r for r in rows if r["x"] == l0]
         if at_anchor:
