@@ -127,7 +127,7 @@ def test_interior_growth_derivation():
     assert bounds.gradient_growth_per_layer("layernorm", width=16) == pytest.approx(14 / 13)
     assert bounds.gradient_growth_per_layer("groupnorm", width=4096, group_size=8) == pytest.approx(6 / 5)
     assert bounds.gradient_growth_per_layer("batchnorm", width=64, batch=16) == pytest.approx(14 / 13)
-    assert bounds.gradient_growth_per_layer("variancenorm", width=64, batch=16) == pytest.approx(15 / 14)
+    assert bounds.gradient_growth_per_layer("variancenorm_uncentred", width=64, batch=16) == pytest.approx(15 / 14)
     # the top layer: the weight's projection off the sample keeps (d-1)/d (bounds.top_layer)
     assert bounds.gradient_growth_per_layer("layernorm", width=16, position="top") == \
         pytest.approx(15 / 16 * 14 / 13)
@@ -152,7 +152,7 @@ def test_form_kinds():
     kind = bounds.gradient_growth_form
     assert kind("layernorm") == kind("groupnorm", position="top") == "exact"
     assert kind("batchnorm") == "infinite-width limit"
-    assert kind("variancenorm", position="top") == "finite-width"
+    assert kind("variancenorm_uncentred", position="top") == "finite-width"
     assert kind("batchnorm", nonlinearity="relu") == "approximation"
     assert kind("groupnorm", nonlinearity="relu") == "infinite-width limit"
     assert kind("groupnorm", spatial=16) == "approximation"

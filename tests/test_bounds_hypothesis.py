@@ -3,7 +3,8 @@ ValueError or returns a finite number (or +inf where the value genuinely overflo
 NaN and never another exception. Scope: gradient_growth_per_layer / _total / _form,
 stat_count, gradient_growth_from_n, resnet_variance / _nf / _skipinit, expected_std,
 growth_rate, norm_second_moment, rank_lower_bound, rank_collapse_rate,
-relu_correlation_map / _iterate, top_growth_isotropic, top_growth_per_sample."""
+relu_correlation_map / _iterate, top_growth_isotropic, top_growth_per_sample,
+variancenorm_gradient_profile, variancenorm_interior_growth."""
 
 import math
 import warnings
@@ -14,14 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from normtheory import bounds
-from normtheory.bounds._validate import NAMES
+from normtheory.bounds._validate import NAMES, VARIANT_NAMES
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
 ints = st.one_of(st.integers(-3, 12), st.integers(13, 600), st.sampled_from([0, 1, 2, 3, 4, 10 ** 6]))
 maybe_ints = st.one_of(st.none(), ints)
 reals = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-2, 3), st.just(0.0))
-names = st.one_of(st.sampled_from(NAMES), st.just("LayerNorm"), st.just("nope"), st.just(3))
+names = st.one_of(st.sampled_from(NAMES + VARIANT_NAMES), st.just("LayerNorm"), st.just("nope"), st.just(3))
 branches = st.sampled_from(["linear", "relu", "tanh"])
 
 
@@ -76,6 +77,9 @@ def test_other_forms(norm, width, group_size, batch, c, n):
     assert_refused_or_finite(bounds.gradient_growth_from_n, n, centered=False)
     assert_refused_or_finite(bounds.top_growth_isotropic, batch=n, width=width)
     assert_refused_or_finite(bounds.top_growth_per_sample, n, width=width)
+    depth = n % 40 if isinstance(n, int) and n >= 0 else n
+    assert_refused_or_finite(bounds.variancenorm_gradient_profile, batch=batch, depth=depth)
+    assert_refused_or_finite(bounds.variancenorm_interior_growth, batch=batch, depth=depth)
 
 
 @pytest.mark.parametrize("fn", [bounds.resnet_variance, bounds.resnet_variance_nf, bounds.expected_std])

@@ -20,9 +20,11 @@ def test_names_and_families_agree_with_the_normalizers():
     normalizers = pytest.importorskip("normtheory.normalizers")
     assert set(_validate.NAMES) == set(normalizers.NAMES)
     assert set(_validate.GROUPED_NAMES) == set(normalizers.GROUPED_NAMES)
-    for name in normalizers.NAMES:
+    assert set(_validate.VARIANT_NAMES) == set(normalizers.VARIANT_NAMES)
+    for name in normalizers.NAMES + normalizers.VARIANT_NAMES:
         assert _validate.family(name) == normalizers.family(name)
-    for spelled in ("EvoNorm-B0", " LayerNorm "):
+    for spelled in ("EvoNorm-B0", " LayerNorm ", "variancenorm_centred", "VarianceNorm-Centered",
+                    "variancenorm_uncentered"):
         assert _validate.check_name(spelled) == normalizers.check_name(spelled)
     with pytest.raises(ValueError, match="Did you mean 'layernorm'"):
         _validate.check_name("layernom")

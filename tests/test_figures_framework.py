@@ -229,11 +229,12 @@ def test_style_tags_series_and_checks_names(tmp_path):
 
 
 def test_every_normalizer_has_a_style():
-    from normtheory.normalizers import NAMES
+    from normtheory.normalizers import NAMES, VARIANT_NAMES
 
-    assert set(style.NORM_STYLE) == set(NAMES)
-    assert len({style.norm_color(n) for n in NAMES}) == len(NAMES)
-    assert len({style.norm_marker(n) for n in NAMES}) == len(NAMES)
+    names = NAMES + VARIANT_NAMES
+    assert set(style.NORM_STYLE) == set(names)
+    assert len({style.norm_color(n) for n in names}) == len(names)
+    assert len({style.norm_marker(n) for n in names}) == len(names)
 
 
 

@@ -32,6 +32,7 @@ CASES = [
     ("plain", dict(nonlinearity="relu", residual=True)),
     ("evonorm_s0", dict(nonlinearity="relu", residual=True, nf_scaling=True, group_size=4)),
     ("variancenorm", dict(nonlinearity="linear", width=8, batch=16)),
+    ("variancenorm_uncentred", dict(nonlinearity="relu", residual=True)),
     ("plain", dict(nonlinearity="linear", width=8, batch=8, depth=12)),  # rank collapse: QR route
 ]
 N_COMPARISONS = len(CASES) * sum(len(v) for v in LAYERS.values())
@@ -231,6 +232,6 @@ def test_auto_picks_gram_only_where_exact_and_faster():
 
 
 def test_exact_norms_are_the_iid_gaussian_ones():
-    from normtheory.normalizers import NAMES
+    from normtheory.normalizers import NAMES, VARIANT_NAMES
 
-    assert set(gram_module.EXACT_NORMS) == set(NAMES) - {"weightnorm", "sws"}
+    assert set(gram_module.EXACT_NORMS) == set(NAMES + VARIANT_NAMES) - {"weightnorm", "sws"}

@@ -7,8 +7,8 @@ import torch
 from normtheory import normalizers as N
 from normtheory.kernels.mlp_norms import norm_backward, norm_code, norm_forward
 
-CASES = [("batchnorm", 1), ("layernorm", 1), ("groupnorm", 4), ("variancenorm", 1), ("frn", 1),
-         ("evonorm_b0", 1), ("evonorm_s0", 4)]
+CASES = [("batchnorm", 1), ("layernorm", 1), ("groupnorm", 4), ("variancenorm", 1), ("variancenorm_uncentred", 1),
+         ("frn", 1), ("evonorm_b0", 1), ("evonorm_s0", 4)]
 
 
 @pytest.mark.parametrize("name,g", CASES)

@@ -141,7 +141,7 @@ def statistic_slices(name, shape, g):
     """numpy index tuples, one per statistic, into x viewed as (B, C, H·W)."""
     b, c = shape[:2]
     every = slice(None)
-    if name in ("batchnorm", "variancenorm", "evonorm_b0"):
+    if name in ("batchnorm", "variancenorm", "variancenorm_uncentred", "evonorm_b0"):
         return [(every, ch, every) for ch in range(c)]
     if name in ("instancenorm", "frn"):
         return [(i, ch, every) for i in range(b) for ch in range(c)]
@@ -165,9 +165,9 @@ def reference(name, module, x, g):
     else:
         for idx in statistic_slices(name, x.shape, g):
             v = x[idx]
-            if name in ("variancenorm", "frn"):
+            if name in ("variancenorm_uncentred", "frn"):
                 y[idx] = v / np.sqrt((v ** 2).mean() + eps)
-            elif name == "evonorm_s0":
+            elif name in ("variancenorm", "evonorm_s0"):  # centred variance, mean kept
                 y[idx] = v / np.sqrt(v.var() + eps)
             else:
                 y[idx] = (v - v.mean()) / np.sqrt(v.var() + eps)
@@ -181,7 +181,7 @@ def reference(name, module, x, g):
 
 @settings(max_examples=15, deadline=None, derandomize=True)
 @given(shapes(), st.data())
-@pytest.mark.parametrize("name", N.ACTIVATION_NAMES)
+@pytest.mark.parametrize("name", N.ACTIVATION_NAMES + N.VARIANT_NAMES)
 def test_every_activation_normalizer_follows_its_definition(name, shape, data):
     g = data.draw(st.sampled_from(divisors(shape[1])), label="group_size")
     seed = data.draw(st.integers(0, 10_000), label="seed")
@@ -226,7 +226,22 @@ def test_centred_outputs_have_mean_0_and_variance_1_per_statistic(name, shape, d
 
 @FAST
 @given(shapes(), st.integers(0, 10_000))
-@pytest.mark.parametrize("name", ["variancenorm", "frn"])
+def test_variancenorm_output_has_variance_1_and_keeps_the_mean_per_statistic(shape, seed):
+    """The paper's Variance Normalization: batch variance var/(var + eps), mean not removed."""
+    module = N.make("variancenorm", shape[1], dtype=F64)
+    assert not module.centered
+    x = sample(shape, seed)  # a non-zero mean per channel
+    rows_x, rows_y = per_statistic(x, module), per_statistic(module(x), module)
+    assert rows_y.shape[1] == module.stat_count(shape)
+    var_x = rows_x.var(dim=1, unbiased=False)
+    assert torch.allclose(rows_y.var(dim=1, unbiased=False), var_x / (var_x + module.eps), atol=1e-10, rtol=0)
+    assert torch.allclose(rows_y.mean(dim=1), rows_x.mean(dim=1) / torch.sqrt(var_x + module.eps),
+                          atol=1e-10, rtol=0)
+
+
+@FAST
+@given(shapes(), st.integers(0, 10_000))
+@pytest.mark.parametrize("name", ["variancenorm_uncentred", "frn"])
 def test_uncentred_outputs_have_second_moment_1_per_statistic(name, shape, seed):
     module = N.make(name, shape[1], dtype=F64, **({"tlu": False} if name == "frn" else {}))
     assert not module.centered
@@ -292,7 +307,8 @@ def test_evonorm_s0_is_scale_invariant_once_v_absorbs_the_scale(shape, scale, se
 def test_stat_axes_and_counts_follow_the_settings_table():
     shape = (5, 12, 3, 2)
     expected = {"batchnorm": 5 * 6, "layernorm": 12 * 6, "instancenorm": 6, "groupnorm": 4 * 6,
-                "frn": 6, "variancenorm": 5 * 6, "evonorm_b0": 5 * 6, "evonorm_s0": 4 * 6}
+                "frn": 6, "variancenorm": 5 * 6, "variancenorm_uncentred": 5 * 6, "evonorm_b0": 5 * 6,
+                "evonorm_s0": 4 * 6}
     for name, n in expected.items():
         module = N.make(name, 12, **({"group_size": 4} if name in N.GROUPED_NAMES else {}))
         assert module.family == "activation" == N.family(name)
@@ -314,7 +330,7 @@ def test_modules_are_dtype_agnostic(name, dtype):
     assert module.double()(sample((3, 4))).dtype == F64
 
 
-@pytest.mark.parametrize("name", N.BATCH_NAMES)
+@pytest.mark.parametrize("name", N.BATCH_NAMES + N.VARIANT_BATCH_NAMES)
 def test_batch_statistics_normalizers_use_running_statistics_in_eval_mode(name):
     module = N.make(name, 3, dtype=F64)
     x = sample((64, 3, 4, 4), 7)

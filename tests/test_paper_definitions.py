@@ -1,7 +1,8 @@
 """Conformance with the authors' code's definitions (SCIENCE.md, "The authors' reference
-protocol"): Mean Centering, the centred Variance Normalization, the unbiased group /
-instance statistics, the weight-centred conv; and that the existing names still compute
-the formulas of docs/settings.md. Every check is against a direct tensor computation in
+protocol"): Mean Centering, the Variance Normalization (centred variance, now
+``variancenorm``) and the uncentred one kept as ``variancenorm_uncentred``, the unbiased
+group / instance statistics, the weight-centred conv; and that the names compute the
+formulas of docs/settings.md. Every check is against a direct tensor computation in
 float64, to 1e-12 relative."""
 
 import math
@@ -63,8 +64,8 @@ def per_channel(v, x):
 
 
 def test_extra_names_are_outside_the_theory_names():
-    assert N.EXTRA_NAMES == ("meancentering", "variancenorm_centred")
-    for lst in (N.NAMES, N.ACTIVATION_NAMES, N.BATCH_NAMES, N.GROUPED_NAMES, N.PARAMETRIC_NAMES):
+    assert N.EXTRA_NAMES == ("meancentering",)
+    for lst in (N.NAMES, N.VARIANT_NAMES, N.ACTIVATION_NAMES, N.BATCH_NAMES, N.GROUPED_NAMES, N.PARAMETRIC_NAMES):
         assert not set(N.EXTRA_NAMES) & set(lst)
     for name in N.EXTRA_NAMES:
         with pytest.raises(ValueError, match="EXTRA_NAMES"):
@@ -72,7 +73,6 @@ def test_extra_names_are_outside_the_theory_names():
         assert N.family(name) == "activation"
         assert isinstance(N.make_activation(name), torch.nn.ReLU)
         assert type(N.make_conv(name, 3, 4, 3)) is torch.nn.Conv2d
-    assert isinstance(N.make("Variancenorm-Centered", 3), N.CentredVarianceNorm)
     assert isinstance(N.make("mean_centering", 3), N.MeanCentering)
     with pytest.raises(ValueError, match="meancentering"):
         N.make("meancenterin", 3)
@@ -86,33 +86,56 @@ def test_meancentering_subtracts_the_batch_mean_only(shape):
     assert_rel(mc(x), x - x.mean(dim=BATCH_DIMS[x.dim()], keepdim=True))
 
 
+def test_variance_norm_names_and_aliases():
+    """``variancenorm`` is the paper's code's definition, the old spellings of it are aliases;
+    the uncentred one is a variant name: known to check_name, outside the eleven."""
+    assert N.VARIANT_NAMES == ("variancenorm_uncentred",) == N.VARIANT_BATCH_NAMES
+    assert "variancenorm" in N.NAMES and "variancenorm" in N.BATCH_NAMES
+    for lst in (N.NAMES, N.ACTIVATION_NAMES, N.BATCH_NAMES, N.GROUPED_NAMES, N.PARAMETRIC_NAMES):
+        assert "variancenorm_uncentred" not in lst
+    for alias in ("variancenorm_centred", "Variancenorm-Centered", " VARIANCENORM "):
+        assert N.check_name(alias) == "variancenorm"
+        assert type(N.make(alias, 3)) is N.VarianceNorm
+    for alias in ("variancenorm_uncentred", "VarianceNorm-Uncentered"):
+        assert N.check_name(alias) == "variancenorm_uncentred"
+        assert type(N.make(alias, 3)) is N.UncentredVarianceNorm
+    assert N.family("variancenorm_uncentred") == "activation"
+    assert isinstance(N.make_activation("variancenorm_uncentred"), torch.nn.ReLU)
+    with pytest.raises(ValueError, match="variancenorm_uncentred"):
+        N.check_name("variancenorm_uncentre")
+
+
 @pytest.mark.parametrize("shape", SHAPES)
-def test_variancenorm_centred_divides_by_the_centred_biased_batch_std(shape):
+def test_variancenorm_divides_by_the_centred_biased_batch_std(shape):
     x = sample(shape, 2)
     dims = BATCH_DIMS[x.dim()]
     mean = x.mean(dim=dims, keepdim=True)
     var = ((x - mean) ** 2).mean(dim=dims, keepdim=True)
-    vn = build("variancenorm_centred", shape[1])
+    vn = build("variancenorm", shape[1])
     assert vn.stat_axes == ("B", "H", "W") and not vn.centered
     y = vn(x)
     assert_rel(y, x / torch.sqrt(var + EPS))
     # no mean subtraction: the output keeps the input's mean, scaled
     assert_rel(y.mean(dim=dims, keepdim=True), mean / torch.sqrt(var + EPS))
+    # its batch variance is var / (var + eps): 1 up to eps, whatever the input's scale and mean
+    out_var = ((y - y.mean(dim=dims, keepdim=True)) ** 2).mean(dim=dims, keepdim=True)
+    assert_rel(out_var, var / (var + EPS))
+    assert (out_var - 1).abs().max() < 1e-5
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_variancenorm_is_still_the_uncentred_second_moment(shape):
+def test_variancenorm_uncentred_is_the_uncentred_second_moment(shape):
     x = sample(shape, 3)
     dims = BATCH_DIMS[x.dim()]
-    y = build("variancenorm", shape[1])(x)
+    y = build("variancenorm_uncentred", shape[1])(x)
     assert_rel(y, x / torch.sqrt((x ** 2).mean(dim=dims, keepdim=True) + EPS))
-    centred = build("variancenorm_centred", shape[1])(x)
+    centred = build("variancenorm", shape[1])(x)
     assert (y - centred).abs().max() > 1e-3  # the two definitions differ on a non-centred input
     xc = x - x.mean(dim=dims, keepdim=True)  # and agree on a centred one
-    assert_rel(build("variancenorm", shape[1])(xc), build("variancenorm_centred", shape[1])(xc))
+    assert_rel(build("variancenorm_uncentred", shape[1])(xc), build("variancenorm", shape[1])(xc))
 
 
-@pytest.mark.parametrize("name", N.EXTRA_NAMES + N.BATCH_NAMES)
+@pytest.mark.parametrize("name", N.EXTRA_NAMES + N.VARIANT_NAMES + N.BATCH_NAMES)
 @pytest.mark.parametrize("shape", [(1, 4, 3, 3), (1, 4)])
 def test_batch_statistics_refuse_a_batch_of_one_in_training(name, shape):
     layer = build(name, 4)
@@ -122,18 +145,20 @@ def test_batch_statistics_refuse_a_batch_of_one_in_training(name, shape):
     assert torch.isfinite(layer(sample(shape))).all()
 
 
-def test_extra_names_eval_mode_uses_running_statistics():
+def test_eval_mode_uses_running_statistics():
     x = sample((4, 3, 2, 2), 4)
     dims = BATCH_DIMS[4]
     n = 4 * 2 * 2
     mc = build("meancentering", 3, momentum=1.0)
-    vn = build("variancenorm_centred", 3, momentum=1.0)
-    mc(x), vn(x)
-    mc.eval(), vn.eval()
+    vn = build("variancenorm", 3, momentum=1.0)
+    vu = build("variancenorm_uncentred", 3, momentum=1.0)
+    mc(x), vn(x), vu(x)
+    mc.eval(), vn.eval(), vu.eval()
     z = sample((1, 3, 2, 2), 5)
     assert_rel(mc(z), z - x.mean(dim=dims, keepdim=True))
     var_unbiased = ((x - x.mean(dim=dims, keepdim=True)) ** 2).sum(dim=dims, keepdim=True) / (n - 1)
     assert_rel(vn(z), z / torch.sqrt(var_unbiased + EPS))
+    assert_rel(vu(z), z / torch.sqrt((x ** 2).mean(dim=dims, keepdim=True) + EPS))
 
 
 def test_extra_names_affine_is_per_channel():
@@ -218,7 +243,7 @@ def test_unbiased_refuses_one_entry_statistics(name, opts):
 def test_unbiased_option_is_validated_and_only_where_it_applies():
     with pytest.raises(ValueError, match="unbiased"):
         N.make("groupnorm", 4, group_size=2, unbiased="yes")
-    for name in ("batchnorm", "variancenorm", "frn", "meancentering", "variancenorm_centred", "plain"):
+    for name in ("batchnorm", "variancenorm", "frn", "meancentering", "variancenorm_uncentred", "plain"):
         with pytest.raises(ValueError):
             N.make(name, 4, unbiased=True)
     assert "unbiased=True" in repr(N.make("groupnorm", 4, group_size=2, unbiased=True))
@@ -278,7 +303,9 @@ def settings_formula(name, x):
         return group_formula(x, 1)
     if name == "groupnorm":
         return group_formula(x, 2)
-    if name == "variancenorm":
+    if name == "variancenorm":  # the paper's code's: centred variance, no mean subtracted
+        return x / torch.sqrt(((x - x.mean(dim=dims, keepdim=True)) ** 2).mean(dim=dims, keepdim=True) + EPS)
+    if name == "variancenorm_uncentred":
         return x / torch.sqrt((x ** 2).mean(dim=dims, keepdim=True) + EPS)
     if name == "frn":
         sq = grouped(x, 1).pow(2).mean(-1, keepdim=True).expand_as(grouped(x, 1)).reshape(x.shape)
@@ -292,7 +319,7 @@ def settings_formula(name, x):
 
 
 @pytest.mark.parametrize("shape", [(4, 6, 3, 2), (5, 6)])
-@pytest.mark.parametrize("name", [n for n in N.NAMES if n not in N.PARAMETRIC_NAMES])
+@pytest.mark.parametrize("name", [n for n in N.NAMES + N.VARIANT_NAMES if n not in N.PARAMETRIC_NAMES])
 def test_existing_names_compute_the_settings_formulas(name, shape):
     x = sample(shape, 15)
     opts = {"group_size": 2} if name in N.GROUPED_NAMES else {}

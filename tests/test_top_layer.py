@@ -17,7 +17,8 @@ def _isotropic_gram(batch, centered):
 
 
 @pytest.mark.parametrize("norm,batch,width", [("batchnorm", 8, 64), ("batchnorm", 16, 20),
-                                              ("variancenorm", 6, 8), ("variancenorm", 32, 512)])
+                                              ("variancenorm_uncentred", 6, 8),
+                                              ("variancenorm_uncentred", 32, 512)])
 def test_isotropic_closed_form_matches_the_integral(norm, batch, width):
     gram = _isotropic_gram(batch, norm == "batchnorm")
     assert bounds.top_growth_given_gram(gram, norm=norm, width=width) == pytest.approx(
@@ -44,7 +45,7 @@ def test_per_sample_form_tends_to_the_isotropic_form():
         pytest.approx(15 / 16 * 6 / 5)
 
 
-@pytest.mark.parametrize("norm,width,batch", [("batchnorm", 12, 8), ("variancenorm", 10, 6)])
+@pytest.mark.parametrize("norm,width,batch", [("batchnorm", 12, 8), ("variancenorm_uncentred", 10, 6)])
 def test_given_gram_matches_monte_carlo_of_a_deep_net(norm, width, batch):
     """Paired per network: measured top ratio minus the formula given that network's Gram has
     mean 0 (4 standard errors); the Grams of a depth-4 net at this width are far from isotropic."""
@@ -71,11 +72,16 @@ def test_per_sample_top_form_matches_monte_carlo(norm, width, group_size):
 
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="rank 2"):
-        bounds.top_growth_given_gram(np.diag([1.0, 1.0, 0.0, 0.0]), norm="variancenorm", width=8)
+        bounds.top_growth_given_gram(np.diag([1.0, 1.0, 0.0, 0.0]), norm="variancenorm_uncentred", width=8)
     with pytest.raises(ValueError, match="width=3"):
-        bounds.top_growth_given_gram(np.eye(6), norm="variancenorm", width=3)
+        bounds.top_growth_given_gram(np.eye(6), norm="variancenorm_uncentred", width=3)
     with pytest.raises(ValueError, match="symmetric"):
         bounds.top_growth_given_gram(np.triu(np.ones((5, 5))), width=8)
+    for paper_vn in ("variancenorm", "variancenorm_centred"):  # the paper's: no top-layer form
+        with pytest.raises(ValueError, match="no top-layer form"):
+            bounds.top_growth_given_gram(np.eye(6), norm=paper_vn, width=8)
+        with pytest.raises(ValueError, match="no top-layer form"):
+            bounds.top_growth_isotropic(batch=8, width=16, norm=paper_vn)
     with pytest.raises(ValueError, match="positive semi-definite"):
         bounds.top_growth_given_gram(-np.eye(5), width=8)
     with pytest.raises(ValueError, match="square"):

@@ -10,6 +10,8 @@ of docs/settings.md; :mod:`normtheory.montecarlo` simulates the same networks.
 - gradients (B1-B3): :func:`stat_count`, :func:`gradient_growth_per_layer` (the kind of
   each form: :func:`gradient_growth_form`, :func:`gradient_growth_forms`),
   :func:`gradient_growth_from_n`, :func:`gradient_growth_total`, :func:`batchnorm_relu_growth`;
+  the paper's Variance Normalization (no per-layer rate) in linear MLPs at infinite width:
+  :func:`variancenorm_gradient_profile`, :func:`variancenorm_interior_growth`;
   the top layer exactly at finite width: :func:`top_growth_given_gram`,
   :func:`top_growth_isotropic`, :func:`top_growth_per_sample`
 - rank and similarity (R1-R4): :func:`rank_lower_bound`, :func:`rank_collapse_rate`,
@@ -48,8 +50,11 @@ from normtheory.bounds.gradients import (
     interior_growth_expr,
     parametric_relu_growth_expr,
     stat_count,
+    variancenorm_gradient_profile,
+    variancenorm_interior_growth,
+    variancenorm_layer_maps_expr,
 )
-from normtheory.bounds.moments import branch_moments, norm_second_moment
+from normtheory.bounds.moments import branch_moments, norm_second_moment, variancenorm_moments_expr
 from normtheory.bounds.rank import (
     RANK_CONSTANT,
     lyapunov_gap_expr,

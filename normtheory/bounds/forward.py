@@ -12,6 +12,17 @@ for EvoNorm the cross term is ``O(1/width)`` and is dropped (an assumption the
 simulation checks). The activation variance probe (per-channel variance over a batch of
 ``B``) has expectation ``(1 − 1/B)(v_l − s_l)``, or ``v_l − s_l`` at infinite batch.
 
+Batchnorm and Variance Normalization (the paper's: the centred batch std, no mean
+subtracted) are exact at every width and batch (:data:`UNIT_BATCH_VARIANCE`): the branch
+output's per-channel centred batch variance is ``var/(var + eps)``, 1 up to ``eps``, for any
+input, and the output is odd in the fresh weight ``W`` (``W → −W`` flips it and keeps the
+batch std), so the cross term of ``X_{l-1}`` and the branch in the probe has expectation 0
+and the probe grows by exactly ``alpha²`` per block: ``(1 − 1/B)·var0·(1 − input_corr) +
+alpha² l`` (only the input's part carries the batch factor), with NF scaling or without, in
+linear and ReLU branches. In the mean-field moments the paper's Variance Norm has
+``v_f − s_f = 1`` (:func:`normtheory.bounds.moments.variancenorm_moments_expr`; its ``v_f``
+exceeds 1 with ReLU, as it keeps the ReLU's common mean), the same statement at infinite batch.
+
 Closed forms (``rsolve``): for an activation-based branch with ``v_f = m`` constant,
 ``v_l = var0 + alpha² m l`` (F1: linear growth, slope the output second moment
 ``m`` of :func:`normtheory.bounds.moments.norm_second_moment`); for a parametric or plain
@@ -179,8 +190,18 @@ def _substitute(expr, **values):
     return expr.subs({by_name[k]: v for k, v in values.items() if k in by_name})
 
 
+#: normalizers whose branch output has per-channel centred batch variance 1 (up to eps) for
+#: any input: the probe grows by exactly alpha² per block (module docstring)
+UNIT_BATCH_VARIANCE = ("batchnorm", "variancenorm")
+
+
 def _closed_form(norm, nonlinearity, alpha, var0, input_corr, nf):
-    """A closed form when one applies (independent samples), else None."""
+    """``v_l − s_l`` as a function of ``l`` when a closed form applies, else None: for the
+    paper's variancenorm at any input (its branch adds exactly ``alpha²``), otherwise for
+    independent samples (where ``s_l = 0`` in the cases below)."""
+    if norm == "variancenorm":
+        l, expr = linear_growth_expr()
+        return sp.lambdify(l, _substitute(expr, alpha=alpha, m=1, var0=var0 * (1 - input_corr)), "numpy")
     if input_corr != 0:
         return None
     if family(norm) == "activation" and not norm.startswith("evonorm") and (nonlinearity == "linear" or nf and norm == "batchnorm"):
@@ -232,8 +253,8 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, gro
         vs, ds = _moments_at(norm, nonlinearity, depths.ravel(), alpha, var0, input_corr, nf, group_size)
         # an overflowed second moment: the variance is +inf (not inf − inf = NaN)
         out = np.where(np.isinf(vs), np.inf, ds).reshape(depths.shape)
-    if batch is not None and norm == "batchnorm":
-        # BN's branch output has batch variance exactly 1: only the input's part is scaled
+    if batch is not None and norm in UNIT_BATCH_VARIANCE:
+        # the branch output has batch variance exactly 1: only the input's part is scaled
         out = factor * var0 * (1 - input_corr) + (out - var0 * (1 - input_corr))
     else:
         out = factor * out
@@ -245,7 +266,8 @@ def resnet_variance(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", 
     """Expected activation variance after ``depth`` residual blocks (claims F1, F2).
 
     ``nonlinearity`` selects the linear or ReLU branch of docs/settings.md; ``batch`` gives
-    the expectation of the finite-batch probe; ``group_size`` (groupnorm) the finite-group
+    the expectation of the finite-batch probe (exact at every width and batch for batchnorm
+    and the paper's variancenorm, see the module docstring); ``group_size`` (groupnorm) the finite-group
     output covariance of :mod:`normtheory.bounds.groups` (``None``: the infinite-group
     limit); vectorized over ``depth``. Depths beyond 2000 without a closed form come from the
     depth ODE of :func:`_moments_at` (relative error below 1e-6 against the exact recursion).

@@ -4,7 +4,7 @@ Setting (docs/settings.md): the non-residual theory MLP ``X_l = phi(N(X_{l-1} W_
 loss ``<G, X_L>``. The normalizer's Jacobian on one statistic's ``n`` entries is
 ``(1/s) · P`` with ``P`` the orthogonal projection removing the all-ones direction (if
 centred) and the normalized output direction, so ``rank P = n − 2`` (centred) or ``n − 1``
-(variance only); ``n s² / σ² ~ χ²_k`` with ``k = n − 1`` (centred) or ``k = n``,
+(variance only: variancenorm_uncentred, frn); ``n s² / σ² ~ χ²_k`` with ``k = n − 1`` (centred) or ``k = n``,
 independent of the direction. With an *isotropic* incoming gradient this gives the form
 ``(rank P / n) · n · E[1/χ²_k]`` = ``(n − 2)/(n − 3)`` centred, ``(n − 1)/(n − 2)`` variance
 only (:func:`normtheory.bounds.chi2.growth_from_n_expr`).
@@ -35,19 +35,47 @@ layer's incoming gradient ``G`` is isotropic in all ``d`` directions, which give
 (LN, ``d = 16``: ``16·14/(15·13) = 1.1487`` against the exact ``14/13 = 1.0769``; Monte Carlo
 1.0747 ± 0.0038).
 
-**Batch statistics (batchnorm, variancenorm): infinite-width limits**
+**Batch statistics (batchnorm, variancenorm_uncentred): infinite-width limits**
 (:func:`interior_batch_limit_expr`). The ``n = B`` entries of a unit are the samples; at
 infinite width (independent input samples) the batch Gram is isotropic, ``K = B/(B−1)·C``
-after batchnorm (``C`` the batch centring) and ``K = I`` after variancenorm. The next
+after batchnorm (``C`` the batch centring) and ``K = I`` after variancenorm_uncentred. The next
 batchnorm is invariant to a shift of each unit over the batch, so the incoming gradient of
 each unit is orthogonal to the all-ones direction and isotropic in the other ``B − 1``;
 ``P`` removes the output direction; ``‖h_j‖² = B/(B − 1) χ²_{B−1}``. The rate is
-``(B − 2)/(B − 3)`` (batchnorm) and ``(B − 1)/(B − 2)`` (variancenorm). At finite width the
+``(B − 2)/(B − 3)`` (batchnorm) and ``(B − 1)/(B − 2)`` (variancenorm_uncentred). At finite width the
 Gram loses rank with depth and the measured rate drifts and is not constant over depth (at
 ``B = 64``, ``d = 256`` about 1.10 just below the top, 1.00 in the middle, 0.90-0.92 near
 the input, against 1.0164); no finite-width interior form is derived. (Earlier versions
 multiplied by ``Bd/(Bd − 1)``, from the same incomplete step 1; below ``1e-4`` relative at
 the verify settings.)
+
+**The paper's Variance Normalization (variancenorm): no per-layer rate; an infinite-width
+profile over depth** (:func:`variancenorm_layer_maps_expr`). ``y = h/σ`` with
+``σ² = ‖C h‖²/B`` and no mean subtracted; its Jacobian is ``(1/σ)(I − y (C y)ᵀ/B)``, not a
+scaled projection: it passes the all-ones direction (``C 1 = 0``) with ``1/σ`` and
+annihilates ``h`` (Euler). At infinite width a unit's pre-activations are ``N(0, K)`` with
+the input's Gram ``K = κ C + ν 11ᵀ/B`` (exchangeable samples), so ``C h`` (norm
+``σ² = κ χ²_{B−1}/B``, uniform direction) and the batch mean ``h̄ ~ N(0, ν/B)`` are
+independent. Forward: ``C y`` has norm ``sqrt(B)`` and a uniform direction, so the output
+Gram is ``B/(B−1)·C + ν E[1/σ²]·11ᵀ/B``: the common part ``ν`` of the samples grows by
+``E[1/σ²] = (B − 1)/(B − 3)`` per layer (after the first). Backward: the gradient at ``y``
+of each unit has covariance ``S = a C + b 11ᵀ/B`` (exchangeable), independent of the
+unit's forward quantities (the infinite-width gradient independence of the other batch
+limits); averaging ``(1/σ²)(I − u yᵀ) S (I − y uᵀ)`` (``u = C y/B``, ``y = m 1 + C y``,
+``m = h̄/σ``) over the uniform direction gives
+
+    a' = a E[1/σ²] (B − 2)/(B − 1) + b (ν/B) E[1/σ⁴]/(B − 1),      b' = b E[1/σ²],
+
+and the weight below keeps ``S`` (``W`` with ``N(0, 1/d)`` entries, ``d → ∞``); the squared
+gradient norm per unit is ``a (B − 1) + b``. The top's ``G`` has ``a = b = 1``, the raw
+input ``κ = ν = 1``. The common mode ``b`` grows by ``(B − 1)/(B − 3)`` per layer going down
+and meets the forward ``ν`` that grew the other way, so the per-layer ratio changes with
+the position and the depth (``B = 16``, ``L = 10``: 1.095 below the top to 1.167 at the
+bottom); :func:`variancenorm_gradient_profile` iterates the maps,
+:func:`variancenorm_interior_growth` gives claim B1b's statistic from it. Finite for
+``B > 5`` (``E[1/χ⁴_{B−1}]``). No top-layer form is derived for it (its Jacobian is not a
+projection, so :mod:`normtheory.bounds.top_layer`'s integral does not apply):
+:func:`gradient_growth_per_layer` raises ``ValueError`` for variancenorm.
 
 **ReLU nets.** Per-sample statistics: the mask keeps half of the isotropic incoming gradient,
 and ``P`` removes per group ``1/2`` of the all-ones and ``1/2`` of the output direction
@@ -89,8 +117,11 @@ from normtheory.bounds.chi2 import (  # noqa: F401  (re-exported: the public nam
 )
 
 CENTRED = ("batchnorm", "layernorm", "instancenorm", "groupnorm")
-VARIANCE_ONLY = ("variancenorm", "frn")
-BATCH_STATS = ("batchnorm", "variancenorm")
+VARIANCE_ONLY = ("variancenorm_uncentred", "frn")
+#: batch statistics whose Jacobian is a scaled projection (the forms of this module)
+BATCH_STATS = ("batchnorm", "variancenorm_uncentred")
+#: names with no per-layer form here (see the module docstring)
+NO_FORM = ("evonorm_b0", "evonorm_s0", "variancenorm")
 PER_SAMPLE = ("layernorm", "instancenorm", "groupnorm", "frn")
 #: the kinds of closed form (see :func:`gradient_growth_form`)
 FORM_KINDS = ("exact", "finite-width", "infinite-width limit", "approximation")
@@ -130,6 +161,72 @@ def interior_batch_limit_expr(centered: bool = True):
 
 
 @lru_cache(maxsize=None)
+def variancenorm_layer_maps_expr():
+    """``((B, kappa, nu, a, b), forward, backward)``: one layer of the paper's Variance
+    Normalization at infinite width (module docstring). ``forward`` maps the input Gram's
+    ``(kappa, nu)`` to the output's; ``backward`` maps the gradient covariance ``(a, b)`` at the
+    layer's output to the one at its input, given the input's ``(kappa, nu)``. ``E[1/X]`` and
+    ``E[1/X²]`` for ``X ~ χ²_{B−1}`` are integrated from the density."""
+    B, kappa, nu, a, b = sp.symbols("B kappa nu a b", positive=True)
+    x, k = sp.symbols("x k", positive=True)
+    density = x ** (k / 2 - 1) * sp.exp(-x / 2) / (2 ** (k / 2) * sp.gamma(k / 2))
+
+    def inverse_moment(p):
+        value = sp.integrate(density / x ** p, (x, 0, sp.oo), conds="none")
+        return sp.simplify(sp.gammasimp(value)).subs(k, B - 1)
+
+    inv_var = B / kappa * inverse_moment(1)  # E[1/σ²], σ² = κ χ²_{B−1}/B
+    inv_var2 = (B / kappa) ** 2 * inverse_moment(2)  # E[1/σ⁴]
+    forward = (B / (B - 1), sp.simplify(nu * inv_var))
+    backward = (sp.simplify(a * inv_var * (B - 2) / (B - 1) + b * nu / B * inv_var2 / (B - 1)),
+                sp.simplify(b * inv_var))
+    return (B, kappa, nu, a, b), forward, backward
+
+
+@lru_cache(maxsize=None)
+def _variancenorm_maps_fn():
+    args, forward, backward = variancenorm_layer_maps_expr()
+    return sp.lambdify(args[:3], forward, "numpy"), sp.lambdify(args, backward, "numpy")
+
+
+def _variancenorm_depth(batch, depth) -> tuple[int, int]:
+    b = positive_int(batch, "batch")
+    if b <= 5:
+        raise ValueError(f"batch={b}: the paper variancenorm's infinite-width gradient profile is infinite "
+                         f"for batch <= 5 (E[1/chi2_(B-1)^2] needs B - 1 > 4)")
+    return b, positive_int(depth, "depth")
+
+
+def variancenorm_gradient_profile(*, batch: int, depth: int) -> np.ndarray:
+    """``E‖∂ℓ/∂X_j‖² / (d · batch)`` for ``j = 0..depth`` in the linear theory MLP of depth
+    ``depth`` with the paper's Variance Normalization, at infinite width: the maps of
+    :func:`variancenorm_layer_maps_expr` iterated from the raw input (forward) and from the
+    top's ``G`` (backward). ``ValueError`` for ``batch <= 5`` (infinite)."""
+    b, depth = _variancenorm_depth(batch, depth)
+    forward, backward = _variancenorm_maps_fn()
+    grams = [(1.0, 1.0)]  # (kappa, nu) of the raw input X_0: independent samples
+    for _ in range(depth - 1):
+        grams.append(tuple(float(v) for v in forward(b, *grams[-1])))
+    a = c = 1.0  # G i.i.d.: S = I = C + 11ᵀ/B
+    out = [a * (b - 1) + c]
+    for kappa, nu in reversed(grams):  # layer l's input Gram, l = depth..1
+        a, c = (float(v) for v in backward(b, kappa, nu, a, c))
+        out.append(a * (b - 1) + c)
+    return np.array(out[::-1]) / b
+
+
+def variancenorm_interior_growth(*, batch: int, depth: int) -> float:
+    """Claim B1b's statistic for the paper's variancenorm at infinite width:
+    ``Σ_{j=1}^{L−2} E‖∂ℓ/∂X_j‖² / Σ_{j=2}^{L−1} E‖∂ℓ/∂X_j‖²`` over the interior layers of a
+    linear MLP of depth ``L`` (:func:`variancenorm_gradient_profile`; ``depth >= 4``)."""
+    b, depth = _variancenorm_depth(batch, depth)
+    if depth < 4:
+        raise ValueError(f"depth={depth}: the interior layers need depth >= 4")
+    g = variancenorm_gradient_profile(batch=b, depth=depth)
+    return float(g[1:-2].sum() / g[2:-1].sum())
+
+
+@lru_cache(maxsize=None)
 def parametric_relu_growth_expr(norm: str):
     """``gain² · E[1{z > 0}]``: the per-layer growth of a ReLU net whose weights keep
     ``E‖Wᵀ g‖² = ‖g‖²·gain_w²`` (``gain_w² = 2`` for plain He init, folded into the gain)."""
@@ -166,7 +263,7 @@ def stat_count(norm: str, *, width: int, group_size=None, batch=None, spatial: i
         return g * spatial
     if group_size is not None:
         raise ValueError(f"group_size applies to groupnorm and evonorm_s0, not to {norm}")
-    if norm in ("batchnorm", "variancenorm", "evonorm_b0"):
+    if norm in ("batchnorm", "variancenorm", "variancenorm_uncentred", "evonorm_b0"):
         if batch is None:
             raise ValueError(f"batch is required for {norm} (its statistics run over the batch)")
         return positive_int(batch, "batch") * spatial
@@ -196,6 +293,12 @@ def _check_common(norm, nonlinearity, position, spatial):
     spatial = positive_int(spatial, "spatial")
     if norm.startswith("evonorm"):
         raise ValueError(f"no closed-form gradient growth is derived for {norm}")
+    if norm == "variancenorm":
+        raise ValueError(
+            "no per-layer gradient growth is derived for variancenorm (the paper's: centred batch std, no mean "
+            "subtracted): its Jacobian passes the batch mean, whose gradient grows by (B-1)/(B-3) per layer, so "
+            "the rate depends on the position and the depth; see bounds.variancenorm_gradient_profile and "
+            "variancenorm_interior_growth (linear MLPs, infinite width), or use variancenorm_uncentred")
     return norm, spatial
 
 
@@ -212,9 +315,11 @@ def gradient_growth_form(norm: str, *, nonlinearity: str = "linear", position: s
     - ``"infinite-width limit"``: the ``width → ∞`` limit at fixed ``n`` (batch statistics
       in linear nets; groupnorm and parametric normalizers in ReLU nets);
     - ``"approximation"``: a derivation with an assumption that is not a limit of the
-      setting (batchnorm ReLU at large batch, layernorm ReLU, variancenorm ReLU, CNNs).
+      setting (batchnorm ReLU at large batch, layernorm ReLU, variancenorm_uncentred ReLU,
+      CNNs).
 
-    EvoNorm has no form (``ValueError``)."""
+    EvoNorm and the paper's variancenorm have no form (``ValueError``; for the latter see
+    :func:`variancenorm_gradient_profile`)."""
     norm, spatial = _check_common(norm, nonlinearity, position, spatial)
     if spatial > 1:
         return "approximation"
@@ -230,11 +335,11 @@ def gradient_growth_form(norm: str, *, nonlinearity: str = "linear", position: s
 def gradient_growth_forms(*, spatial: int = 1) -> list[dict]:
     """One row per (normalizer, nonlinearity, position) with a form: its kind
     (:func:`gradient_growth_form`), for listings such as ``normtheory verify --list``."""
-    from normtheory.bounds._validate import NAMES
+    from normtheory.bounds._validate import NAMES, VARIANT_NAMES
 
     rows = []
-    for norm in NAMES:
-        if norm.startswith("evonorm"):
+    for norm in NAMES + VARIANT_NAMES:
+        if norm in NO_FORM:
             continue
         for nonlinearity in ("linear", "relu"):
             for position in POSITIONS:
@@ -260,10 +365,12 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
     form whose input Gram is the isotropic one of the infinite-width limit,
     ``(B−2)(B−1)(d−2)/(B d (B−3))`` (batchnorm; for the exact value given the input's Gram
     use :func:`normtheory.bounds.top_growth_given_gram`). ReLU nets and CNNs use the
-    isotropic form, times ``π/(π−1)`` for batchnorm in ReLU nets. Plain, weightnorm and sws:
+    isotropic form, times ``π/(π−1)`` for batchnorm in ReLU nets. ``variancenorm_uncentred``
+    is the variance-only batch statistic of these forms. Plain, weightnorm and sws:
     1 in linear nets (``E[WᵀW] = I``); in ReLU nets ``gain²/2`` of the paired nonlinearity,
     1 for plain and ``π/(π−1)`` for weightnorm and sws (:func:`parametric_relu_growth_expr`).
-    EvoNorm has no closed form here (``ValueError``). :func:`gradient_growth_form` names
+    EvoNorm and the paper's variancenorm have no per-layer form here (``ValueError``; for
+    variancenorm see :func:`variancenorm_gradient_profile`). :func:`gradient_growth_form` names
     the kind of the form returned. ``ValueError`` naming the parameter for bad arguments
     and for an infinite expectation (``n`` too small).
     """

@@ -15,12 +15,17 @@ probe at infinite batch). A branch ``f(X) = N(phi(X) Wᵀ)`` (docs/settings.md) 
   groupnorm with a group of ``g`` entries: ``(1, E cos)`` in ``g − 1`` dimensions
   (:mod:`normtheory.bounds.groups`), below ``ρ``; batchnorm: ``(1, 0)`` (batch
   centring removes the common part; exactly ``−1/(B−1)`` at batch ``B``).
+- variancenorm (the paper's: the centred batch std, no mean subtracted): the output
+  ``(c + g)/sqrt(v − s)`` keeps the common part, so ``(v/(v − s), s/(v − s))``
+  (:func:`variancenorm_moments_expr`, integrated by sympy): ``v_f − s_f = 1`` exactly, the
+  output's centred batch variance (1 at every width and batch, up to ``eps``).
 - frn (MLP form: one entry per statistic, the output is ``sign(h)``): ``(1, (2/π) arcsin ρ)``
   exactly (:func:`sign_correlation_expr`, the orthant probability of a bivariate Gaussian,
   integrated by sympy in polar coordinates). No quadrature: Gauss–Hermite nodes on a
   discontinuity are wrong (at ``ρ = 1/2`` they put nodes on ``c + g = 0`` and gave
   ``v_f = 0.901``).
-- variancenorm and EvoNorm: the output ``y(c, g)`` of :func:`branch_output_expr` with
+- variancenorm_uncentred (the uncentred second moment) and EvoNorm: the output ``y(c, g)``
+  of :func:`branch_output_expr` with
   ``c ~ N(0, s)`` the unit's part common to the samples and ``g ~ N(0, v − s)``;
   ``v_f = E y²``, ``s_f = E_c[(E_g y)²]``: two-dimensional Gaussian integrals of sympy
   integrands (continuous ones), evaluated by Gauss–Hermite quadrature.
@@ -47,20 +52,48 @@ def branch_output_expr(name: str):
     """``((c, g, v, s), y)``: the normalizer's output for a pre-activation ``h = c + g``.
 
     ``c ~ N(0, s)`` is the part common to the samples of one unit, ``g ~ N(0, v − s)`` the
-    sample's own part. Variance Norm divides by the unit's batch second moment
-    ``c² + v − s``; FRN in MLP form (one entry per statistic) by ``|h|``; EvoNorm-B0 by
+    sample's own part (infinite batch). Variance Norm (the paper's) divides by the unit's
+    centred batch std ``sqrt(v − s)``, the uncentred Variance Norm by the root of its batch
+    second moment ``c² + v − s``; FRN in MLP form (one entry per statistic) by ``|h|``; EvoNorm-B0 by
     ``max(s_b, h)`` with the centred batch std ``s_b = sqrt(v − s)``; EvoNorm-S0 is
     ``h · sigmoid(h)`` over the per-sample group std ``sqrt(v)``.
     """
     c, g, v, s = sp.symbols("c g v s", real=True)
     h = c + g
     exprs = {
-        "variancenorm": h / sp.sqrt(c ** 2 + v - s),
+        "variancenorm": h / sp.sqrt(v - s),
+        "variancenorm_uncentred": h / sp.sqrt(c ** 2 + v - s),
         "frn": sp.sign(h),
         "evonorm_b0": h / sp.Max(sp.sqrt(v - s), h),
         "evonorm_s0": h / (1 + sp.exp(-h)) / sp.sqrt(v),
     }
     return (c, g, v, s), exprs[name]
+
+
+@lru_cache(maxsize=None)
+def variancenorm_moments_expr():
+    """``((v, s), v_f, s_f)`` of the paper's Variance Normalization, exactly: the output
+    ``y`` of :func:`branch_output_expr` with ``c = sqrt(s)·a``, ``g = sqrt(v − s)·b``
+    (``a, b`` independent N(0, 1)), ``v_f = E y²`` and ``s_f = E_a[(E_b y)²]`` integrated by
+    sympy. Gives ``v/(v − s)`` and ``s/(v − s)``."""
+    (c, g, v, s), y = branch_output_expr("variancenorm")
+    a, b = sp.symbols("a b", real=True)
+    common, own = sp.symbols("common own", positive=True)  # s and v − s
+    y = y.subs({c: sp.sqrt(common) * a, g: sp.sqrt(own) * b, v: common + own, s: common})
+
+    def mean(f, z):
+        return sp.integrate(sp.expand(f) * sp.exp(-z ** 2 / 2) / sp.sqrt(2 * sp.pi), (z, -sp.oo, sp.oo))
+
+    back = {common: s, own: v - s}
+    v_f = sp.simplify(mean(mean(y ** 2, b), a).subs(back))
+    s_f = sp.simplify(mean(mean(y, b) ** 2, a).subs(back))
+    return (v, s), v_f, s_f
+
+
+@lru_cache(maxsize=None)
+def _variancenorm_moments_fn():
+    args, v_f, s_f = variancenorm_moments_expr()
+    return sp.lambdify(args, (v_f, s_f), "numpy")
 
 
 @lru_cache(maxsize=None)
@@ -113,10 +146,17 @@ def sign_correlation(rho: float) -> float:
 
 
 def output_moments(name: str, v: float, s: float) -> tuple[float, float]:
-    """``(v_f, s_f) = (E y², E_c[(E_g y)²])``: exact for frn (``sign``), Gauss–Hermite
-    quadrature over ``(c, g)`` for the continuous outputs."""
+    """``(v_f, s_f) = (E y², E_c[(E_g y)²])``: exact for frn (``sign``) and variancenorm
+    (:func:`variancenorm_moments_expr`; ``ValueError`` if ``s >= v``: samples identical over
+    the batch have no centred variance), Gauss–Hermite quadrature over ``(c, g)`` for the
+    other continuous outputs."""
     if name == "frn":
         return 1.0, sign_correlation(s / v if v > 0 else 0.0)
+    if name == "variancenorm":
+        if not s < v:
+            raise ValueError(f"variancenorm needs a batch variance v - s > 0, got v={v}, s={s}")
+        v_f, s_f = _variancenorm_moments_fn()(v, s)
+        return float(v_f), float(s_f)
     w, y = _quadrature(name, v, s)
     return float(w @ (y ** 2) @ w), float(w @ (y @ w) ** 2)
 
@@ -132,7 +172,7 @@ def output_mean(name: str, v: float, s: float) -> float:
 def branch_mean(norm: str, nonlinearity: str, v: float, s: float) -> float:
     """``E f(X)`` per entry for input moments ``(v, s)``: 0 for centred normalizers, for
     parametric ones and plain (a zero-mean weight ends the branch) and for the odd outputs of
-    variancenorm and frn; the quadrature of :func:`output_mean` for EvoNorm."""
+    both Variance Norms and frn; the quadrature of :func:`output_mean` for EvoNorm."""
     norm = check_name(norm)
     if not norm.startswith("evonorm"):
         return 0.0
@@ -216,7 +256,7 @@ def norm_second_moment(norm: str, *, tlu: bool = False, input_var: float = 1.0) 
     """Second moment of the normalizer's output at init for N(0, ``input_var``) input.
 
     1 for the odd scale-invariant normalizers (batchnorm, layernorm, instancenorm,
-    groupnorm, variancenorm, frn); ``1/2`` for frn with its TLU (``tlu=True``); an
+    groupnorm, variancenorm, variancenorm_uncentred, frn; independent samples); ``1/2`` for frn with its TLU (``tlu=True``); an
     integral for EvoNorm-B0 (``Φ(1) − φ(1) + 1 − Φ(1)``, scale-free) and EvoNorm-S0
     (``E[z² sigmoid(σz)²]``, depends on ``input_var = σ²``). Parametric and plain preserve
     the input's second moment: ``input_var``.

@@ -16,9 +16,9 @@ Jacobian annihilates ``h_b``: Euler's theorem). Hence ``Wᵀ δ_b = Q_b Wᵀ δ_
 ``(d − 1)/d`` times the isotropic form ``(n − 2)/(n − 3)`` of
 :mod:`normtheory.bounds.chi2` (:func:`top_growth_per_sample_expr`), for any input.
 
-**Batch statistics** (batchnorm, variancenorm over a batch of ``B``). Let
+**Batch statistics** (batchnorm, variancenorm_uncentred over a batch of ``B``). Let
 ``K = Ỹᵀ Ỹ / d`` be the Gram matrix of the input as the normalizer sees it (``Ỹ = Y C`` with
-``C`` the batch centring for batchnorm, ``Ỹ = Y`` for variancenorm), of rank ``r`` with
+``C`` the batch centring for batchnorm, ``Ỹ = Y`` for variancenorm_uncentred), of rank ``r`` with
 non-zero eigenvalues ``λ_1..λ_r``. Unit ``j``'s centred pre-activation is ``h_j = Ỹᵀ w_j`` and
 the normalizer's Jacobian on it is ``P_j / s_j`` with ``s_j² = h_jᵀ h_j / B`` and ``P_j`` a
 projection of rank ``B − c`` (``c = 2`` centred, ``1`` variance only). Averaging over ``G``
@@ -37,7 +37,7 @@ the one-dimensional integral
 finite for ``r > 2`` (:func:`top_growth_given_gram`). For the isotropic Gram of the
 infinite-width limit (batchnorm: ``K = B/(B−1)·(I − 11ᵀ/B)``, ``r = B − 1``) sympy
 integrates it in closed form, ``(B − 2)(B − 1)(d − 2) / (B d (B − 3))`` for batchnorm and
-``(B − 1)(d − 2) / (d (B − 2))`` for variancenorm (:func:`top_growth_isotropic_expr`).
+``(B − 1)(d − 2) / (d (B − 2))`` for variancenorm_uncentred (:func:`top_growth_isotropic_expr`).
 Their ``d → ∞`` limits are not ``(n − 2)/(n − 3)``: that form takes the ``n = B`` entries
 independent, while a normalized input makes them exchangeable with correlation
 ``−1/(B − 1)``, which raises ``‖h‖²`` by ``B/(B − 1)``.
@@ -48,7 +48,10 @@ isotropic (its stable rank falls well below ``B − 1``: about 9 of 63 at ``B = 
 :func:`top_growth_given_gram` with the actual Gram is. Below the top the incoming gradient
 is orthogonal to the layer's output (the next layer is scale-invariant), which gives the
 exact interior rate ``(n − 2)/(n − 3)`` for per-sample statistics, see
-:mod:`normtheory.bounds.gradients`.
+:mod:`normtheory.bounds.gradients`. The paper's Variance Normalization (``variancenorm``:
+the centred batch std, no mean subtracted) has the Jacobian ``(1/σ)(I − y (C y)ᵀ/B)``, which
+is not a scaled projection (it passes the batch mean), so the integral above does not
+apply to it and no top-layer form is derived (``ValueError``).
 """
 
 from __future__ import annotations
@@ -58,10 +61,10 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import positive_int
+from normtheory.bounds._validate import check_name, positive_int
 from normtheory.bounds.chi2 import gaussian_laplace_exprs, gradient_growth_from_n, growth_from_n_expr
 
-BATCH_NORMS = {"batchnorm": 2, "variancenorm": 1}  # rank P = B − c
+BATCH_NORMS = {"batchnorm": 2, "variancenorm_uncentred": 1}  # rank P = B − c
 
 
 @lru_cache(maxsize=None)
@@ -107,6 +110,10 @@ def _factor_fns():
 
 
 def _check_norm(norm: str) -> str:
+    norm = check_name(norm)
+    if norm == "variancenorm":
+        raise ValueError("no top-layer form is derived for norm='variancenorm' (the paper's: its Jacobian "
+                         "passes the batch mean and is not a scaled projection); variancenorm_uncentred has one")
     if norm not in BATCH_NORMS:
         raise ValueError(f"norm must be one of {sorted(BATCH_NORMS)}, got {norm!r}")
     return norm

@@ -65,7 +65,8 @@ RC = {
     "figure.dpi": PNG_DPI,
 }
 
-# One colour and marker per normalizer (the names of normtheory.normalizers.NAMES).
+# One colour and marker per normalizer (the names of normtheory.normalizers.NAMES and
+# VARIANT_NAMES).
 NORM_STYLE = {
     "batchnorm": ("#1f77b4", "o", "BN"),
     "layernorm": ("#d62728", "s", "LN"),
@@ -78,6 +79,7 @@ NORM_STYLE = {
     "weightnorm": ("#ff7f0e", "X", "WN"),
     "sws": ("#7f7f7f", "P", "SWS"),
     "plain": ("#000000", "*", "Plain"),
+    "variancenorm_uncentred": ("#9edae5", "h", "VN (uncentred)"),
 }
 
 THEORY_KIND = "theory"

@@ -5,10 +5,17 @@ Definitions: docs/settings.md with ``H = W = 1``. Every centred normalizer compu
 
     dx = (dy − mean(dy) − y · mean(dy · y)) / s,
 
-and the uncentred ones (variancenorm, frn) ``y = x / s`` with ``s = sqrt(mean(x²) + eps)``
-and ``dx = (dy − y · mean(dy · y)) / s`` (derived here by differentiating ``s``; exact with
-``eps``). Batch statistics (per column over the ``B`` rows) are computed on the transpose,
-per-sample statistics (per row, in groups of ``g`` consecutive columns) directly.
+the uncentred ones (variancenorm_uncentred, frn) ``y = x / s`` with
+``s = sqrt(mean(x²) + eps)`` and ``dx = (dy − y · mean(dy · y)) / s``, and the paper's
+Variance Normalization (variancenorm) ``y = x / s`` with the centred ``s = sqrt(var + eps)``
+and no mean subtracted, whose backward is
+
+    dx = (dy − (y − mean(y)) · mean(dy · y)) / s
+
+(all derived here by differentiating ``s``: ``∂s/∂x_k = (x_k − μ)/(n s)``, ``μ = 0`` for the
+uncentred ones; exact with ``eps``). Batch statistics (per column over the ``B`` rows) are
+computed on the transpose, per-sample statistics (per row, in groups of ``g`` consecutive
+columns) directly.
 
 EvoNorm-B0 in MLP form has zero instance variance, so
 ``y = x / max(s_b, x + sqrt(eps))`` with ``s_b`` the batch std per column; EvoNorm-S0 is
@@ -27,13 +34,15 @@ import numpy as np
 from numba import njit
 
 # integer codes used inside jitted code
-BATCHNORM, LAYERNORM, INSTANCENORM, GROUPNORM, VARIANCENORM, FRN, EVONORM_B0, EVONORM_S0, IDENTITY = range(9)
+(BATCHNORM, LAYERNORM, INSTANCENORM, GROUPNORM, VARIANCENORM, FRN, EVONORM_B0, EVONORM_S0, IDENTITY,
+ VARIANCENORM_UNCENTRED) = range(10)
 KERNEL_CODES = {
     "batchnorm": BATCHNORM,
     "layernorm": LAYERNORM,
     "instancenorm": INSTANCENORM,
     "groupnorm": GROUPNORM,
     "variancenorm": VARIANCENORM,
+    "variancenorm_uncentred": VARIANCENORM_UNCENTRED,
     "frn": FRN,
     "evonorm_b0": EVONORM_B0,
     "evonorm_s0": EVONORM_S0,
@@ -134,43 +143,50 @@ def column_moments(x, center):
 
 
 @njit(cache=True, fastmath=REASSOC)
-def _columns_fwd(x, center, eps, y, r):
-    """Per-column statistics over the rows (batch statistics); ``r[0, j]`` is column ``j``'s ``1 / s``."""
+def _columns_fwd(x, center, keep_mean, eps, y, r):
+    """Per-column statistics over the rows (batch statistics); ``r[0, j]`` is column ``j``'s
+    ``1 / s``. ``keep_mean``: the mean is removed inside the variance only (variancenorm)."""
     b, d = x.shape
     mu, var = column_moments(x, center)
+    shift = np.zeros(d) if keep_mean else mu
     for j in range(d):
         r[0, j] = 1.0 / np.sqrt(var[j] + eps)
     for i in range(b):
         for j in range(d):
-            y[i, j] = (x[i, j] - mu[j]) * r[0, j]
+            y[i, j] = (x[i, j] - shift[j]) * r[0, j]
 
 
 @njit(cache=True, fastmath=REASSOC)
-def _columns_bwd(gy, y, r, center, gx):
+def _columns_bwd(gy, y, r, center, keep_mean, gx):
     b, d = gy.shape
-    a = np.zeros(d)
-    c = np.zeros(d)
+    a = np.zeros(d)  # mean(dy) where the output is centred
+    c = np.zeros(d)  # mean(dy · y)
+    ybar = np.zeros(d)  # mean(y) where the statistic is centred and the output is not
     for i in range(b):
         for j in range(d):
-            if center:
+            if center and not keep_mean:
                 a[j] += gy[i, j]
+            if keep_mean:
+                ybar[j] += y[i, j]
             c[j] += gy[i, j] * y[i, j]
     a /= b
     c /= b
+    ybar /= b
     for i in range(b):
         for j in range(d):
-            gx[i, j] = (gy[i, j] - a[j] - y[i, j] * c[j]) * r[0, j]
+            gx[i, j] = (gy[i, j] - a[j] - (y[i, j] - ybar[j]) * c[j]) * r[0, j]
 
 
 @njit(cache=True)
-def _standardize(x, g, center, eps, batch):
+def _standardize(x, g, center, eps, batch, keep_mean=False):
     """``(y, r)``: the standardized ``x`` and ``1 / s`` per statistic, shape ``(1, d)`` for batch
-    statistics, ``(B, d // g)`` for per-sample ones."""
+    statistics, ``(B, d // g)`` for per-sample ones; ``keep_mean`` (batch statistics only):
+    divide without subtracting the mean."""
     b, d = x.shape
     y = np.empty_like(x)
     if batch:
         r = np.empty((1, d))
-        _columns_fwd(x, center, eps, y, r)
+        _columns_fwd(x, center, keep_mean, eps, y, r)
     else:
         r = np.empty((b, d // g))
         _rows_fwd(x, g, center, eps, y, r)
@@ -178,10 +194,10 @@ def _standardize(x, g, center, eps, batch):
 
 
 @njit(cache=True)
-def _standardize_bwd(gy, y, r, g, center, batch):
+def _standardize_bwd(gy, y, r, g, center, batch, keep_mean=False):
     gx = np.empty_like(gy)
     if batch:
-        _columns_bwd(gy, y, r, center, gx)
+        _columns_bwd(gy, y, r, center, keep_mean, gx)
     else:
         _rows_bwd(gy, y, r, g, center, gx)
     return gx
@@ -200,6 +216,8 @@ def norm_forward(code, x, g, eps):
     if code == BATCHNORM:
         y, r = _standardize(x, b, True, eps, True)
     elif code == VARIANCENORM:
+        y, r = _standardize(x, b, True, eps, True, True)
+    elif code == VARIANCENORM_UNCENTRED:
         y, r = _standardize(x, b, False, eps, True)
     elif code == LAYERNORM:
         y, r = _standardize(x, d, True, eps, False)
@@ -242,6 +260,8 @@ def norm_backward(code, gy, x, y, r, m, g, eps):
     if code == BATCHNORM:
         return _standardize_bwd(gy, y, r, b, True, True)
     if code == VARIANCENORM:
+        return _standardize_bwd(gy, y, r, b, True, True, True)
+    if code == VARIANCENORM_UNCENTRED:
         return _standardize_bwd(gy, y, r, b, False, True)
     if code == LAYERNORM:
         return _standardize_bwd(gy, y, r, d, True, False)

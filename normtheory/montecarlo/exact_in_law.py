@@ -75,7 +75,7 @@ import numpy as np
 from normtheory.montecarlo.api import check_settings, load_thread_pools
 
 #: normalizers whose samples share statistics: the chain runs the whole batch
-BATCH_STATISTICS = ("batchnorm", "variancenorm", "evonorm_b0")
+BATCH_STATISTICS = ("batchnorm", "variancenorm", "variancenorm_uncentred", "evonorm_b0")
 
 
 @dataclass

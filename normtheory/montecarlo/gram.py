@@ -65,10 +65,10 @@ from functools import lru_cache
 import numpy as np
 from scipy.linalg import lapack, qr
 
-from normtheory.normalizers import NAMES, PARAMETRIC_NAMES
+from normtheory.normalizers import NAMES, PARAMETRIC_NAMES, VARIANT_NAMES
 
 #: normalizers whose theory MLPs have i.i.d. Gaussian weights (the Gram engine is exact)
-EXACT_NORMS = tuple(name for name in NAMES if name not in PARAMETRIC_NAMES)
+EXACT_NORMS = tuple(name for name in NAMES + VARIANT_NAMES if name not in PARAMETRIC_NAMES)
 #: smallest reciprocal condition number of the Gram ``U Uᵀ`` for the Cholesky route
 RCOND_MIN = 1e-8
 #: ``U``'s rows sum to zero when ``‖1ᵀ U‖² ≤ CENTRED_TOL · B · tr(U Uᵀ)`` (centred route)

@@ -1,24 +1,26 @@
-"""Batch-statistics normalizers: BatchNorm and Variance Norm (and the base of EvoNorm-B0),
-plus the two BatchNorm ablations of the paper's code, Mean Centering and the centred
-Variance Normalization.
+"""Batch-statistics normalizers: BatchNorm and Variance Normalization (and the base of
+EvoNorm-B0), plus Mean Centering and the uncentred Variance Norm.
 
 BatchNorm (Ioffe & Szegedy 2015): ``(x − mean) / sqrt(var + eps)`` with mean and biased
-variance over (B, H, W) per channel. Variance Norm (the BatchNorm ablation without
-centring analysed by Daneshmand et al. 2020): ``x / sqrt(mean(x²) + eps)`` over the same
-axes (docs/settings.md), the uncentred second moment: name ``variancenorm``, the one the
-closed forms and the numba kernels use.
+variance over (B, H, W) per channel. Variance Normalization as in the paper's code
+(EkdeepSLubana/BeyondBatchNorm, ``VN_self``; docs/settings.md), name ``variancenorm``
+(aliases ``variancenorm_centred``, ``variancenorm_centered``): ``x / sqrt(var + eps)``
+with the *centred*, biased batch variance over the same axes and no mean subtraction
+(:class:`VarianceNorm`): each channel's output has batch variance exactly
+``var / (var + eps)`` and keeps the input's mean, scaled.
 
-The paper's code (EkdeepSLubana/BeyondBatchNorm, ``VN_self``) divides instead by the
-*centred* biased batch variance, without subtracting the mean:
-``x / sqrt(Var_{B,H,W}(x) + eps)`` (:class:`CentredVarianceNorm`, name
-``variancenorm_centred``); its Mean Centering subtracts the batch mean only,
-``x − mean_{B,H,W}(x)`` (:class:`MeanCentering`, name ``meancentering``). These two are in
-``normalizers.EXTRA_NAMES``: ``make`` builds them, the theory's name lists do not hold them.
+The BatchNorm ablation without centring analysed by Daneshmand et al. 2020 divides instead
+by the uncentred second moment, ``x / sqrt(mean(x²) + eps)`` (:class:`UncentredVarianceNorm`,
+name ``variancenorm_uncentred``, one of ``normalizers.VARIANT_NAMES``: known to the theory,
+the numba kernels and the networks, iterated over by no grid of the paper's eleven). The two
+agree on a batch of zero mean per channel. Mean Centering, the paper's code's other
+ablation, subtracts the batch mean only, ``x − mean_{B,H,W}(x)`` (:class:`MeanCentering`,
+name ``meancentering``, in ``normalizers.EXTRA_NAMES``).
 
 In training mode the statistics are those of the batch, which needs at least two samples
 (``ValueError`` otherwise, whatever H·W). Running estimates, updated as
-``running ← (1 − momentum)·running + momentum·batch_stat`` with momentum 0.1 and the
-variance made unbiased (multiplied by n / (n − 1)) as in ``torch.nn.BatchNorm2d``, replace
+``running ← (1 − momentum)·running + momentum·batch_stat`` with momentum 0.1 and a variance
+made unbiased (multiplied by n / (n − 1)) as in ``torch.nn.BatchNorm2d``, replace
 them in eval mode, so that a trained network can be evaluated on any batch size.
 """
 
@@ -87,28 +89,10 @@ class BatchNorm(BatchStatNorm):
 
 
 class VarianceNorm(BatchStatNorm):
-    """Variance Norm: BatchNorm without centring, ``x / sqrt(mean(x²) + eps)`` with the mean
-    of squares over (B, H, W) per channel (running mean of squares in eval mode)."""
-
-    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1, device=None, dtype=None):
-        super().__init__(num_channels, eps=eps, momentum=momentum, device=device, dtype=dtype)
-        self.register_buffer("running_sq", torch.ones(self.num_channels, device=device, dtype=dtype))
-
-    def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training:
-            sq = x.pow(2).mean(dim=batch_dims(x))
-            self.update_running("running_sq", sq)
-        else:
-            sq = self.running_sq.to(x.dtype)
-        return self.affine(x * torch.rsqrt(sq.view(channel_shape(x)) + self.eps))
-
-
-class CentredVarianceNorm(BatchStatNorm):
     """Variance Normalization as in the paper's code: ``x / sqrt(var + eps)`` with the
     centred, biased variance over (B, H, W) per channel and no mean subtraction (the mean
     is removed inside the variance only). Running variance (made unbiased, as BatchNorm's)
-    in eval mode. ``variancenorm`` (:class:`VarianceNorm`) divides by the uncentred
-    ``sqrt(mean(x²) + eps)`` instead; the two agree on a batch of zero mean per channel."""
+    in eval mode. :class:`UncentredVarianceNorm` divides by ``sqrt(mean(x²) + eps)``."""
 
     def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1, device=None, dtype=None):
         super().__init__(num_channels, eps=eps, momentum=momentum, device=device, dtype=dtype)
@@ -121,6 +105,24 @@ class CentredVarianceNorm(BatchStatNorm):
         else:
             var = self.running_var.to(x.dtype)
         return self.affine(x * torch.rsqrt(var.view(channel_shape(x)) + self.eps))
+
+
+class UncentredVarianceNorm(BatchStatNorm):
+    """Variance Norm of Daneshmand et al. 2020 (BatchNorm without centring):
+    ``x / sqrt(mean(x²) + eps)`` with the mean of squares over (B, H, W) per channel
+    (running mean of squares in eval mode). Name ``variancenorm_uncentred``."""
+
+    def __init__(self, num_channels: int, *, eps: float = 1e-5, momentum: float = 0.1, device=None, dtype=None):
+        super().__init__(num_channels, eps=eps, momentum=momentum, device=device, dtype=dtype)
+        self.register_buffer("running_sq", torch.ones(self.num_channels, device=device, dtype=dtype))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            sq = x.pow(2).mean(dim=batch_dims(x))
+            self.update_running("running_sq", sq)
+        else:
+            sq = self.running_sq.to(x.dtype)
+        return self.affine(x * torch.rsqrt(sq.view(channel_shape(x)) + self.eps))
 
 
 class MeanCentering(BatchStatNorm):

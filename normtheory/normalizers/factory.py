@@ -5,14 +5,18 @@ normalizers are modules applied after a layer (:func:`make`); parametric ones li
 weight (:func:`make_conv`, :func:`make_linear`); every name has a paired nonlinearity
 (:func:`make_activation`).
 
-:data:`NAMES` are the paper's eleven, the names the closed forms, the claims, the numba
-kernels and the networks know (:func:`check_name`). :data:`EXTRA_NAMES` are two more
-activation normalizers of the paper's code, kept out of :data:`NAMES` so that no grid over
-the names picks them up: ``meancentering`` (Mean Centering) and ``variancenorm_centred``
-(its Variance Normalization, centred variance). :func:`make`, :func:`family`,
-:func:`make_activation`, :func:`make_conv` and :func:`make_linear` accept them;
-:func:`check_name` refuses them with a message saying so. The paper's code's weight-centred
-conv is the option ``weight_centred=True`` of :func:`make_conv` / :func:`make_linear`.
+:data:`NAMES` are the paper's eleven, with the paper's code's definitions (``variancenorm``:
+centred batch variance, no mean subtraction; ``variancenorm_centred`` and
+``variancenorm_centered`` are aliases of it). :data:`VARIANT_NAMES` are other definitions of
+one of the eleven that the closed forms, the claims, the numba kernels and the networks know
+as well, kept out of :data:`NAMES` so that no grid over the eleven picks them up:
+``variancenorm_uncentred`` (Variance Norm with the uncentred second moment, Daneshmand et
+al. 2020). :func:`check_name` accepts both. :data:`EXTRA_NAMES` holds one more activation
+normalizer of the paper's code that the theory does not know, ``meancentering`` (Mean
+Centering): :func:`make`, :func:`family`, :func:`make_activation`, :func:`make_conv` and
+:func:`make_linear` accept it; :func:`check_name` refuses it with a message saying so. The
+paper's code's weight-centred conv is the option ``weight_centred=True`` of
+:func:`make_conv` / :func:`make_linear`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from torch import nn
 
 from normtheory.normalizers._checks import check_eps, check_flag, positive_int
 from normtheory.normalizers.base import Passthrough
-from normtheory.normalizers.batch import BatchNorm, CentredVarianceNorm, MeanCentering, VarianceNorm
+from normtheory.normalizers.batch import BatchNorm, MeanCentering, UncentredVarianceNorm, VarianceNorm
 from normtheory.normalizers.evonorm import EvoNormB0, EvoNormS0
 from normtheory.normalizers.frn import FilterResponseNorm
 from normtheory.normalizers.group import GroupNorm, InstanceNorm, LayerNorm
@@ -39,66 +43,78 @@ _ACTIVATION = {
     "variancenorm": VarianceNorm,
     "evonorm_b0": EvoNormB0,
     "evonorm_s0": EvoNormS0,
+    "variancenorm_uncentred": UncentredVarianceNorm,
 }
 #: names that take ``group_size`` / ``num_groups``
 GROUPED_NAMES = ("groupnorm", "evonorm_s0")
-ACTIVATION_NAMES = tuple(_ACTIVATION)
+#: other definitions of one of the eleven that the theory knows (see the module docstring)
+VARIANT_NAMES = ("variancenorm_uncentred",)
+ACTIVATION_NAMES = tuple(name for name in _ACTIVATION if name not in VARIANT_NAMES)
 PARAMETRIC_NAMES = ("weightnorm", "sws")
 NAMES = ACTIVATION_NAMES + PARAMETRIC_NAMES + ("plain",)
 #: normalizers whose statistics use the batch (need a batch of at least 2 when training)
 BATCH_NAMES = ("batchnorm", "variancenorm", "evonorm_b0")
+#: the variant names whose statistics use the batch (all of them)
+VARIANT_BATCH_NAMES = ("variancenorm_uncentred",)
 #: activation normalizers of the paper's code outside :data:`NAMES` (see the module docstring)
-_EXTRA_ACTIVATION = {
-    "meancentering": MeanCentering,
-    "variancenorm_centred": CentredVarianceNorm,
-}
+_EXTRA_ACTIVATION = {"meancentering": MeanCentering}
 EXTRA_NAMES = tuple(_EXTRA_ACTIVATION)
 #: the extra names whose statistics use the batch (all of them)
-EXTRA_BATCH_NAMES = ("meancentering", "variancenorm_centred")
-_EXTRA_ALIASES = {"mean_centering": "meancentering", "variancenorm_centered": "variancenorm_centred"}
+EXTRA_BATCH_NAMES = ("meancentering",)
+#: other spellings of a name of :data:`NAMES`, :data:`VARIANT_NAMES` or :data:`EXTRA_NAMES`
+_ALIASES = {"mean_centering": "meancentering", "variancenorm_centred": "variancenorm",
+            "variancenorm_centered": "variancenorm", "variancenorm_uncentered": "variancenorm_uncentred"}
+#: the names :func:`check_name` accepts
+_KNOWN = NAMES + VARIANT_NAMES
 _CONV = {"weightnorm": parametric.WNConv2d, "sws": parametric.SWSConv2d}
 _LINEAR = {"weightnorm": parametric.WNLinear, "sws": parametric.SWSLinear}
 
 
-def check_name(name) -> str:
-    """The canonical (lowercase) name, or ``ValueError`` suggesting the closest names.
-
-    Case, surrounding blanks and ``-`` for ``_`` are forgiven (``"EvoNorm-B0"``)."""
-    if not isinstance(name, str):
-        raise ValueError(f"norm must be a name (str), one of {', '.join(NAMES)}; got {name!r}")
+def _key(name: str) -> str:
+    """``name`` lowercased, stripped, ``-`` as ``_``, an alias replaced by its name."""
     key = name.strip().lower().replace("-", "_")
-    if key in NAMES:
+    return _ALIASES.get(key, key)
+
+
+def check_name(name) -> str:
+    """The canonical (lowercase) name among :data:`NAMES` and :data:`VARIANT_NAMES`, or
+    ``ValueError`` suggesting the closest names.
+
+    Case, surrounding blanks and ``-`` for ``_`` are forgiven (``"EvoNorm-B0"``), and the
+    aliases ``variancenorm_centred`` / ``variancenorm_centered`` give ``variancenorm``."""
+    if not isinstance(name, str):
+        raise ValueError(f"norm must be a name (str), one of {', '.join(_KNOWN)}; got {name!r}")
+    key = _key(name)
+    if key in _KNOWN:
         return key
-    if _EXTRA_ALIASES.get(key, key) in EXTRA_NAMES:
+    if key in EXTRA_NAMES:
         raise ValueError(
-            f"{name!r} is one of normalizers.EXTRA_NAMES ({', '.join(EXTRA_NAMES)}), outside the paper's "
-            f"eleven that the theory, the networks and the kernels know: build it with normalizers.make. "
-            f"Known here: {', '.join(NAMES)}"
+            f"{name!r} is one of normalizers.EXTRA_NAMES ({', '.join(EXTRA_NAMES)}), outside the names "
+            f"that the theory, the networks and the kernels know: build it with normalizers.make. "
+            f"Known here: {', '.join(_KNOWN)}"
         )
-    close = difflib.get_close_matches(key, NAMES, n=3, cutoff=0.4)
+    close = difflib.get_close_matches(key, _KNOWN, n=3, cutoff=0.4)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown normalizer {name!r}.{hint} Known: {', '.join(NAMES)}")
+    raise ValueError(f"unknown normalizer {name!r}.{hint} Known: {', '.join(_KNOWN)}")
 
 
 def _any_name(name) -> str:
-    """The canonical name among :data:`NAMES` and :data:`EXTRA_NAMES`, else ``ValueError``."""
-    if isinstance(name, str):
-        key = name.strip().lower().replace("-", "_")
-        key = _EXTRA_ALIASES.get(key, key)
-        if key in EXTRA_NAMES:
-            return key
+    """The canonical name among :data:`NAMES`, :data:`VARIANT_NAMES` and :data:`EXTRA_NAMES`,
+    else ``ValueError``."""
+    if isinstance(name, str) and _key(name) in EXTRA_NAMES:
+        return _key(name)
     try:
         return check_name(name)
     except ValueError as err:
         if isinstance(name, str):
-            close = difflib.get_close_matches(name.strip().lower().replace("-", "_"), EXTRA_NAMES, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(_key(name), EXTRA_NAMES, n=1, cutoff=0.6)
             if close:
                 raise ValueError(f"unknown normalizer {name!r}. Did you mean {close[0]!r}?") from None
         raise err from None
 
 
 def family(name: str) -> str:
-    """'activation', 'parametric' or 'none' (the extra names: 'activation')."""
+    """'activation', 'parametric' or 'none' (the variant and extra names: 'activation')."""
     name = _any_name(name)
     if name in _ACTIVATION or name in _EXTRA_ACTIVATION:
         return "activation"
@@ -111,12 +127,12 @@ def make(name: str, num_channels: int, *, group_size=None, num_groups=None, eps:
 
     ``group_size`` / ``num_groups`` apply to groupnorm and evonorm_s0 only (exactly one of
     them; neither: ``num_groups = 32`` when it divides ``num_channels``). ``options`` go to
-    the module: ``momentum`` (batchnorm, variancenorm, evonorm_b0 and the extra names),
-    ``tlu`` (frn), ``unbiased`` (groupnorm, layernorm, instancenorm, evonorm_s0,
-    evonorm_b0: variance over n − 1 as in the paper's code; default False), ``device`` and
-    ``dtype`` (all). ``name`` may also be one of :data:`EXTRA_NAMES` (``meancentering``,
-    ``variancenorm_centred``). For the parametric names and plain the activations are
-    not normalized: a :class:`Passthrough` (an ``nn.Identity``) carrying the family; ``eps``
+    the module: ``momentum`` (the batch-statistics names), ``tlu`` (frn), ``unbiased``
+    (groupnorm, layernorm, instancenorm, evonorm_s0, evonorm_b0: variance over n − 1 as in
+    the paper's code; default False), ``device`` and ``dtype`` (all). ``name`` may also be
+    one of :data:`VARIANT_NAMES` or :data:`EXTRA_NAMES` (``variancenorm_uncentred``,
+    ``meancentering``). For the parametric names and plain the activations are not
+    normalized: a :class:`Passthrough` (an ``nn.Identity``) carrying the family; ``eps``
     is still checked there, as a bad value is a mistake whatever the name.
     """
     name = _any_name(name)
@@ -195,7 +211,7 @@ def make_activation(name: str, num_channels=None) -> nn.Module:
     frn (its TLU is inside the layer) and the EvoNorms (their own nonlinearity); the
     corrected ReLU for weightnorm; the scaled ReLU for sws. ``num_channels`` is accepted
     for a signature uniform with :func:`make` (validated when given); no phi has
-    per-channel parameters. The extra names pair with ReLU, as in the paper's code."""
+    per-channel parameters. The variant and extra names pair with ReLU, as in the paper's code."""
     name = _any_name(name)
     if num_channels is not None:
         positive_int(num_channels, "num_channels")

@@ -42,7 +42,8 @@ from normtheory.verify.stats import (Equivalence, Precision, SideOfBoundary, log
 
 ACTIVATION_MLP = ("batchnorm", "layernorm", "groupnorm", "frn", "variancenorm", "evonorm_b0",
                   "evonorm_s0")  # instancenorm has no MLP form (one entry per statistic)
-LINEAR_FORM = ("batchnorm", "layernorm", "groupnorm", "frn", "variancenorm")  # EvoNorm: no linear form
+LINEAR_FORM = ("batchnorm", "layernorm", "groupnorm", "frn", "variancenorm",
+               "variancenorm_uncentred")  # EvoNorm: no linear form
 PARAMETRIC_AND_PLAIN = ("weightnorm", "sws", "plain")
 ALL_NORMS = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "frn", "variancenorm",
              "evonorm_b0", "evonorm_s0", "weightnorm", "sws", "plain")
@@ -115,13 +116,18 @@ _variance_claim(
     "linearly in l, with slope alpha² times the normalizer output's second moment (and, "
     "for ReLU branches, the cross-sample covariance the branch keeps). The closed form is "
     "the Gaussian mean-field (infinite-width) result, with GroupNorm's cross-sample correlation "
-    "at its finite group size (bounds.groups).",
+    "at its finite group size (bounds.groups); for BN and the paper's VN (centred batch std, "
+    "no mean subtracted), whose branch output has centred batch variance 1, it is exact at "
+    "every width and batch (slope alpha²). The uncentred VN (Daneshmand et al.) is checked at "
+    "width 256.",
     _mlp_points(("batchnorm", "layernorm", "groupnorm", "variancenorm"), ("linear",), widths=(256,),
                 batch=32, depth=20, alphas=(1.0,), remedy="none", trials=48, group_size=64)
-    + _mlp_points(("batchnorm", "layernorm"), ("relu",), widths=(256,), batch=32, depth=20,
+    + _mlp_points(("batchnorm", "layernorm", "variancenorm"), ("relu",), widths=(256,), batch=32, depth=20,
                   alphas=(1.0,), remedy="none", trials=48),
     _mlp_points(ACTIVATION_MLP, ("linear", "relu"), widths=(64, 256), batch=32, depth=50,
-                alphas=(1.0,), remedy="none", trials=256),
+                alphas=(1.0,), remedy="none", trials=256)
+    + _mlp_points(("variancenorm_uncentred",), ("linear", "relu"), widths=(256,), batch=32, depth=50,
+                  alphas=(1.0,), remedy="none", trials=256),
     delta=0.02, estimate=simulations.trial_mean("variance"), interval=_T_OVER_NETWORKS,
     notes="instancenorm is checked in CNNs (F5): in an MLP its statistic has one entry.")
 

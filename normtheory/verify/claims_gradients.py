@@ -19,10 +19,14 @@ whose spread grows with depth. The grids start at ``n = 8`` (``E[1/χ²_k]²`` f
 
 - B1 (linear MLPs, per-sample statistics: LN, GN): the interior form, exact at every
   width; precision δ = 1% (a per-layer rate).
-- B1b (linear MLPs, batch statistics: BN, VN): the same statistic against the
+- B1b (linear MLPs, batch statistics: BN, both VNs): the same statistic against the
   infinite-width forms (see :mod:`normtheory.bounds.gradients`); δ = 1%; the full grid has
-  two widths to show the finite-width drift.
-- B1t (the top layer, exact given the layer's input Gram): the measured top-layer ratio
+  two widths to show the finite-width drift. The paper's VN (``variancenorm``) has no
+  constant rate: its theory is the ratio of the interior sums of the infinite-width profile
+  over depth (:func:`normtheory.bounds.variancenorm_interior_growth`); the uncentred VN
+  (``variancenorm_uncentred``) has ``(B−1)/(B−2)``.
+- B1t (the top layer, exact given the layer's input Gram; BN and the uncentred VN, the
+  paper's VN has no top-layer form): the measured top-layer ratio
   minus the exact value given that network's Gram, computed when judging (from the Gram's
   spectrum, which is what the simulation stores); δ = 0.01 absolute.
 - B2 (linear MLPs, GN): smaller groups, larger early-layer gradients. Statistic: mean over
@@ -92,6 +96,8 @@ def _estimate_growth(m, level, setting=None):
 def _theory_growth(s):
     from normtheory import bounds
 
+    if s["norm"] == "variancenorm":  # no constant rate: the interior sums of the depth profile
+        return bounds.variancenorm_interior_growth(batch=s["batch"], depth=s["depth"])
     return bounds.gradient_growth_per_layer(s["norm"], width=s["width"], group_size=s.get("group_size"),
                                             batch=s["batch"], nonlinearity=s["branch"])
 
@@ -126,15 +132,19 @@ _growth_claim(
 
 _growth_claim(
     id="B1b", title="gradient growth per layer in linear nets, batch statistics",
-    statement="In a deep linear MLP with batch statistics (BN, VN; n = B) the per-layer growth of "
-              "the squared gradient norm approaches (n-2)/(n-3) (BN) or (n-1)/(n-2) (VN); these are "
-              "infinite-width limits: at finite width the batch's samples are coupled through their "
-              "Gram matrix.",
+    statement="In a deep linear MLP with batch statistics (n = B) the per-layer growth of the squared "
+              "gradient norm approaches (n-2)/(n-3) with BN and (n-1)/(n-2) with the uncentred VN; with "
+              "the paper's VN (centred batch std, no mean subtracted) the batch mean's gradient grows by "
+              "(B-1)/(B-3) per layer, so the rate changes over depth and the interior ratio follows the "
+              "derived depth profile (bounds.variancenorm_interior_growth). These are infinite-width "
+              "limits: at finite width the batch's samples are coupled through their Gram matrix.",
     form="infinite-width limit",
-    grid={"quick": _points([("batchnorm", 1024, 16, None), ("variancenorm", 1024, 16, None)],
+    grid={"quick": _points([("batchnorm", 1024, 16, None), ("variancenorm", 1024, 16, None),
+                            ("variancenorm_uncentred", 1024, 16, None)],
                            branch="linear", depth=10, trials=32),
           "full": _points([("batchnorm", w, b, None) for w in (64, 512) for b in (8, 16, 32)]
-                          + [("variancenorm", w, b, None) for w in (64, 512) for b in (8, 16)],
+                          + [("variancenorm", w, b, None) for w in (64, 512) for b in (8, 16)]
+                          + [("variancenorm_uncentred", 512, b, None) for b in (8, 16)],
                           branch="linear", depth=12, trials=256)})
 
 
@@ -146,7 +156,7 @@ def _measure_top(s, trials, seed):
     ratios, grams = top_layer_samples(s["norm"], width=s["width"], batch=s["batch"], depth=s["depth"],
                                       trials=trials, seed=seed, group_size=s.get("group_size"))
     data = {"ratio": ratios}
-    if s["norm"] in ("batchnorm", "variancenorm"):
+    if s["norm"] in ("batchnorm", "variancenorm_uncentred"):
         data["spectrum"] = gram_spectrum(grams, centred=s["norm"] == "batchnorm")
     return Measurement(data, trials)
 
@@ -185,7 +195,7 @@ def _estimate_top(m, level, s):
 _TOP_GRID = {"quick": _points([("batchnorm", 256, 32, None), ("layernorm", 128, 32, None)],
                               branch="linear", depth=4, trials=128),
              "full": _points([("batchnorm", 64, 8, None), ("batchnorm", 512, 16, None),
-                              ("batchnorm", 256, 64, None), ("variancenorm", 64, 8, None),
+                              ("batchnorm", 256, 64, None), ("variancenorm_uncentred", 64, 8, None),
                               ("layernorm", 8, 64, None), ("groupnorm", 64, 16, 8)],
                              branch="linear", depth=50, trials=400)}
 
@@ -195,8 +205,9 @@ register(Claim(
     statement="At the top layer of a linear MLP of width d (incoming gradient G i.i.d.) the expected "
               "growth is exact at every width: (d-1)/d·(n-2)/(n-3) for per-sample statistics, and "
               "for batch statistics (B-c)/d·E[(d-r+Σz²)/Σλz²] given the input's batch Gram matrix "
-              "(eigenvalues λ, rank r; c = 2 BN, 1 VN), a one-dimensional integral "
-              "(bounds.top_growth_given_gram, derived in bounds.top_layer).",
+              "(eigenvalues λ, rank r; c = 2 BN, 1 the uncentred VN), a one-dimensional integral "
+              "(bounds.top_growth_given_gram, derived in bounds.top_layer). The paper's VN, whose "
+              "Jacobian is not a scaled projection, has no top-layer form.",
     statistic="E[measured top-layer ratio ‖dX_(L-1)‖² / ‖G‖² minus the exact value given that "
               "network's input]: 0 if the form is exact (the theory column is that 0); the exact "
               "value is computed when judging, from the stored Gram spectrum",
