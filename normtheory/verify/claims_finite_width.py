@@ -117,12 +117,14 @@ _finite_width_claim(
     "input); the mean-field forms of F1 and F3 are its infinite-width limit.",
     _mlp_points(("evonorm_s0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
                 remedy="none", trials=128),
-    _mlp_points(("evonorm_s0", "evonorm_b0"), ("relu",), widths=(64,), batch=32, depth=50,
-                alphas=(1.0,), remedy="none", trials=256)
-    + _mlp_points(("evonorm_s0",), ("relu",), widths=(256,), batch=32, depth=50,
-                  alphas=(1.0,), remedy="none", trials=256)
-    + _mlp_points(PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,), batch=32, depth=50,
-                  alphas=(0.5, 1.0), remedy="nf", trials=2048),
+    _mlp_points(("evonorm_s0",), ("relu",), widths=(64, 256), batch=32, depth=50, alphas=(1.0,),
+                remedy="none", trials=256)
+    + _mlp_points(("evonorm_b0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
+                  remedy="none", trials=256)
+    + _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5, 1.0),
+                  remedy="nf", trials=2048)
+    + _mlp_points(("weightnorm",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
+                  remedy="nf", trials=1024),
     delta=0.02, estimator=mean_interval,
     interval="mean over independent random networks ± t·s/sqrt(n); the theory: mean over "
              "independent chain replicates ± t·s/sqrt(n)")
@@ -130,17 +132,20 @@ _finite_width_claim(
 _finite_width_claim(
     "F6b", "finite width: geometric growth (ReLU branches with WN, SWS or none)",
     "At finite width, the activation variance of a residual MLP whose ReLU branch ends in "
-    "WN, SWS or no normalizer grows faster than the mean-field rate of F2; it equals the "
-    "mean of the weight-free chain that is exact in law (the branch pre-activation is "
-    "Gaussian, or Gaussian over an independent χ² norm, given the layer's input).",
+    "WN, SWS or no normalizer equals the mean of the weight-free chain that is exact in law "
+    "(the branch pre-activation is Gaussian, or Gaussian over an independent χ² norm, given "
+    "the layer's input); with WN or none it grows faster than F2's mean-field rate, the "
+    "excess shrinking like 1/width.",
     _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=10, alphas=(0.5,),
                 remedy="none", trials=512),
     _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5,),
-                remedy="none", trials=1024)
-    + _mlp_points(("plain", "weightnorm", "sws"), ("relu",), widths=(64, 256), batch=32, depth=10,
-                  alphas=(1.0,), remedy="none", trials=1024)
-    + _mlp_points(("plain",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(0.5, 1.0),
-                  remedy="none", trials=1024),
+                remedy="none", trials=2048)
+    + _mlp_points(("plain",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(1.0,),
+                  remedy="none", trials=2048)
+    + _mlp_points(("plain", "weightnorm", "sws"), ("relu",), widths=(64,), batch=32, depth=10,
+                  alphas=(1.0,), remedy="none", trials=2048)
+    + _mlp_points(("weightnorm", "sws"), ("relu",), widths=(256,), batch=32, depth=10,
+                  alphas=(1.0,), remedy="none", trials=256),
     delta=0.03, estimator=lognormal_mean_interval,
     interval="Cox's log-normal interval for the mean over independent random networks; the "
              "theory: the same over independent chain replicates")

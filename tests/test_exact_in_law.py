@@ -1,0 +1,156 @@
+"""The weight-free chain (normtheory.montecarlo.exact_in_law) and claims F6, F6b.
+
+- (a) the chain agrees with the network simulation (simulate_mlp, explicit or Gram engine)
+  on settings the verify grids do not use (width 24-32, batch 8, depth 6-8), for every kind
+  of branch it covers (Gaussian, WN and SWS rows; pair and batch chains; NF scaling), and a
+  deliberately wrong chain (alpha · 1.05) is told apart at the same sample sizes;
+- (b) as the width grows, the chain approaches the infinite-width closed form
+  (bounds.resnet_variance) like 1/d, and at width 64 it does not reach it: the gap is the
+  finite-width effect behind F2's and F3's disagreements;
+- (c) power: F6/F6b's theory moved by ±2δ disagrees on every quick setting, the true one agrees;
+- (d) bad input is a ValueError naming the parameter.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from normtheory import bounds
+from normtheory.montecarlo import simulate_mlp
+from normtheory.montecarlo.exact_in_law import chain_samples, probe_chain
+from normtheory.verify import registry
+from normtheory.verify.runner import run_claims
+from normtheory.verify.stats import AGREE, DISAGREE
+
+Z = 4.0  # |z| bound of a correct chain (each comparison), and the least |z| of a wrong one
+
+# (norm, branch, width, depth, alpha, nf_scaling, group_size): none of these is a verify setting
+CASES = [
+    ("plain", "relu", 32, 8, 0.7, False, None),
+    ("weightnorm", "relu", 32, 6, 0.7, False, None),
+    ("sws", "relu", 24, 6, 0.7, False, None),
+    ("layernorm", "relu", 32, 8, 1.0, False, None),
+    ("evonorm_s0", "relu", 32, 8, 1.0, False, 4),
+    ("evonorm_b0", "linear", 32, 8, 1.0, False, None),
+    ("plain", "relu", 32, 8, 0.7, True, None),
+]
+BATCH = 8
+
+
+def _mean_se(v):
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
+
+
+def _chain(norm, branch, width, depth, alpha, nf, g, replicates=10000):
+    c = probe_chain(norm, width=width, depth=depth, batch=BATCH, replicates=replicates, nonlinearity=branch,
+                    alpha=alpha, nf_scaling=nf, group_size=g, seed=5)
+    assert not c.diverged and np.all(np.isfinite(c.values))
+    return c.values
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{c[1]}{'-nf' if c[5] else ''}" for c in CASES])
+def test_chain_agrees_with_the_network_and_a_wrong_chain_does_not(case):
+    norm, branch, width, depth, alpha, nf, g = case
+    sim = simulate_mlp(norm, width=width, depth=depth, batch=BATCH, trials=1000, nonlinearity=branch, residual=True,
+                       alpha=alpha, nf_scaling=nf, group_size=g, backward=False, seed=11)
+    right = _chain(norm, branch, width, depth, alpha, nf, g)
+    wrong = _chain(norm, branch, width, depth, 1.05 * alpha, nf, g)
+    for layer in (depth // 2, depth):
+        m, se = _mean_se(sim.variance[:, layer])
+        c, cse = _mean_se(right[:, layer])
+        assert abs(c - m) < Z * np.hypot(se, cse), (layer, c, m)
+    w, wse = _mean_se(wrong[:, depth])
+    assert abs(w - m) > Z * np.hypot(se, wse), (w, m)
+
+
+def test_pairs_stand_for_per_sample_statistics_batches_for_batch_statistics():
+    assert chain_samples("layernorm", 32) == 2 and chain_samples("plain", 32) == 2
+    assert chain_samples("evonorm_b0", 32) == 32 and chain_samples("batchnorm", 8) == 8
+
+
+def test_same_seed_same_replicates_and_a_continued_stream():
+    kw = dict(width=16, depth=4, batch=8, nonlinearity="relu", alpha=0.5, seed=9)
+    a = probe_chain("weightnorm", replicates=40, **kw).values
+    b = probe_chain("weightnorm", replicates=30, first=10, **kw).values
+    np.testing.assert_array_equal(a[10:], b)
+    assert not np.array_equal(a, probe_chain("weightnorm", replicates=40, **{**kw, "seed": 10}).values)
+
+
+@pytest.mark.parametrize("norm, widths, replicates", [("plain", (64, 256, 1024), 20000),
+                                                      ("weightnorm", (64, 256), 8000)])
+def test_the_chain_tends_to_the_infinite_width_form_like_one_over_width(norm, widths, replicates):
+    depth, alpha = 10, 0.5
+    limit = bounds.resnet_variance(norm, depth, alpha=alpha, nonlinearity="relu", batch=32)
+    gaps = []
+    for width in widths:
+        v = probe_chain(norm, width=width, depth=depth, batch=32, replicates=replicates, nonlinearity="relu",
+                        alpha=alpha, seed=3).values[:, depth]
+        m, se = _mean_se(v)
+        gaps.append(((m - limit) / limit, se / limit))
+    (g64, s64), (g256, s256) = gaps[:2]
+    assert g64 > Z * s64 and g64 > 0.03          # width 64 misses the limit by more than 3%
+    # the gap shrinks like 1/d: a quarter from 64 to 256
+    assert abs(4 * g256 - g64) < Z * np.hypot(4 * s256, s64)
+    if len(gaps) > 2:
+        g1024, s1024 = gaps[2]
+        assert abs(g1024) < g64 / 8 and abs(16 * g1024 - g64) < Z * np.hypot(16 * s1024, s64)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(norm="plain", width=1), "width"),
+    (dict(norm="evonorm_b0", batch=1), "batch"),
+    (dict(norm="batchnorm", batch=1), "batch"),
+    (dict(norm="nonorm"), "nonorm"),
+    (dict(norm="plain", replicates=0), "trials"),
+    (dict(norm="plain", alpha=-1.0), "alpha"),
+    (dict(norm="plain", first=-1), "first"),
+    (dict(norm="groupnorm", group_size=5), "group_size"),
+])
+def test_bad_input_names_the_parameter(kwargs, word):
+    args = dict(width=16, depth=3, batch=4, replicates=4, nonlinearity="relu")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=word):
+        probe_chain(args.pop("norm"), **args)
+
+
+# --- claims F6, F6b ----------------------------------------------------------------------------
+
+IDS = ("F6", "F6b")
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    registry.load_claims(("forward",))
+    cache = tmp_path_factory.mktemp("fw-cache")
+    results = run_claims(registry.select(",".join(IDS)), mode="quick", seed=0, cache_dir=cache, progress=False)
+    return cache, {r.claim.id: r for r in results}
+
+
+@pytest.mark.parametrize("claim_id", IDS)
+def test_finite_width_claims_agree_on_the_quick_grid(quick, claim_id):
+    _, results = quick
+    rows = results[claim_id].rows
+    assert rows and all(r.verdict == AGREE for r in rows), [(r.setting, r.verdict, r.reason) for r in rows]
+    assert all(r.theory_low < r.theory < r.theory_high and r.theory_replicates > 0 for r in rows)
+    assert all(r.trials_used == r.trials for r in rows)
+
+
+@pytest.mark.parametrize("steps", [-2.0, 2.0])
+@pytest.mark.parametrize("claim_id", IDS)
+def test_finite_width_theory_moved_by_two_delta_disagrees(quick, claim_id, steps):
+    cache, results = quick
+    claim = results[claim_id].claim
+    moved = dataclasses.replace(claim, theory=lambda s, f=claim.theory, p=claim.precision: p.moved(f(s), steps))
+    (result,) = run_claims([moved], mode="quick", seed=0, cache_dir=cache, progress=False)
+    bad = [(r.setting, r.verdict) for r in result.rows if r.verdict != DISAGREE]
+    assert not bad
+
+
+def test_finite_width_claims_are_listed_with_their_form():
+    registry.load_claims(("forward",))
+    for claim in registry.select(",".join(IDS)):
+        assert claim.form == "finite-width (exact in law, computed)" and claim.theory_looks > 0
+        assert claim.measure is registry.select("F1")[0].measure
