@@ -104,7 +104,7 @@ def test_the_chain_tends_to_the_infinite_width_form_like_one_over_width(norm, wi
     (dict(norm="evonorm_b0", batch=1), "batch"),
     (dict(norm="batchnorm", batch=1), "batch"),
     (dict(norm="nonorm"), "nonorm"),
-    (dict(norm="plain", replicates=0), "trials"),
+    (dict(norm="plain", replicates=0), "replicates"),
     (dict(norm="plain", alpha=-1.0), "alpha"),
     (dict(norm="plain", first=-1), "first"),
     (dict(norm="groupnorm", group_size=5), "group_size"),
@@ -154,3 +154,22 @@ def test_finite_width_claims_are_listed_with_their_form():
     for claim in registry.select(",".join(IDS)):
         assert claim.form == "finite-width (exact in law, computed)" and claim.theory_looks > 0
         assert claim.measure is registry.select("F1")[0].measure
+
+
+@pytest.mark.parametrize("dof", [1, 3, 62])
+def test_chi2_draws_have_the_chi2_mean_and_variance(dof):
+    from normtheory.kernels.exact_in_law import chi2_draw
+    from normtheory.kernels.rng import seeded_state, standard_normal
+
+    n = 20000
+    state, buf = seeded_state(7), np.empty(1)
+    z = standard_normal(1, n, 8)[0]
+    draws = np.array([chi2_draw(state, dof, z[i], buf) for i in range(n)])
+    assert np.all(draws > 0)
+    m, se = _mean_se(draws)
+    assert abs(m - dof) < Z * se
+    # the variance 2·dof, within 4 standard errors of a sample variance (χ² kurtosis 12/dof)
+    var_se = 2 * dof * np.sqrt((2 + 12 / dof) / n)
+    assert abs(draws.var(ddof=1) - 2 * dof) < Z * var_se
+    # and the test can fail: one degree of freedom more is told apart
+    assert abs(m - (dof + 1)) > Z * se

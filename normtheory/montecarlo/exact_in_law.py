@@ -121,6 +121,9 @@ def probe_chain(norm, *, width, depth, batch, replicates, nonlinearity="linear",
     from normtheory.kernels.exact_in_law import GAUSSIAN, SWS, WEIGHTNORM, run_chain
     from normtheory.kernels.mlp_norms import norm_code, phi_code
 
+    from normtheory.normalizers._checks import positive_int
+
+    replicates = positive_int(replicates, "replicates")
     norm, width, depth, batch, replicates, g, eps = check_settings(
         norm, width=width, depth=depth, batch=batch, trials=replicates, nonlinearity=nonlinearity, residual=True,
         alpha=alpha, group_size=group_size, num_groups=num_groups, input_corr=0.0, betas=None, eps=eps)

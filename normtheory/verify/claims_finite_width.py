@@ -143,7 +143,7 @@ _finite_width_claim(
     + _mlp_points(("plain",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(1.0,),
                   remedy="none", trials=2048)
     + _mlp_points(("plain", "weightnorm", "sws"), ("relu",), widths=(64,), batch=32, depth=10,
-                  alphas=(1.0,), remedy="none", trials=2048)
+                  alphas=(1.0,), remedy="none", trials=4096)
     + _mlp_points(("weightnorm", "sws"), ("relu",), widths=(256,), batch=32, depth=10,
                   alphas=(1.0,), remedy="none", trials=256),
     delta=0.03, estimator=lognormal_mean_interval,

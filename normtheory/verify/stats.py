@@ -60,7 +60,7 @@ interval, and for disagreement with none:
 
 - **agree**: the estimate's interval lies inside ``[theory_high − δ, theory_low + δ]``, and
   the theory's half-width is below :data:`THEORY_RESOLUTION`·δ (a theory that could not be
-  computed that precisely never agrees: the setting is undecided);
+  computed that precisely never agrees: the setting is undecided, unless it disagrees);
 - **disagree**: the estimate's interval lies entirely outside ``[theory_low − δ, theory_high + δ]``;
 - **undecided**: otherwise.
 
