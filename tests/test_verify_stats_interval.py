@@ -161,6 +161,11 @@ def test_a_failing_computed_theory_is_an_error():
     assert res.verdict == ERROR
 
 
+def test_a_computed_theory_not_counted_in_the_level_is_an_error():
+    [res] = run_claims([_claim(_computed(), looks=0)], cache_dir=None, progress=False, tests=2)
+    assert res.verdict == ERROR and "theory_looks" in res.rows[0].reason
+
+
 def test_claim_refuses_negative_theory_looks():
     with pytest.raises(ValueError, match="theory_looks"):
         _claim(_computed(), looks=-1)

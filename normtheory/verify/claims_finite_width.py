@@ -105,8 +105,9 @@ def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator,
         measure=_measure_variance,
         estimate=trial_mean("variance") if estimator is mean_interval else _log_normal_mean("variance"),
         source=_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS,
-        notes=f"theory: chain replicates from {FIRST_REPLICATES} doubling up to {THEORY_LOOKS} looks "
-              f"until the half-width is below δ/4; seed fixed by the setting"))
+        notes=f"theory: {FIRST_REPLICATES['pair']} pair-chain (or {FIRST_REPLICATES['batch']} batch-chain) "
+              f"replicates, doubled up to {THEORY_LOOKS} looks until the half-width is below δ/4; "
+              f"seed fixed by the setting"))
 
 
 _finite_width_claim(

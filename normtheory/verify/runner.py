@@ -226,6 +226,9 @@ def judge(claim: Claim, point: Point, measurement: Measurement, level: float) ->
     ``theory`` is a float, or an :class:`Interval` for a computed theory (resolved at ``level``)."""
     theory = claim.theory(point.setting)
     if isinstance(theory, ComputedTheory):
+        if claim.theory_looks < 1:
+            return math.nan, None, Judgement(ERROR, "a computed theory needs theory_looks >= 1 (its intervals "
+                                                    "count in the simultaneous level)")
         try:
             theory = theory.interval(level)
         except ValueError as exc:
