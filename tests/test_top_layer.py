@@ -58,6 +58,22 @@ def test_given_gram_matches_monte_carlo_of_a_deep_net(norm, width, batch):
     assert theory.std() > 0.01 * theory.mean()
 
 
+def test_several_draws_per_network_keep_the_mean_and_shrink_the_spread():
+    """Averaging over draws of the top layer and G on one input: same conditional mean (the
+    residual against the Gram-conditional form stays centred), spread about sqrt(draws) smaller."""
+    kw = dict(width=12, batch=8, depth=4, trials=300, seed=5)
+    spreads = {}
+    for draws in (1, 16):
+        ratios, grams = top_layer_samples("batchnorm", draws=draws, **kw)
+        diff = ratios - bounds.top_growth_given_gram(np.array(grams), norm="batchnorm", width=12)
+        se = diff.std(ddof=1) / np.sqrt(diff.size)
+        assert abs(diff.mean()) < 4 * se
+        spreads[draws] = diff.std(ddof=1)
+    assert 2.5 < spreads[1] / spreads[16] < 6.5, spreads
+    with pytest.raises(ValueError, match="draws"):
+        top_layer_samples("batchnorm", draws=0, **kw)
+
+
 @pytest.mark.parametrize("norm,width,group_size", [("layernorm", 8, None), ("groupnorm", 16, 8)])
 def test_per_sample_top_form_matches_monte_carlo(norm, width, group_size):
     """(d−1)/d · (n−2)/(n−3) for any input; the isotropic (n−2)/(n−3) lies outside the interval."""
