@@ -19,7 +19,8 @@ mean-field closed form of F1-F3 (:func:`normtheory.bounds.resnet_variance`; test
 tests/test_exact_in_law.py).
 
 - F6 (linear growth: EvoNorm branches, the F1 rows where EvoNorm disagrees with its
-  mean-field form; NF-style ReLU branches, the F3 rows): t-interval over independent
+  mean-field form; GN (g = 8) and FRN ReLU branches at width 64, F1's undecided rows;
+  NF-style ReLU branches, the F3 rows): t-interval over independent
   networks, and over chain replicates; δ = 2% as F1 and F3.
 - F6b (geometric growth: ReLU branches with WN, SWS or none, the F2 rows): Cox's
   log-normal interval for the mean, over networks and over chain replicates (the same
@@ -111,9 +112,9 @@ def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator,
 
 
 _finite_width_claim(
-    "F6", "finite width: linear growth (EvoNorm, NF-style ReLU branches)",
-    "At finite width and batch, the activation variance of a residual MLP with an EvoNorm "
-    "branch, or with NF-style scaling and a ReLU branch, equals the mean of the weight-free "
+    "F6", "finite width: linear growth (EvoNorm, GN, FRN, NF-style ReLU branches)",
+    "At finite width and batch, the activation variance of a residual MLP with an EvoNorm, "
+    "GroupNorm (g = 8) or FRN ReLU branch, or with NF-style scaling and a ReLU branch, equals the mean of the weight-free "
     "chain that is exact in law (the branch pre-activation is Gaussian given the layer's "
     "input); the mean-field forms of F1 and F3 are its infinite-width limit.",
     _mlp_points(("evonorm_s0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
@@ -121,6 +122,10 @@ _finite_width_claim(
     _mlp_points(("evonorm_s0",), ("relu",), widths=(64, 256), batch=32, depth=50, alphas=(1.0,),
                 remedy="none", trials=256)
     + _mlp_points(("evonorm_b0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
+                  remedy="none", trials=256)
+    + _mlp_points(("groupnorm",), ("relu",), widths=(64,), batch=32, depth=50, alphas=(1.0,),
+                  remedy="none", trials=512)  # 1024 networks left layer 50 undecided at +0.36 δ
+    + _mlp_points(("frn",), ("relu",), widths=(64,), batch=32, depth=50, alphas=(1.0,),
                   remedy="none", trials=256)
     + _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5, 1.0),
                   remedy="nf", trials=2048)
