@@ -1,4 +1,4 @@
-"""The weight-free chain (normtheory.montecarlo.exact_in_law) and claims F6, F6b.
+"""The weight-free chain (normtheory.montecarlo.exact_in_law) and claims F6, F6b, R4c.
 
 - (a) the chain agrees with the network simulation (simulate_mlp, explicit or Gram engine)
   on settings the verify grids do not use (width 24-32, batch 8, depth 6-8), for every kind
@@ -8,7 +8,11 @@
   (bounds.resnet_variance) like 1/d, and at width 64 it does not reach it: the gap is the
   finite-width effect behind F2's and F3's disagreements;
 - (c) power: F6/F6b's theory moved by ±2δ disagrees on every quick setting, the true one agrees;
-- (d) bad input is a ValueError naming the parameter.
+- (d) bad input is a ValueError naming the parameter;
+- (e) the non-residual chain and its cosine probe (R4's network and statistic): it agrees with
+  simulate_mlp off the R4 grid (plain, LN with correlated inputs, WN rows, a BN batch chain),
+  a chain at twice the width is told apart; it tends to R4's iterated ReLU correlation map
+  like 1/width; R4c's theory moved by ±2δ disagrees on its quick grid, the true one agrees.
 """
 
 from __future__ import annotations
@@ -108,6 +112,9 @@ def test_the_chain_tends_to_the_infinite_width_form_like_one_over_width(norm, wi
     (dict(norm="plain", alpha=-1.0), "alpha"),
     (dict(norm="plain", first=-1), "first"),
     (dict(norm="groupnorm", group_size=5), "group_size"),
+    (dict(norm="plain", probe="rank"), "probe"),
+    (dict(norm="plain", residual=False, nf_scaling=True), "nf_scaling"),
+    (dict(norm="plain", residual=False, input_corr=1.0), "input_corr"),
 ])
 def test_bad_input_names_the_parameter(kwargs, word):
     args = dict(width=16, depth=3, batch=4, replicates=4, nonlinearity="relu")
@@ -116,14 +123,79 @@ def test_bad_input_names_the_parameter(kwargs, word):
         probe_chain(args.pop("norm"), **args)
 
 
-# --- claims F6, F6b ----------------------------------------------------------------------------
+# --- the non-residual chain and the cosine probe (R4's network) ------------------------------
 
-IDS = ("F6", "F6b")
+# (norm, width, depth, input_corr, networks, replicates): none of these is an R4 setting
+PLAIN_CASES = [
+    ("plain", 24, 8, 0.0, 16000, 80000),
+    ("layernorm", 12, 8, 0.3, 4000, 40000),
+    ("weightnorm", 16, 8, 0.0, 4000, 40000),
+    ("batchnorm", 32, 6, 0.0, 4000, 40000),
+]
+
+
+def _cosine_chain(norm, width, depth, input_corr, replicates, batch=BATCH):
+    c = probe_chain(norm, width=width, depth=depth, batch=batch, replicates=replicates, nonlinearity="relu",
+                    residual=False, probe="cosine", input_corr=input_corr, seed=5)
+    assert not c.diverged and np.all(np.isfinite(c.values))
+    return c.values
+
+
+@pytest.mark.parametrize("case", PLAIN_CASES, ids=[c[0] for c in PLAIN_CASES])
+def test_non_residual_cosine_chain_agrees_with_the_network_and_twice_the_width_does_not(case):
+    norm, width, depth, input_corr, networks, replicates = case
+    sim = simulate_mlp(norm, width=width, depth=depth, batch=BATCH, trials=networks, nonlinearity="relu",
+                       residual=False, input_corr=input_corr, backward=False, seed=11)
+    assert not sim.diverged
+    right = _cosine_chain(norm, width, depth, input_corr, replicates)
+    wider = _cosine_chain(norm, 2 * width, depth, input_corr, replicates)
+    for layer in (depth // 2, depth):
+        m, se = _mean_se(sim.cosine[:, layer])
+        c, cse = _mean_se(right[:, layer])
+        assert abs(c - m) < Z * np.hypot(se, cse), (layer, c, m)
+    w, wse = _mean_se(wider[:, depth])
+    assert abs(w - m) > Z * np.hypot(se, wse), (w, m)
+
+
+def test_non_residual_variance_probe_agrees_with_the_network_and_twice_the_width_does_not():
+    sim = simulate_mlp("layernorm", width=16, depth=6, batch=BATCH, trials=4000, nonlinearity="relu",
+                       residual=False, backward=False, seed=12)
+    chain = probe_chain("layernorm", width=16, depth=6, batch=BATCH, replicates=40000, nonlinearity="relu",
+                        residual=False, seed=6).values
+    m, se = _mean_se(sim.variance[:, 6])
+    c, cse = _mean_se(chain[:, 6])
+    assert abs(c - m) < Z * np.hypot(se, cse), (c, m)
+    # and the chain at twice the width is told apart
+    w, wse = _mean_se(probe_chain("layernorm", width=32, depth=6, batch=BATCH, replicates=40000,
+                                  nonlinearity="relu", residual=False, seed=6).values[:, 6])
+    assert abs(w - m) > Z * np.hypot(se, wse), (w, m)
+
+
+@pytest.mark.parametrize("norm, widths, replicates", [("layernorm", (64, 256, 1024), 40000),
+                                                      ("plain", (64, 256), 80000)])
+def test_the_cosine_chain_tends_to_the_iterated_relu_map_like_one_over_width(norm, widths, replicates):
+    depth = 15  # R4's layer
+    limit = bounds.relu_correlation_iterate(0.0, depth)[-1]
+    gaps = []
+    for width in widths:
+        m, se = _mean_se(_cosine_chain(norm, width, depth, 0.0, replicates, batch=16)[:, depth])
+        gaps.append((m - limit, se))
+    (g64, s64), (g256, s256) = gaps[:2]
+    assert g64 > Z * s64                                        # width 64 lies above the limit
+    assert abs(4 * g256 - g64) < Z * np.hypot(4 * s256, s64)    # a quarter of the gap at 256
+    if len(gaps) > 2:
+        g1024, s1024 = gaps[2]
+        assert abs(16 * g1024 - g64) < Z * np.hypot(16 * s1024, s64)
+
+
+# --- claims F6, F6b, R4c ----------------------------------------------------------------------------
+
+IDS = ("F6", "F6b", "R4c")
 
 
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
-    registry.load_claims(("forward",))
+    registry.load_claims(("forward", "rank"))
     cache = tmp_path_factory.mktemp("fw-cache")
     results = run_claims(registry.select(",".join(IDS)), mode="quick", seed=0, cache_dir=cache, progress=False)
     return cache, {r.claim.id: r for r in results}
@@ -150,10 +222,12 @@ def test_finite_width_theory_moved_by_two_delta_disagrees(quick, claim_id, steps
 
 
 def test_finite_width_claims_are_listed_with_their_form():
-    registry.load_claims(("forward",))
+    registry.load_claims(("forward", "rank"))
     for claim in registry.select(",".join(IDS)):
         assert claim.form == "finite-width (exact in law, computed)" and claim.theory_looks > 0
-        assert claim.measure is registry.select("F1")[0].measure
+        base = "R4" if claim.id == "R4c" else "F1"
+        assert claim.measure is registry.select(base)[0].measure
+    assert [c.id for c in registry.select(family="rank") if c.id.startswith("R4")] == ["R4", "R4b", "R4c"]
 
 
 @pytest.mark.parametrize("dof", [1, 3, 62])

@@ -1,10 +1,11 @@
-"""numba kernels of the weight-free residual chain (:mod:`normtheory.montecarlo.exact_in_law`).
+"""numba kernels of the weight-free chain (:mod:`normtheory.montecarlo.exact_in_law`).
 
-One replicate propagates ``b`` samples (a pair, or a whole batch) of the residual theory
-MLP of docs/settings.md through ``depth`` blocks without any weight matrix: given the
-branch input ``A = phi(X / beta)`` (``b × d``), the branch pre-activations ``H = A Wᵀ`` are
-drawn from their exact conditional law (the derivation is in the module docstring of
-:mod:`normtheory.montecarlo.exact_in_law`):
+One replicate propagates ``b`` samples (a pair, or a whole batch) of the theory MLP of
+docs/settings.md, residual or not, through ``depth`` layers without any weight matrix:
+given the layer's weight input ``A`` (``b × d``: ``phi(X / beta)`` in a residual block,
+``X`` itself in the non-residual ``X_l = phi(N(X_{l−1} W_lᵀ))``), the pre-activations
+``H = A Wᵀ`` are drawn from their exact conditional law (the derivation is in the module
+docstring of :mod:`normtheory.montecarlo.exact_in_law`):
 
 - Gaussian weights (``W_ij ~ N(0, gain²/d)``): ``H = L Z``, ``L Lᵀ = (gain²/d) A Aᵀ``,
   ``Z`` (``b × d``) i.i.d. N(0, 1);
@@ -37,6 +38,8 @@ from normtheory.kernels.mlp_norms import column_moments, norm_forward, phi_forwa
 from normtheory.kernels.rng import fill_from_state, next_u64, seeded_state
 
 GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
+#: the statistic a replicate reports: the activation-variance probe or the mean pairwise cosine similarity
+VARIANCE, COSINE = 0, 1
 #: a Cholesky pivot at most this fraction of the largest diagonal entry is a dependent row
 PIVOT_TOL = 1e-13
 
@@ -194,23 +197,68 @@ def batch_probe(x):
 
 
 @njit(cache=True, nogil=True)
-def chain_replicate(code, phi, g, eps, samples, batch, d, depth, alpha, betas, mode, gain, seed, rep, row, out):
+def pair_cosine(x):
+    """``cos(x_1, x_2)``: its expectation is that of the mean pairwise cosine similarity of a
+    batch of exchangeable samples (module docstring of :mod:`normtheory.montecarlo.exact_in_law`);
+    NaN for a zero row."""
+    d = x.shape[1]
+    s12, s11, s22 = 0.0, 0.0, 0.0
+    for j in range(d):
+        s12 += x[0, j] * x[1, j]
+        s11 += x[0, j] * x[0, j]
+        s22 += x[1, j] * x[1, j]
+    return s12 / math.sqrt(s11 * s22)
+
+
+@njit(cache=True, nogil=True)
+def batch_cosine(x):
+    """The mean pairwise cosine similarity of the rows of ``x`` (docs/settings.md); NaN for a zero row."""
+    b = x.shape[0]
+    k = x @ x.T
+    total = 0.0
+    for i in range(b):
+        for j in range(i + 1, b):
+            total += k[i, j] / math.sqrt(k[i, i] * k[j, j])
+    return 2.0 * total / (b * (b - 1))
+
+
+@njit(cache=True, nogil=True)
+def replicate_probe(x, probe, pair, batch):
+    """The reported statistic of ``x``: pair forms standing for a batch of ``batch``, or the batch's own."""
+    if probe == COSINE:
+        return pair_cosine(x) if pair else batch_cosine(x)
+    return pair_probe(x, batch) if pair else batch_probe(x)
+
+
+@njit(cache=True, nogil=True)
+def chain_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain, input_corr,
+                    probe, seed, rep, row, out):
     """Replicate ``rep`` of the stream ``seed``: writes ``out[row, l]`` for ``l = 0..depth`` while finite; returns the
-    first layer whose representation or probe is not finite, ``-1`` for none."""
+    first layer whose representation or probe is not finite, ``-1`` for none.
+
+    Input rows ``sqrt(1 − input_corr)·z_i + sqrt(input_corr)·s`` (``s`` shared, drawn only for
+    ``input_corr > 0``); residual blocks ``X + alpha·N(H)`` with ``A = phi(X/beta)``, else
+    ``phi(N(H))`` with ``A = X``."""
     state = seeded_state(replicate_seed(seed, rep))
     z = np.empty(samples * d)
     fill_from_state(z, state)
     x = z.reshape((samples, d))
+    if input_corr > 0.0:
+        shared = np.empty(d)
+        fill_from_state(shared, state)
+        x = math.sqrt(1.0 - input_corr) * x
+        for i in range(samples):
+            x[i, :] += math.sqrt(input_corr) * shared
     pair = samples != batch  # a pair standing for a batch of `batch`; else the whole batch
-    out[row, 0] = pair_probe(x, batch) if pair else batch_probe(x)
+    out[row, 0] = replicate_probe(x, probe, pair, batch)
     for layer in range(1, depth + 1):
-        a = phi_forward(phi, x / betas[layer - 1])
+        a = phi_forward(phi, x / betas[layer - 1]) if residual else x
         h = branch_preactivation(a, mode, gain, state)
         y, r, m = norm_forward(code, h, g, eps)
-        x = x + alpha * y
+        x = x + alpha * y if residual else phi_forward(phi, y)
         if not np.all(np.isfinite(x)):
             return layer
-        v = pair_probe(x, batch) if pair else batch_probe(x)
+        v = replicate_probe(x, probe, pair, batch)
         if not np.isfinite(v):
             return layer
         out[row, layer] = v
@@ -218,12 +266,13 @@ def chain_replicate(code, phi, g, eps, samples, batch, d, depth, alpha, betas, m
 
 
 @njit(cache=True, nogil=True)
-def guarded_replicate(code, phi, g, eps, samples, batch, d, depth, alpha, betas, mode, gain, seed, rep, row, out):
+def guarded_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain, input_corr,
+                      probe, seed, rep, row, out):
     """:func:`chain_replicate`, never raising: an exception ends the replicate as a divergence
     at the first layer it has not written."""
     try:
-        return chain_replicate(code, phi, g, eps, samples, batch, d, depth, alpha, betas, mode, gain, seed,
-                               rep, row, out)
+        return chain_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain,
+                               input_corr, probe, seed, rep, row, out)
     except Exception:  # noqa: BLE001 (numba catches no narrower class)
         for layer in range(depth + 1):
             if np.isnan(out[row, layer]):
@@ -232,13 +281,14 @@ def guarded_replicate(code, phi, g, eps, samples, batch, d, depth, alpha, betas,
 
 
 @njit(parallel=True, cache=True)
-def run_chain(code, phi, g, eps, samples, batch, d, depth, replicates, first, alpha, betas, mode, gain, seed):
+def run_chain(code, phi, g, eps, samples, batch, d, depth, replicates, first, residual, alpha, betas, mode, gain,
+              input_corr, probe, seed):
     """Replicates ``first .. first + replicates − 1`` in parallel: the probe values
     ``(replicates, depth + 1)`` (NaN from a diverged layer on) and the divergence layers
     (``-1``: none)."""
     out = np.full((replicates, depth + 1), np.nan)
     div = np.full(replicates, -1, dtype=np.int64)
     for t in prange(replicates):
-        div[t] = guarded_replicate(code, phi, g, eps, samples, batch, d, depth, alpha, betas, mode, gain, seed,
-                                   first + t, t, out)
+        div[t] = guarded_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain,
+                                   input_corr, probe, seed, first + t, t, out)
     return out, div

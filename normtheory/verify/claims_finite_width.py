@@ -29,6 +29,9 @@ tests/test_exact_in_law.py).
   needing 10⁶ replicates): the grid uses shallower networks and the widths where both
   sides reach δ/4 to δ/2 within the trial budget.
 
+The same machinery, with the non-residual chain's cosine probe (``options``), is R4c's theory
+(:mod:`normtheory.verify.claims_rank_finite_width`).
+
 The statement is a finite-width one: agreement says the chain (hence the network's own
 finite-width law) predicts the measured variance, where the infinite-width form misses by
 the gaps listed in docs/verify-full.md.
@@ -48,29 +51,35 @@ THEORY_LOOKS = 6
 #: replicates of the first theory look: pair chains (cheap, noisier) and batch chains
 FIRST_REPLICATES = {"pair": 8192, "batch": 512}
 _THEORY_SEED = 15  # the theory's streams: derived_seed(_THEORY_SEED, setting without its layer)
-_SIMULATION_KEYS = ("norm", "branch", "width", "batch", "depth", "alpha", "remedy", "group_size")
+_SIMULATION_KEYS = ("norm", "branch", "width", "batch", "depth", "alpha", "remedy", "group_size", "input_corr")
 
-_chains: dict[str, dict] = {}
+_chains: dict[tuple, dict] = {}
 
 
 def _chain_key(s) -> str:
     return setting_key({k: s[k] for k in _SIMULATION_KEYS if k in s})
 
 
-def chain_values(s, n: int):
+def residual_variance_options(s) -> dict:
+    """:func:`~normtheory.montecarlo.exact_in_law.probe_chain` keywords of an F1-F3 setting:
+    the residual network's activation-variance probe."""
+    return dict(alpha=s["alpha"], nf_scaling=s["remedy"] == "nf", group_size=s.get("group_size"))
+
+
+def chain_values(s, n: int, options=residual_variance_options):
     """The first ``n`` replicates of the chain of setting ``s`` at its layer (one stream per
-    setting without its layer, kept in memory and extended as more are asked for)."""
+    setting without its layer and ``options``, kept in memory and extended as more are asked
+    for); ``options(s)``: the chain's keywords besides the network's size and branch."""
     from normtheory.montecarlo.exact_in_law import probe_chain
 
     key = _chain_key(s)
-    state = _chains.setdefault(key, {"values": None, "diverged": []})
+    state = _chains.setdefault((options, key), {"values": None, "diverged": []})
     have = 0 if state["values"] is None else state["values"].shape[0]
     if n > have:
         import numpy as np
 
         part = probe_chain(s["norm"], width=s["width"], depth=s["depth"], batch=s["batch"], replicates=n - have,
-                           nonlinearity=s["branch"], alpha=s["alpha"], nf_scaling=s["remedy"] == "nf",
-                           group_size=s.get("group_size"), seed=derived_seed(_THEORY_SEED, key), first=have)
+                           nonlinearity=s["branch"], seed=derived_seed(_THEORY_SEED, key), first=have, **options(s))
         state["values"] = part.values if have == 0 else np.concatenate([state["values"], part.values])
         state["diverged"] += part.diverged
     bad = [(t, layer) for t, layer in state["diverged"] if t < n and layer <= s["layer"]]
@@ -85,10 +94,10 @@ def _first_replicates(s) -> int:
     return FIRST_REPLICATES["batch" if s["norm"] in BATCH_STATISTICS else "pair"]
 
 
-def _computed_theory(estimator, precision):
+def _computed_theory(estimator, precision, options=residual_variance_options):
     def theory(s):
-        return ComputedTheory(lambda level: computed_interval(lambda n: chain_values(s, n), estimator, level,
-                                                              precision, _first_replicates(s), THEORY_LOOKS))
+        return ComputedTheory(lambda level: computed_interval(lambda n: chain_values(s, n, options), estimator,
+                                                              level, precision, _first_replicates(s), THEORY_LOOKS))
     return theory
 
 

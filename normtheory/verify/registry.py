@@ -62,7 +62,8 @@ CLAIM_MODULES = {
     "gradients": "normtheory.verify.claims_gradients",
 }
 #: modules of further claims, imported with a family (they register claims of that family)
-EXTRA_CLAIM_MODULES = {"forward": ("normtheory.verify.claims_finite_width",)}
+EXTRA_CLAIM_MODULES = {"forward": ("normtheory.verify.claims_finite_width",),
+                       "rank": ("normtheory.verify.claims_rank_finite_width",)}
 
 
 @dataclass(frozen=True)
