@@ -39,7 +39,7 @@ the gaps listed in docs/verify-full.md.
 
 from __future__ import annotations
 
-from normtheory.verify.claims_forward import (PARAMETRIC_AND_PLAIN, _log_normal_mean, _measure_variance,
+from normtheory.verify.claims_forward import (_log_normal_mean, _measure_variance,
                                               _mlp_points)
 from normtheory.verify.registry import Claim, derived_seed, register, setting_key
 from normtheory.verify.simulations import trial_mean
