@@ -406,3 +406,17 @@ def test_probe_keys_share_the_seed():
     claim = dataclasses.replace(_toy_claim(), probe_keys=("gain",))
     rows = _run([claim])[0].rows
     assert len({r.setting_seed for r in rows}) == 1
+
+
+def test_claim_order_does_not_depend_on_which_family_was_imported_first(monkeypatch):
+    """Reports and JSON list claims by family (FAMILIES order); a program that imported the
+    gradient claims first (as a test module may) must get the same order as `normtheory verify`."""
+    registry.load_claims()
+    canonical = [c.id for c in registry.registered()]
+    by_family = {f: [c for c in registry.registered() if c.family == f] for f in registry.FAMILIES}
+    shuffled = {}
+    for family in reversed(registry.FAMILIES):
+        shuffled.update({c.id: c for c in by_family[family]})
+    monkeypatch.setattr(registry, "_CLAIMS", shuffled)
+    assert [c.id for c in registry.registered()] == canonical
+    assert canonical.index("F1") < canonical.index("R1") < canonical.index("B1")
