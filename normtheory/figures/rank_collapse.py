@@ -10,8 +10,9 @@ predicts.
 Theory: :func:`normtheory.bounds.rank_collapse_rate` gives the per-layer decay rate
 ``2(λ_1 − λ_2)`` of ``log(stable rank − 1)`` from the top two Lyapunov exponents of
 products of Gaussian matrices. It predicts a slope, not an intercept: each theory line has
-that slope and passes through the simulated point at the anchor layer ``L/2`` (past the
-initial transient).
+that slope and passes through the simulated point at the anchor layer, where R3's fit
+starts (:func:`normtheory.verify.claims_rank.collapse_window`: past the transient that
+LayerNorm's per-sample scales set; half the depth if the net is shallower than that).
 """
 
 from __future__ import annotations
@@ -27,29 +28,35 @@ from normtheory.figures.table import select, theory_row, unique, xy
 NAME = "rank_collapse"
 TITLE = "Rank collapse with depth for LayerNorm and unnormalized linear nets"
 CLAIMS = ("R3",)
-VERSION = "2"  # 2: srank - 1 from the probe's srank_excess (no cancellation)
+VERSION = "3"  # 2: srank - 1 from the probe's srank_excess (no cancellation); 3: R3's window
 CAPTION = (
     "Stable rank minus one (log scale) of the sample representation against depth in deep "
     "linear MLPs at initialization, with LayerNorm, without normalization, and with "
     "BatchNorm for contrast. Points: geometric mean over independent random networks with "
     "95% intervals; lines: the predicted decay rate 2(lambda_1 - lambda_2) from the Lyapunov "
-    "exponents of products of Gaussian matrices, drawn through the simulated point at "
-    "half the depth (the theory gives the slope only). LayerNorm and unnormalized nets "
+    "exponents of products of Gaussian matrices (in d - 1 dimensions for LayerNorm, whose "
+    "centring removes one), drawn through the simulated point where claim R3's fit starts, "
+    "past the transient of LayerNorm's per-sample scales (the theory gives the slope only). "
+    "LayerNorm and unnormalized nets "
     "collapse toward rank one at that rate; BatchNorm does not collapse."
 )
 NET = {
     "tiny": dict(width=8, depth=30, batch=8, trials=4),
-    "default": dict(width=32, depth=300, batch=32, trials=60),
-    "full": dict(width=64, depth=800, batch=64, trials=200),
+    "default": dict(width=32, depth=700, batch=32, trials=60),  # R3's window: layers 414-651
+    "full": dict(width=64, depth=1500, batch=64, trials=200),  # layers 946-1437
 }
 NORMS = ("layernorm", "plain", "batchnorm")
 COLLAPSING = ("layernorm", "plain")
 
 
-def anchor_layer(depth: int) -> int:
-    """Where the theory line is anchored and the rate fit starts: half the depth (LayerNorm's
-    transient, slower than the asymptotic rate, lasts a few widths' worth of layers)."""
-    return max(1, depth // 2)
+def anchor_layer(norm: str, width: int, batch: int, depth: int) -> int:
+    """Where the theory line is anchored and the rate fit starts: where claim R3's fit starts
+    (past LayerNorm's transient, :func:`normtheory.verify.claims_rank.collapse_window`), or
+    half the depth for a net shallower than that (the tiny size)."""
+    from normtheory.verify.claims_rank import collapse_window
+
+    fit_from, _ = collapse_window(norm, width, batch)
+    return fit_from if fit_from < depth else max(1, depth // 2)
 
 
 def settings(size: str) -> list[dict]:
@@ -68,7 +75,7 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
     rows = simulated.log_layer_rows(base, sim.srank_excess)
     if norm in COLLAPSING:
         rate = bounds.rank_collapse_rate(width, norm)
-        l0 = anchor_layer(depth)
+        l0 = anchor_layer(norm, width, s["batch"], depth)
         at_anchor = [r for r in rows if r["x"] == l0]
         if at_anchor:
             y0 = at_anchor[0]["y"]
@@ -101,11 +108,13 @@ def plot(rows: list[dict]):
 
 
 def fitted_rate(rows: list[dict], norm: str) -> float:
-    """Decay rate of ``log(stable rank − 1)`` fitted over layers ``L/2..L`` of the simulation."""
+    """Decay rate of ``log(stable rank − 1)`` fitted from the anchor layer to ``L``."""
     sim = select(rows, series=norm, kind="simulation")
     if not sim:
         return math.nan
-    l0 = anchor_layer(sim[0]["depth"])
+    first = sim[0]
+    l0 = anchor_layer(norm, first["width"], first["batch"], first["depth"]) if norm in COLLAPSING \
+        else max(1, first["depth"] // 2)
     x, y = xy([r for r in sim if r["x"] >= l0], "x", "y")
     slope, _ = simulated.fit_line(x, np.log(y)) if len(x) >= 2 else (math.nan, math.nan)
     return -slope
