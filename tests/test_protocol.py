@@ -93,8 +93,10 @@ def test_checkpoints_load_on_the_cpu(tmp_path, monkeypatch):
         return real(path, **kwargs)
 
     monkeypatch.setattr(rundir, "load_torch", spy)
-    state = rundir.prepare(tmp_path / "st", {**__import__("dataclasses").asdict(
-        TrainConfig(epochs=1, seeds=2, lr=0.05, **MLP))}, resume=True, force=False)
+    from normtheory.training.common import saved_config
+
+    state = rundir.prepare(tmp_path / "st", saved_config(TrainConfig(epochs=1, seeds=2, lr=0.05, **MLP)),
+                           resume=True, force=False)
     assert seen["map_location"] == "cpu"
     assert state["active"].device.type == "cpu" and state["torch_rng"].device.type == "cpu"
     assert all(g.device.type == "cpu" for g in state["generators"])

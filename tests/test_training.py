@@ -159,3 +159,26 @@ def test_one_diverging_seed_is_frozen_and_the_others_go_on(tmp_path, monkeypatch
 def test_seeds_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="seeds must be a positive integer"):
         train(TrainConfig(epochs=1, seeds=0, **TINY), _tiny_data(), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("arch,norm,refused", [("resnet56", "sws", True), ("mlp", "sws", False),
+                                               ("resnet56", "batchnorm", False)])
+def test_resume_refuses_a_run_saved_before_its_network_changed_function(tmp_path, arch, norm, refused):
+    """A run whose config.json predates the recorded layout was built with layout 1; SWS CNNs
+    changed function since (the ReLU gain moved into the conv), so resuming one into today's
+    network is refused, naming net_layout; unchanged networks resume."""
+    from normtheory.nets import layout_version
+
+    options = {**TINY, "arch": arch, "norm": norm}
+    train(TrainConfig(epochs=2, max_steps=4, **options), _tiny_data(), tmp_path / "run", progress=False)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["net_layout"] == layout_version(arch, norm) == (2 if refused else 1)
+    del saved["net_layout"]  # as a run written before the field existed
+    (tmp_path / "run" / "config.json").write_text(json.dumps(saved))
+    again = TrainConfig(epochs=2, **options)
+    if refused:
+        with pytest.raises(ValueError, match=r"net_layout: 1 -> 2"):
+            train(again, _tiny_data(), tmp_path / "run", resume=True, progress=False)
+    else:
+        train(again, _tiny_data(), tmp_path / "run", resume=True, progress=False)
+        assert [r["epoch"] for r in read_log(tmp_path / "run" / "log.jsonl")] == [0, 1]

@@ -8,9 +8,10 @@ for :func:`normtheory.probes.probe`. :func:`check_norm`: the normalizer names th
 """
 
 from normtheory.nets.blocks import authors_num_groups, check_norm
-from normtheory.nets.factory import ARCHS, build, check_arch
+from normtheory.nets.factory import ARCHS, build, check_arch, layout_version
 from normtheory.nets.mlp import MLP
 from normtheory.nets.resnet import ResNet
 from normtheory.nets.vgg import VGG
 
-__all__ = ["ARCHS", "MLP", "ResNet", "VGG", "authors_num_groups", "build", "check_arch", "check_norm"]
+__all__ = ["ARCHS", "MLP", "ResNet", "VGG", "authors_num_groups", "build", "check_arch", "check_norm",
+           "layout_version"]

@@ -73,3 +73,17 @@ def build(arch: str, norm: str, *, group_size=None, num_groups=None, grouping=No
         return ResNet(norm, opts, preact=arch == "resnet56_pre", skipinit=skipinit, num_classes=num_classes,
                       in_channels=in_channels, weight_centred=weight_centred, **options)
     return VGG(norm, plan, opts, num_classes=num_classes, in_channels=in_channels, weight_centred=weight_centred)
+
+
+#: normalizers whose CNNs (``build``) changed function, same parameter names, since the first release
+_LAYOUT_CHANGES = {"sws": 2}
+
+
+def layout_version(arch: str, norm: str) -> int:
+    """The version of the layout of ``arch`` with ``norm`` (``"mlp"``: the theory MLP), saved
+    with every training run so that a checkpoint is never resumed into a network that computes
+    another function from the same parameters. 1: as first released; sws CNNs 2: the ReLU gain
+    ``sqrt(2π/(π−1))`` moved from the activation (which, after a post-activation block's
+    addition, also scaled the shortcut) into every SWS conv's weight, as in the authors' code.
+    The theory MLP is unchanged."""
+    return 1 if arch == "mlp" else _LAYOUT_CHANGES.get(norm, 1)

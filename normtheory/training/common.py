@@ -55,8 +55,18 @@ class TrainConfig:
 
 
 def defaults() -> dict:
-    """Every field's default value (a saved configuration lacking a newer field had it)."""
-    return asdict(TrainConfig())
+    """Every field's default value (a saved configuration lacking a newer field had it), and
+    ``net_layout`` 1: a run saved before the layout was recorded was built with layout 1."""
+    return {**asdict(TrainConfig()), "net_layout": 1}
+
+
+def saved_config(config: TrainConfig) -> dict:
+    """What a run folder's ``config.json`` holds: the configuration and the layout version of
+    its network (:func:`normtheory.nets.layout_version`), so that ``--resume`` refuses a
+    checkpoint of a network whose function has changed since it was written."""
+    from normtheory.nets import layout_version
+
+    return {**asdict(config), "net_layout": layout_version(config.arch, config.norm)}
 
 
 def check_numbers(config: TrainConfig) -> None:

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from normtheory.durable import JsonlLog, atomic_save_torch, atomic_write_json, read_json
 from normtheory.training import rundir, schedule
 from normtheory.training.common import (LossWindow, TrainConfig, augment, build_model, check_config, check_numbers,
-                                        defaults, device_and_autocast, device_tensors, flips, probe_summary, set_lr)
+                                        defaults, device_and_autocast, device_tensors, flips, probe_summary,
+                                        saved_config, set_lr)
 from normtheory.training.data import ImageData
 from normtheory.training.schedule import lr_at
 
@@ -95,7 +96,7 @@ def _train_single(config: TrainConfig, data: ImageData, out: Path, *, resume: bo
     cuda = dev.type == "cuda"
     torch.manual_seed(config.seed)
     model = build_model(config, data).to(device=dev, dtype=torch.float32)
-    state = rundir.prepare(out, asdict(config), resume=resume, force=force, defaults=defaults())
+    state = rundir.prepare(out, saved_config(config), resume=resume, force=force, defaults=defaults())
     ckpt_path, log = out / rundir.CHECKPOINT, JsonlLog(out / rundir.LOG)
     if config.channels_last and cuda:
         model = model.to(memory_format=torch.channels_last)

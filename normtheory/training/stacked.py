@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from normtheory.durable import JsonlLog, atomic_save_torch, atomic_write_json
 from normtheory.training import rundir
 from normtheory.training.common import (LossWindow, TrainConfig, augment, build_model, check_config, defaults,
-                                        device_and_autocast, device_tensors, flips, probe_summary, set_lr)
+                                        device_and_autocast, device_tensors, flips, probe_summary, saved_config,
+                                        set_lr)
 from normtheory.training.data import ImageData
 from normtheory.training.schedule import lr_at
 
@@ -151,7 +152,7 @@ def _train_stacked(config: TrainConfig, data: ImageData, out: Path, *, resume: b
     check_config(config, data)
     dev, autocast = device_and_autocast(config)
     models = StackedModels(config, data, seeds, dev)
-    state = rundir.prepare(out, asdict(config), resume=resume, force=force, defaults=defaults())
+    state = rundir.prepare(out, saved_config(config), resume=resume, force=force, defaults=defaults())
     ckpt_path = out / rundir.CHECKPOINT
     params = list(models.params.values())
     opt = torch.optim.SGD(params, lr=config.initial_lr(), momentum=config.momentum,
@@ -161,7 +162,7 @@ def _train_stacked(config: TrainConfig, data: ImageData, out: Path, *, resume: b
     summaries = {s: {"status": "finished"} for s in seeds}
     logs = {s: JsonlLog(seed_dir(out, s) / rundir.LOG) for s in seeds}
     for s in seeds:
-        atomic_write_json(seed_dir(out, s) / rundir.CONFIG, asdict(replace(config, seed=s, seeds=1)))
+        atomic_write_json(seed_dir(out, s) / rundir.CONFIG, saved_config(replace(config, seed=s, seeds=1)))
     records = {s: rundir.restore_log(logs[s], state, s) for s in seeds}
     start_epoch = 0
     if state is not None:  # loaded on the CPU (RNG states must be CPU byte tensors)
