@@ -132,3 +132,27 @@ def test_an_exception_inside_the_kernel_is_a_recorded_divergence():
     assert np.isfinite(probes[0][:, 0]).all() and np.isnan(probes[0][:, 1:]).all()
     *probes, div, bdiv = run(4)
     assert div.tolist() == [-1, -1, -1] and bdiv.tolist() == [-1, -1, -1] and np.isfinite(probes).all()
+
+
+def test_verify_names_the_pass_that_overflowed():
+    """The error verdict says whether the overflow was in the forward or the backward pass."""
+    import math
+
+    from normtheory.verify import simulations
+    from normtheory.verify.registry import Claim, Point
+    from normtheory.verify.runner import judge
+    from normtheory.verify.stats import ERROR, Equivalence, Precision
+
+    claim = Claim(id="X", family="gradients", title="t", statement="s", statistic="s", interval="i",
+                  rule=Equivalence(Precision(0.01)), form="exact",
+                  grid={"quick": [Point({}, 2)], "full": [Point({}, 2)]},
+                  theory=lambda s: 1.0, measure=None, estimate=None, source="test")
+    back = simulate_mlp("batchnorm", width=32, depth=2000, batch=4, trials=2, nonlinearity="relu", seed=0)
+    fwd = simulate_mlp("plain", width=8, depth=400, batch=4, trials=2, residual=True, alpha=3.0)
+    for sim, where in ((back, "in the backward pass"), (fwd, "in the forward pass,")):
+        m = simulations.measurement(sim, grad=sim.grad_sq[:, 0])
+        theory, interval, verdict = judge(claim, Point({}, 2), m, 0.95)
+        assert verdict.verdict == ERROR and where in verdict.reason, verdict.reason
+        assert interval is None and math.isfinite(theory)
+    both = simulations.combined([back, fwd], grad=back.grad_sq[:, 0])
+    assert both.diverged_trials == 2 and both.backward_trials == 0

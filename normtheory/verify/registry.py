@@ -88,8 +88,9 @@ class Measurement:
 
     ``data`` maps names to arrays with one leading entry per independent trial (the
     estimator decides how to combine them). ``diverged_layer`` is the first layer where
-    any trial overflowed (inf/NaN), ``diverged_trials`` how many trials did; such trials
-    carry NaN in ``data``. A non-finite entry in a trial that no divergence accounts for
+    any trial overflowed (inf/NaN), ``diverged_trials`` how many trials did, and
+    ``backward_trials`` how many of those overflowed in the backward pass only (a finite
+    forward pass, a non-finite gradient); such trials carry NaN in ``data``. A non-finite entry in a trial that no divergence accounts for
     is a failed trial (:meth:`failed_trials`): the runner turns it into an error verdict.
     """
 
@@ -97,6 +98,7 @@ class Measurement:
     trials: int
     diverged_layer: int | None = None
     diverged_trials: int = 0
+    backward_trials: int = 0
 
     def __post_init__(self):
         self.data = {k: np.asarray(v, dtype=np.float64) for k, v in self.data.items()}
@@ -128,17 +130,18 @@ class Measurement:
         layers = [p.diverged_layer for p in parts if p.diverged_layer is not None]
         return cls({k: np.concatenate([p.data[k] for p in parts]) for k in names},
                    sum(p.trials for p in parts), min(layers) if layers else None,
-                   sum(p.diverged_trials for p in parts))
+                   sum(p.diverged_trials for p in parts), sum(p.backward_trials for p in parts))
 
     def to_json(self) -> dict:
         return {"data": {k: v.tolist() for k, v in self.data.items()}, "trials": self.trials,
-                "diverged_layer": self.diverged_layer, "diverged_trials": self.diverged_trials}
+                "diverged_layer": self.diverged_layer, "diverged_trials": self.diverged_trials,
+                "backward_trials": self.backward_trials}
 
     @classmethod
     def from_json(cls, obj: Mapping) -> "Measurement":
         data = {k: np.array(v, dtype=np.float64) for k, v in obj["data"].items()}
         return cls(data, int(obj["trials"]), obj.get("diverged_layer"),
-                   int(obj.get("diverged_trials", 0)))
+                   int(obj.get("diverged_trials", 0)), int(obj.get("backward_trials", 0)))
 
 
 @dataclass(frozen=True)

@@ -241,8 +241,11 @@ def judge(claim: Claim, point: Point, measurement: Measurement, level: float) ->
         if not math.isfinite(theory):
             return theory, None, Judgement(ERROR, f"the closed form is {theory}")
     if measurement.diverged_trials:
-        return theory, None, Judgement(ERROR, f"overflow at layer {measurement.diverged_layer} in "
-                                              f"{measurement.diverged_trials} of {measurement.trials} trials")
+        n, back = measurement.diverged_trials, measurement.backward_trials
+        where = ("the backward pass (a non-finite gradient; the forward pass finite)" if back == n else
+                 "the forward pass" if not back else f"the forward pass ({back} of them in the backward pass)")
+        return theory, None, Judgement(ERROR, f"overflow at layer {measurement.diverged_layer} in {where}, in "
+                                              f"{n} of {measurement.trials} trials")
     failed = measurement.failed_trials()
     if failed:
         return theory, None, Judgement(ERROR, f"{failed} of {measurement.trials} trials failed to compute "

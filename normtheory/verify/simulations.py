@@ -85,10 +85,12 @@ def combined(sims, **data) -> Measurement:
     together), with the first diverged layer of any and the trials diverged in any."""
     parts = [measurement(sim, **data) for sim in sims]
     layers = [p.diverged_layer for p in parts if p.diverged_layer is not None]
-    bad = set()
+    bad, forward = set(), set()
     for sim in sims:
         bad |= {t for t, _ in sim.diverged}
-    return Measurement(dict(data), parts[0].trials, min(layers) if layers else None, len(bad))
+        forward |= {t for t, _ in sim.diverged} - {t for t, _ in _backward(sim)}
+    return Measurement(dict(data), parts[0].trials, min(layers) if layers else None, len(bad),
+                       len(bad - forward))
 
 
 def group_options(norm: str, group_size: int | None) -> dict:
@@ -96,12 +98,20 @@ def group_options(norm: str, group_size: int | None) -> dict:
     return {"group_size": group_size} if norm in ("groupnorm", "evonorm_s0") else {}
 
 
+def _backward(sim) -> list:
+    """The ``(trial, layer)`` divergences of ``sim`` in the backward pass (engines that
+    record them: :class:`normtheory.montecarlo.result.MLPSimulation`)."""
+    return list(getattr(sim, "backward_diverged", ()))
+
+
 def measurement(sim, **data) -> Measurement:
-    """Per-trial arrays of ``sim`` as a Measurement, with the first diverged layer (if any)."""
+    """Per-trial arrays of ``sim`` as a Measurement, with the first diverged layer (if any)
+    and how many trials diverged, in all and in the backward pass only."""
     trials = sim.variance.shape[0]
     layers = [layer for _, layer in sim.diverged]  # every non-finite trial is listed (MLPSimulation)
     return Measurement(dict(data), trials, diverged_layer=min(layers) if layers else None,
-                       diverged_trials=len({t for t, _ in sim.diverged}))
+                       diverged_trials=len({t for t, _ in sim.diverged}),
+                       backward_trials=len({t for t, _ in _backward(sim)}))
 
 
 def trial_mean(name: str):
