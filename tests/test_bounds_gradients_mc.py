@@ -9,7 +9,6 @@ contain the form, and, where a form was replaced, must exclude the old one.
 
 import math
 
-import numpy as np
 import pytest
 
 from normtheory import bounds

@@ -62,7 +62,6 @@ def test_layernorm_rate_is_the_unnormalized_rate_one_dimension_down(width):
 
 @pytest.mark.parametrize("width", [3, 8, 16, 40])
 def test_layernorm_rate_is_the_digamma_difference_at_d_minus_1(width):
-    d = sp.symbols("d", positive=True)
     exact = sp.digamma(sp.Rational(width - 1, 2)) - sp.digamma(sp.Rational(width - 2, 2))
     assert bounds.rank_collapse_rate(width, "layernorm") == pytest.approx(float(exact), rel=1e-13)
     assert float(exact) > bounds.rank_collapse_rate(width)  # centring speeds the collapse

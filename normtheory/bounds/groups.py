@@ -67,8 +67,6 @@ def group_cosine_expr():
 
 @lru_cache(maxsize=None)
 def _cosine_fn():
-    import mpmath
-
     k, rho, expr = group_cosine_expr()
     from scipy.special import hyp2f1
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-import numpy as np
 import sympy as sp
 
 from normtheory.bounds._validate import check_name, positive_int, resolve_group_size

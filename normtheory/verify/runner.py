@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from normtheory.store import DEFAULT_STORE_DIR as DEFAULT_CACHE_DIR
-from normtheory.store import STORE_FILE as CACHE_FILE
+from normtheory.store import STORE_FILE as CACHE_FILE  # noqa: F401  (the store's file name, re-exported)
 from normtheory.verify.registry import (Claim, Measurement, Point, check_mode, derived_seed, registered,
                                         setting_seed)
 from normtheory.verify.stats import (ERROR, UNDECIDED, ComputedTheory, Interval, Judgement, combine_verdicts,
