@@ -48,6 +48,17 @@ def _mean_se(v):
     return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
 
 
+def _assert_agrees_and_wrong_differs(network, right, wrong, layers):
+    """The chain ``right`` agrees with the network's per-trial values at every layer of
+    ``layers`` (|z| < Z), and the chain ``wrong`` is told apart at the last one (|z| > Z)."""
+    for layer in layers:
+        m, se = _mean_se(network[:, layer])
+        c, cse = _mean_se(right[:, layer])
+        assert abs(c - m) < Z * np.hypot(se, cse), (layer, c, m)
+    w, wse = _mean_se(wrong[:, layers[-1]])
+    assert abs(w - m) > Z * np.hypot(se, wse), (w, m)
+
+
 def _chain(norm, branch, width, depth, alpha, nf, g, replicates=10000):
     c = probe_chain(norm, width=width, depth=depth, batch=BATCH, replicates=replicates, nonlinearity=branch,
                     alpha=alpha, nf_scaling=nf, group_size=g, seed=5)
@@ -62,12 +73,7 @@ def test_chain_agrees_with_the_network_and_a_wrong_chain_does_not(case):
                        alpha=alpha, nf_scaling=nf, group_size=g, backward=False, seed=11)
     right = _chain(norm, branch, width, depth, alpha, nf, g)
     wrong = _chain(norm, branch, width, depth, 1.05 * alpha, nf, g)
-    for layer in (depth // 2, depth):
-        m, se = _mean_se(sim.variance[:, layer])
-        c, cse = _mean_se(right[:, layer])
-        assert abs(c - m) < Z * np.hypot(se, cse), (layer, c, m)
-    w, wse = _mean_se(wrong[:, depth])
-    assert abs(w - m) > Z * np.hypot(se, wse), (w, m)
+    _assert_agrees_and_wrong_differs(sim.variance, right, wrong, (depth // 2, depth))
 
 
 def test_pairs_stand_for_per_sample_statistics_batches_for_batch_statistics():
@@ -149,12 +155,7 @@ def test_non_residual_cosine_chain_agrees_with_the_network_and_twice_the_width_d
     assert not sim.diverged
     right = _cosine_chain(norm, width, depth, input_corr, replicates)
     wider = _cosine_chain(norm, 2 * width, depth, input_corr, replicates)
-    for layer in (depth // 2, depth):
-        m, se = _mean_se(sim.cosine[:, layer])
-        c, cse = _mean_se(right[:, layer])
-        assert abs(c - m) < Z * np.hypot(se, cse), (layer, c, m)
-    w, wse = _mean_se(wider[:, depth])
-    assert abs(w - m) > Z * np.hypot(se, wse), (w, m)
+    _assert_agrees_and_wrong_differs(sim.cosine, right, wider, (depth // 2, depth))
 
 
 def test_non_residual_variance_probe_agrees_with_the_network_and_twice_the_width_does_not():
@@ -162,13 +163,9 @@ def test_non_residual_variance_probe_agrees_with_the_network_and_twice_the_width
                        residual=False, backward=False, seed=12)
     chain = probe_chain("layernorm", width=16, depth=6, batch=BATCH, replicates=40000, nonlinearity="relu",
                         residual=False, seed=6).values
-    m, se = _mean_se(sim.variance[:, 6])
-    c, cse = _mean_se(chain[:, 6])
-    assert abs(c - m) < Z * np.hypot(se, cse), (c, m)
-    # and the chain at twice the width is told apart
-    w, wse = _mean_se(probe_chain("layernorm", width=32, depth=6, batch=BATCH, replicates=40000,
-                                  nonlinearity="relu", residual=False, seed=6).values[:, 6])
-    assert abs(w - m) > Z * np.hypot(se, wse), (w, m)
+    wider = probe_chain("layernorm", width=32, depth=6, batch=BATCH, replicates=40000, nonlinearity="relu",
+                        residual=False, seed=6).values  # the chain at twice the width is told apart
+    _assert_agrees_and_wrong_differs(sim.variance, chain, wider, (6,))
 
 
 @pytest.mark.parametrize("norm, widths, replicates", [("layernorm", (64, 256, 1024), 40000),

@@ -39,6 +39,8 @@ the gaps listed in docs/verify-full.md.
 
 from __future__ import annotations
 
+import numpy as np
+
 from normtheory.verify.claims_forward import (_log_normal_mean, _measure_variance,
                                               _mlp_points)
 from normtheory.verify.registry import Claim, derived_seed, register, setting_key
@@ -54,6 +56,10 @@ _THEORY_SEED = 15  # the theory's streams: derived_seed(_THEORY_SEED, setting wi
 _SIMULATION_KEYS = ("norm", "branch", "width", "batch", "depth", "alpha", "remedy", "group_size", "input_corr")
 
 _chains: dict[tuple, dict] = {}
+#: the claims' notes on how their theory is computed
+THEORY_NOTES = (f"theory: {FIRST_REPLICATES['pair']} pair-chain (or {FIRST_REPLICATES['batch']} batch-chain) "
+                f"replicates, doubled up to {THEORY_LOOKS} looks until the half-width is below δ/4; seed fixed "
+                f"by the setting")
 
 
 def _chain_key(s) -> str:
@@ -76,8 +82,6 @@ def chain_values(s, n: int, options=residual_variance_options):
     state = _chains.setdefault((options, key), {"values": None, "diverged": []})
     have = 0 if state["values"] is None else state["values"].shape[0]
     if n > have:
-        import numpy as np
-
         part = probe_chain(s["norm"], width=s["width"], depth=s["depth"], batch=s["batch"], replicates=n - have,
                            nonlinearity=s["branch"], seed=derived_seed(_THEORY_SEED, key), first=have, **options(s))
         state["values"] = part.values if have == 0 else np.concatenate([state["values"], part.values])
@@ -114,10 +118,7 @@ def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator,
         grid={"quick": quick, "full": full}, theory=_computed_theory(estimator, precision),
         measure=_measure_variance,
         estimate=trial_mean("variance") if estimator is mean_interval else _log_normal_mean("variance"),
-        source=_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS,
-        notes=f"theory: {FIRST_REPLICATES['pair']} pair-chain (or {FIRST_REPLICATES['batch']} batch-chain) "
-              f"replicates, doubled up to {THEORY_LOOKS} looks until the half-width is below δ/4; "
-              f"seed fixed by the setting"))
+        source=_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS, notes=THEORY_NOTES))
 
 
 _finite_width_claim(

@@ -26,7 +26,7 @@ by about one δ.
 
 from __future__ import annotations
 
-from normtheory.verify.claims_finite_width import _SOURCE, THEORY_LOOKS, FIRST_REPLICATES, _computed_theory
+from normtheory.verify.claims_finite_width import _SOURCE, THEORY_LOOKS, THEORY_NOTES, _computed_theory
 from normtheory.verify.claims_rank import _measure_cosine, _similarity_points
 from normtheory.verify.registry import Claim, register
 from normtheory.verify.simulations import trial_mean
@@ -59,5 +59,4 @@ register(Claim(
                                      trials=1024)},
     theory=_computed_theory(mean_interval, PRECISION, plain_cosine_options), measure=_measure_cosine,
     estimate=trial_mean("cosine"), source=_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS,
-    notes=f"theory: {FIRST_REPLICATES['pair']} pair-chain replicates, doubled up to {THEORY_LOOKS} looks until "
-          f"the half-width is below δ/4; seed fixed by the setting"))
+    notes=THEORY_NOTES))
