@@ -35,7 +35,8 @@ import numpy as np
 from numba import njit, prange
 
 from normtheory.kernels.mlp_norms import column_moments, norm_forward, phi_forward
-from normtheory.kernels.rng import fill_from_state, next_u64, seeded_state
+from normtheory.kernels.rng import fill_from_state, seeded_state, uniform_from_state
+from normtheory.kernels.top_eigenvalue import mean_pairwise_cosine
 
 GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
 #: the statistic a replicate reports: the activation-variance probe or the mean pairwise cosine similarity
@@ -53,12 +54,6 @@ def replicate_seed(seed, replicate):
 
 
 @njit(cache=True, nogil=True)
-def _uniform(state):
-    """Uniform on (0, 1) from 53 bits of the stream."""
-    return ((next_u64(state) >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
-
-
-@njit(cache=True, nogil=True)
 def _normal(state, buf):
     fill_from_state(buf, state)
     return buf[0]
@@ -72,7 +67,7 @@ def _proposal(state, dd, c, z):
     if v <= 0.0:
         return -1.0
     v = v * v * v
-    u = _uniform(state)
+    u = uniform_from_state(state)
     z2 = z * z
     if u < 1.0 - 0.0331 * z2 * z2 or math.log(u) < 0.5 * z2 + dd - dd * v + dd * math.log(v):
         return dd * v
@@ -96,7 +91,7 @@ def gamma_draw(state, shape, z, buf):
     boost = 1.0
     a = shape
     if a < 1.0:
-        boost = _uniform(state) ** (1.0 / a)
+        boost = uniform_from_state(state) ** (1.0 / a)
         a += 1.0
     dd = a - 1.0 / 3.0
     c = 1.0 / math.sqrt(9.0 * dd)
@@ -211,22 +206,10 @@ def pair_cosine(x):
 
 
 @njit(cache=True, nogil=True)
-def batch_cosine(x):
-    """The mean pairwise cosine similarity of the rows of ``x`` (docs/settings.md); NaN for a zero row."""
-    b = x.shape[0]
-    k = x @ x.T
-    total = 0.0
-    for i in range(b):
-        for j in range(i + 1, b):
-            total += k[i, j] / math.sqrt(k[i, i] * k[j, j])
-    return 2.0 * total / (b * (b - 1))
-
-
-@njit(cache=True, nogil=True)
 def replicate_probe(x, probe, pair, batch):
     """The reported statistic of ``x``: pair forms standing for a batch of ``batch``, or the batch's own."""
     if probe == COSINE:
-        return pair_cosine(x) if pair else batch_cosine(x)
+        return pair_cosine(x) if pair else mean_pairwise_cosine(x @ x.T)
     return pair_probe(x, batch) if pair else batch_probe(x)
 
 

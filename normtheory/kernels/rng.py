@@ -85,7 +85,7 @@ def next_u64(s):
 
 
 @njit(cache=True, nogil=True)
-def _uniform(s):
+def uniform_from_state(s):
     """Uniform on (0, 1): 53 random bits, offset by half a step."""
     return ((next_u64(s) >> np.uint64(11)) + 0.5) * (1.0 / 9007199254740992.0)
 
@@ -107,12 +107,12 @@ def _from_bits(s, hz):
         x = hz * WN[iz]
         if iz == 0:  # the tail beyond R
             while True:
-                xt = -math.log(_uniform(s)) / _R
-                yt = -math.log(_uniform(s))
+                xt = -math.log(uniform_from_state(s)) / _R
+                yt = -math.log(uniform_from_state(s))
                 if yt + yt >= xt * xt:
                     break
             return _R + xt if hz > 0 else -_R - xt
-        if FN[iz] + _uniform(s) * (FN[iz - 1] - FN[iz]) < math.exp(-0.5 * x * x):
+        if FN[iz] + uniform_from_state(s) * (FN[iz - 1] - FN[iz]) < math.exp(-0.5 * x * x):
             return x
         hz = _signed32(next_u64(s) & _MASK32)
 

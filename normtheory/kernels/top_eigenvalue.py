@@ -1,6 +1,7 @@
 """The stable rank ``‖X‖_F² / ‖X‖_2²`` of a ``B x d`` matrix ``X`` and its excess over 1,
 from the spectrum of the Gram ``K = X Xᵀ`` (LAPACK ``dsyevd`` through numba's
-``np.linalg.eigvalsh``).
+``np.linalg.eigvalsh``); and the rows' mean pairwise cosine similarity from the same Gram
+(:func:`mean_pairwise_cosine`).
 
 With ``λ_1 >= ... >= λ_B`` the eigenvalues of ``K``, ``srank = 1 + Σ_{i>1} λ_i / λ_1``.
 ``srank − 1`` is what a collapsing net drives to zero (``log(srank − 1)`` falls linearly in
@@ -91,3 +92,19 @@ def stable_rank_excess(x, k):
     if excess < REFINE_BELOW:
         excess = _off_top_squares(x, _top_direction(k, lam), lam)
     return 1.0 + excess, excess
+
+
+@njit(cache=True, nogil=True)
+def mean_pairwise_cosine(k):
+    """Mean over pairs ``i != j`` of ``k_ij / sqrt(k_ii k_jj)``, the rows' cosine similarity
+    given their Gram ``k`` (docs/settings.md); NaN for a zero row, never an exception."""
+    b = k.shape[0]
+    inv_norm = 1.0 / np.sqrt(np.diag(k))
+    cos = 0.0
+    for i in range(b):
+        row = 0.0
+        for j in range(b):
+            if i != j:
+                row += k[i, j] * inv_norm[j]
+        cos += row * inv_norm[i]
+    return cos / (b * (b - 1))

@@ -23,7 +23,7 @@ from numba import njit, prange
 from normtheory.kernels.mlp_norms import (column_moments, norm_backward, norm_forward, phi_backward,
                                           phi_forward)
 from normtheory.kernels.rng import standard_normal
-from normtheory.kernels.top_eigenvalue import stable_rank_excess
+from normtheory.kernels.top_eigenvalue import mean_pairwise_cosine, stable_rank_excess
 
 GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
 
@@ -66,21 +66,11 @@ def layer_probes(x):
 def gram_probes(x, k):
     """:func:`layer_probes` of ``x`` given its Gram matrix ``k = x xᵀ``; NaN (never an
     exception) where they are undefined: an overflowed Gram, a zero row (no direction)."""
-    b, d = x.shape
     var = np.mean(column_moments(x, True)[1])
     if not np.all(np.isfinite(k)):
         return np.nan, np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
-    inv_norm = 1.0 / np.sqrt(np.diag(k))
-    cos = 0.0
-    for i in range(b):
-        row = 0.0
-        for j in range(b):
-            if i != j:
-                row += k[i, j] * inv_norm[j]
-        cos += row * inv_norm[i]
-    cos /= b * (b - 1)
     srank, excess = stable_rank_excess(x, k)
-    return var, cos, srank, excess
+    return var, mean_pairwise_cosine(k), srank, excess
 
 
 #: the layer whose output a trial chosen by ``fail_trial`` has set to NaN (test-only hook)
