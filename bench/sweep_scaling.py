@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     parser.add_argument("--claims", default=None, help="claim ids (default: all)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes of the parallel run (default 2)")
     args = parser.parse_args(argv)
-    from normtheory.executors import TASK_LOG_ENV
+    from normtheory.runs.executors import TASK_LOG_ENV
 
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}, claims {args.claims or 'all'}")
     header = (f"{'grid':6} {'settings':>8} {'tasks':>6} {'serial s':>9} {'jobs s':>8} {'ratio':>6} "

@@ -6,7 +6,8 @@ random networks (:mod:`normtheory.montecarlo`), the normalizers themselves
 per-layer probes (:mod:`normtheory.probes`), claim verification, figures and training.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("normtheory")

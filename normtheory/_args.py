@@ -20,3 +20,8 @@ def positive_int(value, name: str) -> int:
     if out <= 0:
         raise ValueError(f"{name} must be a positive integer, got {out}")
     return int(out)
+
+
+def freeze(options) -> tuple:
+    """Keyword arguments as a hashable, order-free tuple (lists become tuples): a memo key."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))

@@ -74,6 +74,10 @@ class ResultStore:
         entry = self._values.get(key)
         return None if entry is None else entry[2]
 
+    def lookup(self, kind: str, spec: Mapping):
+        """The stored value of the result ``(kind, spec)`` (as :meth:`put` stores it), or None."""
+        return self.get(result_key(kind, json.loads(canonical(spec))))
+
     def __contains__(self, key: str) -> bool:
         return key in self._values
 

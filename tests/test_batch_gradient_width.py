@@ -19,8 +19,8 @@ from scipy import stats
 
 from normtheory import bounds
 from normtheory.montecarlo import simulate_mlp
+from normtheory.stats import ratio_interval
 from normtheory.verify.claims_gradients import interior_sums
-from normtheory.verify.stats import ratio_interval
 
 BATCH = 16
 DEPTH = 12  # B1b's depth

@@ -15,8 +15,7 @@ import pytest
 import sympy as sp
 
 from normtheory import bounds
-from normtheory.bounds import rank
-from normtheory.verify.claims_rank import COLLAPSE_DECAY, TRANSIENT_MARGIN, collapse_window
+from normtheory.bounds import COLLAPSE_DECAY, TRANSIENT_MARGIN, collapse_window, rank
 
 EPS = 1e-5
 WIDTH = 8

@@ -14,8 +14,8 @@ import sympy as sp
 from normtheory import bounds
 from normtheory.bounds import gradients
 from normtheory.montecarlo import simulate_mlp
+from normtheory.stats import mean_interval, ratio_interval
 from normtheory.verify.claims_gradients import interior_sums
-from normtheory.verify.stats import mean_interval, ratio_interval
 
 
 def test_moments_of_the_paper_variancenorm_are_derived_exactly():

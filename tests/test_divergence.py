@@ -139,8 +139,8 @@ def test_verify_names_the_pass_that_overflowed():
     import math
 
     from normtheory.verify import simulations
+    from normtheory.verify.judging import judge
     from normtheory.verify.registry import Claim, Point
-    from normtheory.verify.runner import judge
     from normtheory.verify.stats import ERROR, Equivalence, Precision
 
     claim = Claim(id="X", family="gradients", title="t", statement="s", statistic="s", interval="i",

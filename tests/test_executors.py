@@ -20,8 +20,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from normtheory import executors  # noqa: E402
 from normtheory.cli import main  # noqa: E402
+from normtheory.runs import executors  # noqa: E402
 from normtheory.store import STORE_FILE  # noqa: E402
 
 CLAIMS = "F1,R4,B1b"
@@ -74,8 +74,8 @@ def test_jobs_2_gives_the_serial_json_and_a_killed_worker_changes_nothing(tmp_pa
 
 def test_killed_client_resumes_from_the_store_without_resubmitting_stored_results(tmp_path, serial_json):
     from normtheory.verify import registry
+    from normtheory.verify.cache import MeasurementCache
     from normtheory.verify.registry import Point
-    from normtheory.verify.runner import MeasurementCache
 
     cache, store = tmp_path / "cache", tmp_path / "cache" / STORE_FILE
     proc = subprocess.Popen(_verify_cmd(cache, tmp_path / "x.json", "--jobs", "2"), start_new_session=True,

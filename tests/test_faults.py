@@ -145,10 +145,11 @@ def test_damaged_training_files(tmp_path, train_reference, tally, capsys, name, 
 @pytest.mark.parametrize("how", ["truncate", "flip"])
 def test_damaged_figure_partial(tmp_path, figure_reference, tally, capsys, recwarn, how):
     from normtheory.figures import rank_collapse
+    from normtheory.figures.runner import compute
 
     reference, _ = figure_reference
     partial = tmp_path / "partial.jsonl"
-    rank_collapse.compute(size="tiny", seed=0, checkpoint=partial)  # every setting, as a run killed at the end
+    compute(rank_collapse, size="tiny", seed=0, checkpoint=partial)  # every setting, as a run killed at the end
     rng = random.Random(f"{SEED}-partial-{how}")
     for trial in range(DAMAGES):
         out = tmp_path / f"figs{trial}"

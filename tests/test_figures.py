@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from normtheory.figures import FIGURES, FROM_TRAINING_LOGS, load, style
-from normtheory.figures.table import read_csv, select, unique
+from normtheory.runs.table import read_csv, select, unique
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = (".csv", ".png", ".pdf", ".caption.txt", ".meta.json")

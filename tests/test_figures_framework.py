@@ -9,13 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from normtheory.figures import FIGURES, check_name, cli, style
-from normtheory.figures import simulated
+from normtheory.figures import FIGURES, check_name, cli, simulated, style
 from normtheory.figures.runner import compute_settings, run_figure
-from normtheory.figures.table import (interval_row, parse_cell, read_csv, select, theory_row,
-                                      unique, write_csv, xy)
-from normtheory.verify.stats import Interval
-
+from normtheory.runs.table import interval_row, parse_cell, read_csv, select, theory_row, unique, write_csv, xy
+from normtheory.stats import Interval
 
 # --- tables ------------------------------------------------------------------------------
 

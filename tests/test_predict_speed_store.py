@@ -12,12 +12,12 @@ import sys
 
 import pytest
 
-from normtheory import executors
 from normtheory.cli import main
+from normtheory.runs import executors
 
 SCRIPT = """
 import sys
-from normtheory import executors
+from normtheory.runs import executors
 from normtheory.experiments.predict_speed import run_experiment
 from normtheory.experiments.speed_own_lr import run_own_lr
 from normtheory.store import ResultStore

@@ -51,14 +51,16 @@ def test_torn_last_line_is_dropped_and_damage_is_a_one_line_error(tmp_path):
 
 
 def test_verify_cache_lives_in_the_store_and_still_reads_the_previous_cache_file(tmp_path):
-    from normtheory.verify.registry import Measurement, Point
-    from normtheory.verify.runner import MeasurementCache, simulator_id
     from test_verify_framework import _toy_claim
+
+    from normtheory.runs.simulator import simulator_id
+    from normtheory.verify.cache import MeasurementCache
+    from normtheory.verify.registry import Measurement, Point
 
     claim, point = _toy_claim(), Point({"gain": 1.0}, 4)
     old = Measurement({"ratio": np.arange(4.0)}, 4)
     JsonlLog(tmp_path / "verify-measurements-v2.jsonl", checksum=True).append(
-        {"claim": claim.id, "version": claim.version, "simulator": simulator_id(claim),
+        {"claim": claim.id, "version": claim.version, "simulator": simulator_id(claim.backend),
          "setting_key": point.key, "seed": 5, "trials": 4, "measurement": old.to_json()})
     cache = MeasurementCache(tmp_path)
     assert cache.get(claim, point, 5, 4).data["ratio"].tolist() == [0, 1, 2, 3]

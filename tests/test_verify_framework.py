@@ -7,14 +7,33 @@ import math
 import numpy as np
 import pytest
 
+from normtheory.runs.seeds import setting_seed
+from normtheory.runs.simulator import simulator_id
+from normtheory.stats import (
+    Interval,
+    batch_means_interval,
+    log_mean_interval,
+    lognormal_mean_interval,
+    mean_interval,
+    ratio_interval,
+    simultaneous_level,
+)
+from normtheory.store import STORE_FILE as CACHE_FILE
 from normtheory.verify import registry, report
+from normtheory.verify.cache import MeasurementCache
 from normtheory.verify.registry import Claim, Measurement, Point
-from normtheory.verify.runner import CACHE_FILE, MeasurementCache, run_claims
-from normtheory.verify.stats import (AGREE, DISAGREE, ERROR, UNDECIDED, BoundHolds, Equivalence, Interval,
-                                     Precision, SideOfBoundary, batch_means_interval, combine_verdicts,
-                                     log_mean_interval, lognormal_mean_interval, mean_interval,
-                                     ratio_interval, simultaneous_level)
-
+from normtheory.verify.runner import run_claims
+from normtheory.verify.stats import (
+    AGREE,
+    DISAGREE,
+    ERROR,
+    UNDECIDED,
+    BoundHolds,
+    Equivalence,
+    Precision,
+    SideOfBoundary,
+    combine_verdicts,
+)
 
 # --- statistics --------------------------------------------------------------------------
 
@@ -281,14 +300,14 @@ def test_cache_judges_a_changed_theory_afresh(tmp_path):
 
 
 def test_cache_key_carries_the_simulator(tmp_path, monkeypatch):
-    from normtheory.verify import runner
+    from normtheory.runs import simulator
 
     _run([_toy_claim()], cache_dir=tmp_path)
-    monkeypatch.setattr(runner, "SIMULATOR_VERSION", "other")
+    monkeypatch.setattr(simulator, "SIMULATOR_VERSION", "other")
     [res] = _run([_toy_claim()], cache_dir=tmp_path)
     assert not any(r.cached for r in res.rows)
     torch_claim = dataclasses.replace(_toy_claim(), backend="torch")
-    assert "cpu" in runner.simulator_id(torch_claim) or "cuda" in runner.simulator_id(torch_claim)
+    assert "cpu" in simulator_id(torch_claim.backend) or "cuda" in simulator_id(torch_claim.backend)
 
 
 def test_cache_torn_last_line_dropped_altered_or_corrupt_line_raises(tmp_path):
@@ -362,7 +381,7 @@ def test_claim_validation():
     with pytest.raises(ValueError, match="mode"):
         run_claims([good], mode="medium", cache_dir=None, progress=False)
     with pytest.raises(ValueError, match="seed"):
-        registry.setting_seed(-1, "F1", "{}")
+        setting_seed(-1, "F1", "{}")
 
 
 # --- output ------------------------------------------------------------------------------

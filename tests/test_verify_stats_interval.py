@@ -5,12 +5,21 @@ import math
 import numpy as np
 import pytest
 
+from normtheory.stats import Interval, mean_interval, simultaneous_level
 from normtheory.verify import report
 from normtheory.verify.registry import Claim, Measurement, Point
 from normtheory.verify.runner import run_claims
-from normtheory.verify.stats import (AGREE, DISAGREE, ERROR, THEORY_RESOLUTION, UNDECIDED, ComputedTheory,
-                                     Equivalence, Interval, Precision, computed_interval, mean_interval,
-                                     simultaneous_level)
+from normtheory.verify.stats import (
+    AGREE,
+    DISAGREE,
+    ERROR,
+    THEORY_RESOLUTION,
+    UNDECIDED,
+    ComputedTheory,
+    Equivalence,
+    Precision,
+    computed_interval,
+)
 
 
 def _iv(low, high, n=10):

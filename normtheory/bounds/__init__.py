@@ -56,7 +56,10 @@ from normtheory.bounds.gradients import (
 )
 from normtheory.bounds.moments import branch_moments, norm_second_moment, variancenorm_moments_expr
 from normtheory.bounds.rank import (
+    COLLAPSE_DECAY,
     RANK_CONSTANT,
+    TRANSIENT_MARGIN,
+    collapse_window,
     lyapunov_gap_expr,
     lyapunov_gap_series_expr,
     rank_collapse_rate,

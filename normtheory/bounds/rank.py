@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import sympy as sp
 
 from normtheory.bounds._validate import check_name, positive_int, resolve_group_size
@@ -160,3 +161,29 @@ def rank_collapse_rate(width: int, norm: str = "plain") -> float:
         return float(_series_fn()(float(n)))
     d, gap = lyapunov_gap_expr()
     return float(2 * gap.subs(d, n))
+
+
+# --- where the collapse rate shows (claim R3's fit window) -----------------------------------
+
+COLLAPSE_DECAY = 8.0  # R3 fit window: predicted log-decay of (srank - 1) over it
+TRANSIENT_MARGIN = 4.0  # R3 fit start: log of 1 / (predicted chance of a sample off the top direction)
+
+
+def collapse_window(norm: str, width: int, batch: int) -> tuple[int, int]:
+    """``(fit_from, depth)`` of the window where ``log(srank − 1)`` of a deep linear net falls at
+    the rate of :func:`rank_collapse_rate` (claim R3's slope fit, the rank-collapse figure), from the predicted rate ``ρ`` of
+    :func:`rank_collapse_rate` (nothing read from simulations).
+
+    Past the first layers the representation's rows are ``x_a ∝ a_1 σ_1 v_1 + a_2 σ_2 v_2 +
+    ...`` with ``(a_1, a_2)`` independent standard normals (a row of ``X_0`` on the top
+    two left singular vectors of the weight product) and ``σ_2/σ_1 ≈ e^{−ρ l/2}``. LN scales
+    each row to a fixed norm, so a row's share off ``v_1`` is ``t_a² /(1 + t_a²)`` with
+    ``t_a = (a_2/a_1) σ_2/σ_1``: Cauchy-distributed ratios, and ``srank − 1`` falls at the
+    rate ``ρ`` only once every ``|t_a| ≪ 1``. ``P(|a_1/a_2| < ε) = (2/π) arctan ε ≤ 2ε/π``,
+    so some sample of the ``B`` has ``|t_a| > 1`` with probability about (at most, up to
+    the O(1) factor in ``σ_2/σ_1``) ``(2B/π) e^{−ρ l/2}``; ``fit_from`` is where that is ``e^{−TRANSIENT_MARGIN}``, and the
+    window then spans a predicted decay ``e^{−COLLAPSE_DECAY}``. The unnormalized net has no
+    per-sample scales; the same window keeps one rule for both."""
+    rate = rank_collapse_rate(width, norm)
+    fit_from = int(np.ceil(2.0 * (np.log(2.0 * batch / np.pi) + TRANSIENT_MARGIN) / rate))
+    return fit_from, fit_from + int(np.ceil(COLLAPSE_DECAY / rate))

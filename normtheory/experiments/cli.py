@@ -24,7 +24,7 @@ def add_arguments(p) -> None:
     ps.add_argument("--cache-dir", metavar="DIR", default=None,
                     help="keep each finished training run in the result store in DIR (shared with verify "
                          "and figures, e.g. .normtheory-cache) for every later run (default: only --out)")
-    from normtheory import executors
+    from normtheory.runs import executors
 
     executors.add_arguments(ps)
     add_figure1(sub)
@@ -107,7 +107,7 @@ def run(args) -> int:
 
     from tabulate import tabulate
 
-    from normtheory import executors
+    from normtheory.runs import executors
     from normtheory.durable import check_writable_dir
     from normtheory.experiments.predict_speed import run_experiment
     from normtheory.store import ResultStore

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from normtheory.figures.table import read_csv, write_csv
+from normtheory.runs.table import read_csv, write_csv
 
 DEFAULT_SETTINGS = [("batchnorm", None), ("layernorm", None), ("plain", None)] + \
     [("groupnorm", g) for g in (2, 4, 8, 16, 32)]
@@ -149,7 +149,7 @@ def train_run(task: dict) -> dict:
 
 def store_spec(task: dict) -> dict:
     from normtheory import __version__
-    from normtheory.executors import versions
+    from normtheory.runs.executors import versions
 
     return {"normtheory": __version__, "torch": versions()["torch"], **task}
 
@@ -159,7 +159,7 @@ class TaskRunner:
     ``store`` (None: no store) and stored there as it arrives."""
 
     def __init__(self, executor=None, store=None):
-        from normtheory.executors import SerialExecutor
+        from normtheory.runs.executors import SerialExecutor
 
         self.executor = executor if executor is not None else SerialExecutor()
         self.store = store

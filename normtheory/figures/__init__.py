@@ -1,7 +1,7 @@
 """The paper's figures, regenerated from theory (lines) and simulation (points with bands).
 
 One module per figure, each with ``compute(size="tiny"|"default"|"full", seed=0) -> rows``
-(a tidy table, :mod:`normtheory.figures.table`), ``plot(rows) -> matplotlib Figure``,
+(a tidy table, :mod:`normtheory.runs.table`), ``plot(rows) -> matplotlib Figure``,
 ``CAPTION``, ``CLAIMS`` and ``summary(rows)``; :mod:`normtheory.figures.runner` writes a
 figure's CSV, PNG, PDF and caption; :mod:`normtheory.figures.style` holds the one style;
 ``normtheory figures`` (:mod:`normtheory.figures.cli`) runs them all.

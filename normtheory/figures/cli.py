@@ -13,8 +13,14 @@ import argparse
 import time
 from typing import Sequence
 
+from tqdm import tqdm
+
+from normtheory.durable import check_writable_dir
 from normtheory.exitcodes import INPUT_ERRORS, epilog, usage_error
-from normtheory.figures import FIGURES, FROM_TRAINING_LOGS, check_name
+from normtheory.figures import FIGURES, FROM_TRAINING_LOGS, check_name, load, style
+from normtheory.figures.runner import run_figure
+from normtheory.runs import executors
+from normtheory.store import ResultStore
 
 HELP = ("regenerate the paper's figures from theory and simulation: PNG, PDF, the data "
         "behind each (CSV) and a caption")
@@ -52,8 +58,6 @@ def add_arguments(parser: argparse.ArgumentParser, *, name: str | None = None) -
                         help="keep each finished setting in the result store in DIR (shared with "
                              "verify, e.g. .normtheory-cache) for every later run (default: only the "
                              "partial file in --out)")
-    from normtheory import executors
-
     executors.add_arguments(parser)
 
 
@@ -68,10 +72,6 @@ def _selected(args) -> list[str]:
 
 
 def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
-    from normtheory import executors
-    from normtheory.durable import check_writable_dir
-    from normtheory.store import ResultStore
-
     try:
         names = list(names) if names is not None else _selected(args)
         if args.seed < 0:
@@ -93,15 +93,11 @@ def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
 
 
 def _run_all(args, names, store, executor) -> int:
-    from normtheory.figures import load, style
-    from normtheory.figures.runner import run_figure
-
     progress = not args.no_progress
     failed = 0
     start = time.perf_counter()
     bar = None
     if progress:
-        from tqdm import tqdm
         bar = tqdm(total=len(names), desc="figures", position=0, dynamic_ncols=True)
     try:
         for name in names:

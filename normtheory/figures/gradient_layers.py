@@ -13,9 +13,9 @@ family is the smallest group with a finite expected growth (``n >= 4``, centred)
 
 from __future__ import annotations
 
+from normtheory.bounds import gradient_growth_per_layer
 from normtheory.figures import simulated, sizes, style
-from normtheory.figures.runner import check_size, compute_settings
-from normtheory.figures.table import select, theory_row, unique, xy
+from normtheory.runs.table import select, theory_row, unique, xy
 
 NAME = "gradient_layers"
 TITLE = "Gradient norm against layer for several group sizes and BN"
@@ -57,8 +57,6 @@ def series_name(norm: str, group_size) -> str:
 
 
 def compute_setting(setting: dict, seed: int) -> list[dict]:
-    from normtheory.bounds import gradient_growth_per_layer
-
     s = dict(setting)
     norm, g, nonlinearity = s["norm"], s["group_size"], s["nonlinearity"]
     sim = simulated.mlp(seed, norm=norm, width=s["width"], depth=s["depth"], batch=s["batch"],
@@ -75,10 +73,6 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
              for layer in range(depth + 1)]
     return rows
 
-
-def compute(size: str = "default", seed: int = 0, *, checkpoint=None, progress: bool = False):
-    return compute_settings(NAME, VERSION, settings(check_size(size)), compute_setting,
-                            size=size, seed=seed, checkpoint=checkpoint, progress=progress)
 
 
 def _color(rows: list[dict], series: str):

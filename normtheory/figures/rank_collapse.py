@@ -11,7 +11,7 @@ Theory: :func:`normtheory.bounds.rank_collapse_rate` gives the per-layer decay r
 ``2(λ_1 − λ_2)`` of ``log(stable rank − 1)`` from the top two Lyapunov exponents of
 products of Gaussian matrices. It predicts a slope, not an intercept: each theory line has
 that slope and passes through the simulated point at the anchor layer, where R3's fit
-starts (:func:`normtheory.verify.claims_rank.collapse_window`: past the transient that
+starts (:func:`normtheory.bounds.collapse_window`: past the transient that
 LayerNorm's per-sample scales set; half the depth if the net is shallower than that).
 """
 
@@ -21,9 +21,10 @@ import math
 
 import numpy as np
 
+from normtheory import bounds
 from normtheory.figures import simulated, style
-from normtheory.figures.runner import check_size, compute_settings
-from normtheory.figures.table import select, theory_row, unique, xy
+from normtheory.figures.runner import check_size
+from normtheory.runs.table import select, theory_row, unique, xy
 
 NAME = "rank_collapse"
 TITLE = "Rank collapse with depth for LayerNorm and unnormalized linear nets"
@@ -51,11 +52,9 @@ COLLAPSING = ("layernorm", "plain")
 
 def anchor_layer(norm: str, width: int, batch: int, depth: int) -> int:
     """Where the theory line is anchored and the rate fit starts: where claim R3's fit starts
-    (past LayerNorm's transient, :func:`normtheory.verify.claims_rank.collapse_window`), or
+    (past LayerNorm's transient, :func:`normtheory.bounds.collapse_window`), or
     half the depth for a net shallower than that (the tiny size)."""
-    from normtheory.verify.claims_rank import collapse_window
-
-    fit_from, _ = collapse_window(norm, width, batch)
+    fit_from, _ = bounds.collapse_window(norm, width, batch)
     return fit_from if fit_from < depth else max(1, depth // 2)
 
 
@@ -64,8 +63,6 @@ def settings(size: str) -> list[dict]:
 
 
 def compute_setting(setting: dict, seed: int) -> list[dict]:
-    from normtheory import bounds
-
     s = dict(setting)
     norm, width, depth = s["norm"], s["width"], s["depth"]
     sim = simulated.mlp(seed, norm=norm, width=width, depth=depth, batch=s["batch"],
@@ -84,10 +81,6 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
                      for layer in range(l0, depth + 1)]
     return rows
 
-
-def compute(size: str = "default", seed: int = 0, *, checkpoint=None, progress: bool = False):
-    return compute_settings(NAME, VERSION, settings(check_size(size)), compute_setting,
-                            size=size, seed=seed, checkpoint=checkpoint, progress=progress)
 
 
 def plot(rows: list[dict]):

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 
+from normtheory import bounds
 from normtheory.figures import simulated, sizes, style
-from normtheory.figures.runner import check_size, compute_settings
-from normtheory.figures.table import select, theory_row, xy
+from normtheory.figures.runner import check_size
+from normtheory.runs.table import select, theory_row, xy
 
 NAME = "rank_group_size"
 TITLE = "Stable rank and cosine similarity of the last layer against group size"
@@ -51,8 +52,6 @@ def settings(size: str) -> list[dict]:
 
 
 def compute_setting(setting: dict, seed: int) -> list[dict]:
-    from normtheory import bounds
-
     s = dict(setting)
     norm, g, nonlinearity = s["norm"], s["group_size"], s["nonlinearity"]
     width, depth, batch = s["width"], s["depth"], s["batch"]
@@ -74,10 +73,6 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
         rows.append(theory_row({**base, "series": f"{series}_bound"}, x, bound))
     return rows
 
-
-def compute(size: str = "default", seed: int = 0, *, checkpoint=None, progress: bool = False):
-    return compute_settings(NAME, VERSION, settings(check_size(size)), compute_setting,
-                            size=size, seed=seed, checkpoint=checkpoint, progress=progress)
 
 
 def _horizontal(ax, row: dict, *, series: str, color, label: str, kind: str, xlim) -> None:

@@ -1,15 +1,16 @@
 """Run a figure: compute its table (resumably), write CSV, PNG, PDF and caption.
 
 A figure module (see :mod:`normtheory.figures`) exposes ``NAME``, ``TITLE``, ``CLAIMS``,
-``CAPTION``, ``VERSION``, ``compute(size, seed, ...) -> rows``, ``plot(rows) -> Figure``
-and ``summary(rows) -> str`` (the measured numbers, in one or two sentences). Simulation
-figures build ``compute`` from ``settings(size) -> list[dict]`` and
-``compute_setting(setting, seed) -> rows`` with :func:`compute_settings`, which saves each
-finished setting as it goes: a killed run resumes where it stopped.
+``CAPTION``, ``VERSION``, ``plot(rows) -> Figure`` and ``summary(rows) -> str`` (the
+measured numbers, in one or two sentences), and its rows in one of two ways: a simulation
+figure has ``settings(size) -> list[dict]`` and ``compute_setting(setting, seed) -> rows``
+(and ``BACKENDS`` if not only numba), run by :func:`compute_settings`, which saves each
+finished setting as it goes, so that a killed run resumes where it stopped; any other
+figure has ``compute(size, seed, ...) -> rows``. :func:`compute` gives the rows of either.
 
 Files written for a figure ``NAME`` into the output folder:
 
-- ``NAME.csv`` -- the tidy table behind the figure (:mod:`normtheory.figures.table`);
+- ``NAME.csv`` -- the tidy table behind the figure (:mod:`normtheory.runs.table`);
 - ``NAME.png`` (small, for the README) and ``NAME.pdf``;
 - ``NAME.caption.txt`` -- one paragraph: what the figure shows, which claims it checks,
   and the numbers read off the table;
@@ -31,10 +32,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Callable, Mapping, Sequence
 
-from normtheory.durable import JsonlLog, atomic_write_json, atomic_write_text, check_writable_dir, read_json
+from normtheory.durable import (
+    JsonlLog,
+    atomic_write_json,
+    atomic_write_text,
+    check_writable_dir,
+    read_json,
+)
 from normtheory.figures import style
-from normtheory.figures.table import read_csv, write_csv
-from normtheory.verify.registry import setting_key
+from normtheory.runs import progress as bars
+from normtheory.runs.seeds import setting_key
+from normtheory.runs.simulator import simulator_id
+from normtheory.runs.table import read_csv, write_csv
 
 SIZES = ("tiny", "default", "full")
 
@@ -49,14 +58,6 @@ def check_seed(seed: int) -> int:
     if int(seed) != seed or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
     return int(seed)
-
-
-def _progress(iterable, total: int, desc: str, enabled: bool, position: int = 0):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-    return tqdm(iterable, total=total, desc=desc, leave=position == 0, position=position,
-                dynamic_ncols=True)
 
 
 class Checkpoint:
@@ -82,24 +83,28 @@ class Checkpoint:
 
 def compute_settings(name: str, version: str, settings: Sequence[Mapping],
                      compute_setting: Callable[[Mapping, int], list[dict]], *, size: str,
-                     seed: int, checkpoint: str | Path | None = None,
-                     progress: bool = False) -> list[dict]:
+                     seed: int, checkpoint: str | Path | None = None, progress: bool = False,
+                     store=None, executor=None, backends: Sequence[str] = ("numba",)) -> list[dict]:
     """Rows of every setting, in order.
 
     ``compute_setting`` gets the run ``seed``; the simulations it runs derive their own
     seeds from it and their settings (:func:`normtheory.figures.simulated.mlp`), so that
-    a simulation shared by two figures is the same one. With ``checkpoint`` (a JSONL path) a finished setting is appended at once and reused
-    by a later call with the same name, version, size and seed.
+    a simulation shared by two figures is the same one. With ``checkpoint`` (a JSONL path) a
+    finished setting is appended at once and reused by a later call with the same name,
+    version, size and seed. ``store`` (a :class:`normtheory.store.ResultStore`) keeps each
+    finished setting (kind :data:`STORE_KIND`, keyed with the simulator id of the figure's
+    ``backends``) for every later run; ``executor`` (:mod:`normtheory.runs.executors`)
+    computes the missing settings (the worker imports ``compute_setting`` by name).
     """
     check_size(size)
     seed = check_seed(seed)
     saved = Checkpoint(checkpoint, {"figure": name, "version": version, "size": size,
                                     "seed": seed})
-    store, executor = _RUN["store"], _RUN["executor"]
     if store is not None or executor is not None:
-        _compute_on(name, version, settings, compute_setting, seed, saved, store, executor, progress)
+        _compute_on(name, version, settings, compute_setting, seed, saved, store, executor, progress,
+                    simulator_id(*backends))
     rows: list[dict] = []
-    for setting in _progress(settings, len(settings), name, progress and not _RUN["executor"], position=1):
+    for setting in bars.iterate(settings, len(settings), name, progress and not executor, position=1):
         key = setting_key(setting)
         if key not in saved.done:
             saved.put(key, compute_setting(setting, seed))
@@ -107,27 +112,22 @@ def compute_settings(name: str, version: str, settings: Sequence[Mapping],
     return rows
 
 
-#: the result store and executor of the current :func:`run_figure` (None: the partial file only, serial)
-_RUN: dict = {"store": None, "executor": None}
 STORE_KIND = "figures.setting"
 
 
-def _compute_on(name, version, settings, compute_setting, seed, saved, store, executor, progress) -> None:
-    """Fill ``saved`` from the result store, then compute the missing settings on ``executor``
-    (the worker imports ``compute_setting`` by name), storing each as it arrives."""
-    from normtheory import __version__
-    from normtheory.verify.runner import SIMULATOR_VERSION
-
+def _compute_on(name, version, settings, compute_setting, seed, saved, store, executor, progress,
+                simulator) -> None:
+    """Fill ``saved`` from the result store, then compute the missing settings on ``executor``,
+    storing each as it arrives."""
     def spec(key):
-        return {"figure": name, "version": version, "simulator": f"normtheory {__version__}|simulator "
-                f"{SIMULATOR_VERSION}", "setting": key, "seed": seed}
+        return {"figure": name, "version": version, "simulator": simulator, "setting": key, "seed": seed}
 
     todo = []
     for setting in settings:
         key = setting_key(setting)
         if key in saved.done:
             continue
-        stored = None if store is None else store.get(_key(spec(key)))
+        stored = None if store is None else store.lookup(STORE_KIND, spec(key))
         if stored is not None:
             saved.put(key, stored)
         else:
@@ -137,16 +137,23 @@ def _compute_on(name, version, settings, compute_setting, seed, saved, store, ex
     func = f"{compute_setting.__module__}:{compute_setting.__qualname__}"
     for setting in todo:
         executor.submit(setting_key(setting), func, dict(setting), seed, warm="numba")
-    for key, rows in _progress(executor.results(), len(todo), name, progress, position=1):
+    for key, rows in bars.iterate(executor.results(), len(todo), name, progress, position=1):
         saved.put(key, rows)
         if store is not None:
             store.put(STORE_KIND, spec(key), rows)
 
 
-def _key(spec):
-    from normtheory.store import result_key
-
-    return result_key(STORE_KIND, spec)
+def compute(module: ModuleType, *, size: str = "default", seed: int = 0, checkpoint: str | Path | None = None,
+            progress: bool = False, executor=None, store=None, **options) -> list[dict]:
+    """A figure's rows. A simulation figure (``settings(size)`` and ``compute_setting``) runs
+    through :func:`compute_settings` with its ``BACKENDS`` (default numba); any other figure's
+    own ``compute(size=, seed=, checkpoint=, progress=, **options)`` is called."""
+    if hasattr(module, "compute_setting"):
+        return compute_settings(module.NAME, module.VERSION, module.settings(check_size(size)),
+                                module.compute_setting, size=size, seed=seed, checkpoint=checkpoint,
+                                progress=progress, store=store, executor=executor,
+                                backends=getattr(module, "BACKENDS", ("numba",)), **options)
+    return module.compute(size=size, seed=seed, checkpoint=checkpoint, progress=progress, **options)
 
 
 @dataclass
@@ -169,20 +176,11 @@ def run_figure(module: ModuleType, out: str | Path, *, size: str = "default", se
     """Compute (or reuse) one figure's table and write its files; see the module docstring.
 
     ``options`` are passed on to the figure's ``compute`` (e.g. ``runs`` for the training
-    curves) and recorded in its meta. ``executor`` (:mod:`normtheory.executors`; None:
+    curves) and recorded in its meta. ``executor`` (:mod:`normtheory.runs.executors`; None:
     serial) computes the settings of simulation figures, ``store`` (a
     :class:`normtheory.store.ResultStore`) keeps each finished setting (kind
     ``figures.setting``) for every later run, whatever its ``--out``.
     """
-    _RUN.update(store=store, executor=executor)
-    try:
-        return _run_figure(module, out, size=size, seed=seed, force=force, progress=progress, dpi=dpi,
-                           **options)
-    finally:
-        _RUN.update(store=None, executor=None)
-
-
-def _run_figure(module, out, *, size, seed, force, progress, dpi, **options) -> FigureResult:
     check_size(size)
     seed = check_seed(seed)
     out = check_writable_dir(out)
@@ -200,8 +198,8 @@ def _run_figure(module, out, *, size, seed, force, progress, dpi, **options) -> 
     else:
         if force and partial.exists():
             partial.unlink()
-        rows = module.compute(size=size, seed=seed, checkpoint=partial, progress=progress,
-                              **options)
+        rows = compute(module, size=size, seed=seed, checkpoint=partial, progress=progress, executor=executor,
+                       store=store, **options)
         if not rows:
             raise ValueError(f"figure {name}: compute returned no rows")
         write_csv(csv_path, rows)
@@ -212,8 +210,7 @@ def _run_figure(module, out, *, size, seed, force, progress, dpi, **options) -> 
     try:
         paths = style.save(fig, out / name, dpi=dpi)
     finally:
-        import matplotlib.pyplot as plt
-        plt.close(fig)
+        style.plt.close(fig)
     caption_path = out / f"{name}.caption.txt"
     atomic_write_text(caption_path, caption(module, rows) + "\n")
     return FigureResult(name, status, time.perf_counter() - start,

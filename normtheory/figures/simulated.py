@@ -3,7 +3,7 @@
 The simulations come from :mod:`normtheory.montecarlo` (``simulate_mlp``,
 ``simulate_net``): arrays of shape ``(trials, depth + 1)``, one independent random network
 per trial, NaN after a trial overflowed. Every interval is pointwise (one layer or one
-setting at a time) at level :data:`LEVEL`, built by :mod:`normtheory.verify.stats` from the
+setting at a time) at level :data:`LEVEL`, built by :mod:`normtheory.stats` from the
 finite trials only; a layer with fewer than two finite trials gets no point.
 """
 
@@ -13,41 +13,27 @@ import math
 
 import numpy as np
 
-from normtheory.figures.table import interval_row
-from normtheory.verify.registry import setting_key, setting_seed
-from normtheory.verify.stats import log_mean_interval, lognormal_mean_interval, mean_interval
+from normtheory.runs import memo
+from normtheory.runs.seeds import setting_key, setting_seed
+from normtheory.runs.table import interval_row
+from normtheory.stats import log_mean_interval, lognormal_mean_interval, mean_interval
 
 LEVEL = 0.95
-_MEMO: dict[str, object] = {}
-_MEMO_SIZE = 128
-
-
-def _memoized(engine: str, run_seed: int, settings: dict):
-    key = setting_key(settings)
-    seed = setting_seed(run_seed, engine, key)
-    memo_key = f"{engine}|{seed}|{key}"
-    if memo_key not in _MEMO:
-        if len(_MEMO) >= _MEMO_SIZE:
-            _MEMO.pop(next(iter(_MEMO)))
-        from normtheory import montecarlo
-
-        _MEMO[memo_key] = getattr(montecarlo, engine)(**settings, seed=seed)
-    return _MEMO[memo_key]
 
 
 def mlp(run_seed: int, **settings):
     """``normtheory.montecarlo.simulate_mlp(**settings)``, seeded from the run seed and the settings.
 
-    The simulation's seed is a function of ``run_seed`` and ``settings`` only, so figures
-    that need the same network family get the same simulation, and within one process it
-    is run once (kept in a small in-memory memo).
+    The simulation's seed is :func:`normtheory.runs.seeds.setting_seed` of ``run_seed``, the
+    engine's name and ``settings`` only, so figures that need the same network family get
+    the same simulation, and within one process it is run once (:mod:`normtheory.runs.memo`).
     """
-    return _memoized("simulate_mlp", run_seed, settings)
+    return memo.mlp(**settings, seed=setting_seed(run_seed, "simulate_mlp", setting_key(settings)))
 
 
 def net(run_seed: int, **settings):
     """``normtheory.montecarlo.simulate_net(**settings)`` (CNNs, ResNets), seeded like :func:`mlp`."""
-    return _memoized("simulate_net", run_seed, settings)
+    return memo.net(**settings, seed=setting_seed(run_seed, "simulate_net", setting_key(settings)))
 
 
 def _per_trial(values) -> np.ndarray:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 
+from normtheory import bounds
 from normtheory.figures import simulated, sizes, style
-from normtheory.figures.runner import check_size, compute_settings
-from normtheory.figures.table import select, theory_row, xy
+from normtheory.figures.runner import check_size
+from normtheory.runs.table import select, theory_row, xy
 
 NAME = "speed_stability"
 TITLE = "The speed-stability trade-off over GroupNorm's group size"
@@ -45,8 +46,6 @@ def settings(size: str) -> list[dict]:
 
 
 def compute_setting(setting: dict, seed: int) -> list[dict]:
-    from normtheory import bounds
-
     s = dict(setting)
     width, depth, g = s["width"], s["depth"], s["group_size"]
     common = {"width": width, "depth": depth, "batch": s["batch"]}
@@ -69,10 +68,6 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
                                g, theory["total_growth"]))
     return rows
 
-
-def compute(size: str = "default", seed: int = 0, *, checkpoint=None, progress: bool = False):
-    return compute_settings(NAME, VERSION, settings(check_size(size)), compute_setting,
-                            size=size, seed=seed, checkpoint=checkpoint, progress=progress)
 
 
 def plot(rows: list[dict]):

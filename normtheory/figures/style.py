@@ -31,6 +31,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 
 from normtheory.durable import atomic_write  # noqa: E402
+from normtheory.runs.table import select, xy  # noqa: E402
 
 COLUMN_WIDTH = 3.4   # inches, one column of a two-column paper
 TEXT_WIDTH = 6.9     # inches, the full text width
@@ -174,10 +175,8 @@ def simulation_points(ax, x, estimate, low, high, *, series: str, color, marker=
 
 def draw_series(ax, rows, series: str, *, color, marker="o", label: str | None = None,
                 markersize=None, linewidth: float = 0.9) -> None:
-    """A series of a figure's table (:mod:`normtheory.figures.table`): its simulation rows as
+    """A series of a figure's table (:mod:`normtheory.runs.table`): its simulation rows as
     points with a band and its theory rows, if any, as a line."""
-    from normtheory.figures.table import select, xy
-
     sim = select(rows, series=series, kind="simulation")
     if sim:
         simulation_points(ax, *xy(sim, "x", "y", "y_low", "y_high"), series=series, color=color,

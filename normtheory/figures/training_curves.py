@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from normtheory.figures import style
-from normtheory.figures.table import LOG, select, unique, xy
+from normtheory.runs.table import LOG, select, unique, xy
+from normtheory.training import read_log
+from normtheory.training.loop import SEARCH
 
 NAME = "training_curves"
 TITLE = "Training curves at initialization-determined stability (the paper's Figure 1 layout)"
@@ -63,8 +65,6 @@ def read_runs(runs: str | Path) -> list[dict]:
     with a config but no log yet (a run not started) is left out, and so are the short runs
     of an LR search (folders below one holding ``find_max_lr.json``).
     """
-    from normtheory.training import read_log
-
     root = Path(runs)
     if not root.is_dir():
         raise ValueError(f"runs: {root} is not a folder")
@@ -91,8 +91,6 @@ def read_runs(runs: str | Path) -> list[dict]:
 
 
 def _in_lr_search(folder: Path, root: Path) -> bool:
-    from normtheory.training.loop import SEARCH
-
     return any((p / SEARCH).exists() for p in [folder, *folder.parents] if p == root or root in p.parents)
 
 

@@ -16,12 +16,15 @@ the MLP panels: in an MLP it normalizes single entries and outputs 0.
 
 from __future__ import annotations
 
+from normtheory import bounds
 from normtheory.figures import simulated, style
-from normtheory.figures.runner import check_size, compute_settings
-from normtheory.figures.table import select, theory_row, unique, xy
+from normtheory.figures.runner import check_size
+from normtheory.normalizers import NAMES, family
+from normtheory.runs.table import select, theory_row, unique, xy
 
 NAME = "variance_depth"
 TITLE = "Activation variance against depth in residual networks at initialization"
+BACKENDS = ("numba", "torch")  # the theory MLPs on numba, ResNet-56 on torch
 CLAIMS = ("F1", "F2", "F3", "F4")
 VERSION = "1"
 CAPTION = (
@@ -58,8 +61,6 @@ SKIPINIT_OF = {"mlp_skipinit": "mlp", "resnet56_skipinit": "resnet56"}
 
 def mlp_norms() -> list[str]:
     """Every normalizer but InstanceNorm (no MLP form: its statistic has one entry)."""
-    from normtheory.normalizers import NAMES
-
     return [n for n in NAMES if n != "instancenorm"]
 
 
@@ -68,8 +69,6 @@ def settings(size: str) -> list[dict]:
     out = [{"panel": "mlp", "norm": n, **net} for n in mlp_norms()]
     out += [{"panel": "mlp_skipinit", "norm": n, **net} for n in mlp_norms()]
     out += [{"panel": "mlp_nf", "norm": n, **net} for n in NF_NORMS]
-    from normtheory.normalizers import NAMES
-
     cnn = RESNET[size]
     for panel in ("resnet56", "resnet56_skipinit"):
         out += [{"panel": panel, "norm": n, **cnn} for n in NAMES]
@@ -95,8 +94,6 @@ def resnet_setting(setting: dict, seed: int) -> list[dict]:
 
 
 def compute_setting(setting: dict, seed: int) -> list[dict]:
-    from normtheory import bounds
-
     if setting["panel"].startswith("resnet56"):
         return resnet_setting(setting, seed)
     s = dict(setting)
@@ -121,10 +118,6 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
     rows += [theory_row(base, layer, v) for layer, v in zip(layers, theory)]
     return rows
 
-
-def compute(size: str = "default", seed: int = 0, *, checkpoint=None, progress: bool = False):
-    return compute_settings(NAME, VERSION, settings(check_size(size)), compute_setting,
-                            size=size, seed=seed, checkpoint=checkpoint, progress=progress)
 
 
 def plot(rows: list[dict]):
@@ -170,8 +163,6 @@ def _norm_handles(norms: list[str]) -> list:
 def summary(rows: list[dict]) -> str:
     """Fitted slope (linear growth) or per-block rate (geometric growth), simulation vs theory;
     with SkipInit, the largest relative change of the variance over depth."""
-    from normtheory.normalizers import family
-
     parts = []
     for key, title in PANELS:
         items = []

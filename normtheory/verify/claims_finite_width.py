@@ -41,12 +41,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from normtheory.verify.claims_forward import (_log_normal_mean, _measure_variance,
-                                              _mlp_points)
-from normtheory.verify.registry import Claim, derived_seed, register, setting_key
+from normtheory.montecarlo.exact_in_law import BATCH_STATISTICS, probe_chain
+from normtheory.runs.seeds import derived_seed, setting_key
+from normtheory.stats import lognormal_mean_interval, mean_interval
+from normtheory.verify.claims_forward import (
+    log_normal_mean,
+    measure_variance,
+    mlp_points,
+)
+from normtheory.verify.registry import Claim, register
 from normtheory.verify.simulations import trial_mean
-from normtheory.verify.stats import (ComputedTheory, Equivalence, Precision, computed_interval,
-                                     lognormal_mean_interval, mean_interval)
+from normtheory.verify.stats import (
+    ComputedTheory,
+    Equivalence,
+    Precision,
+    computed_interval,
+)
 
 #: the most theory looks (replicates FIRST, 2·FIRST, ...) per setting, counted in the level
 THEORY_LOOKS = 6
@@ -76,8 +86,6 @@ def chain_values(s, n: int, options=residual_variance_options):
     """The first ``n`` replicates of the chain of setting ``s`` at its layer (one stream per
     setting without its layer and ``options``, kept in memory and extended as more are asked
     for); ``options(s)``: the chain's keywords besides the network's size and branch."""
-    from normtheory.montecarlo.exact_in_law import probe_chain
-
     key = _chain_key(s)
     state = _chains.setdefault((options, key), {"values": None, "diverged": []})
     have = 0 if state["values"] is None else state["values"].shape[0]
@@ -93,12 +101,10 @@ def chain_values(s, n: int, options=residual_variance_options):
 
 
 def _first_replicates(s) -> int:
-    from normtheory.montecarlo.exact_in_law import BATCH_STATISTICS
-
     return FIRST_REPLICATES["batch" if s["norm"] in BATCH_STATISTICS else "pair"]
 
 
-def _computed_theory(estimator, precision, options=residual_variance_options):
+def computed_theory(estimator, precision, options=residual_variance_options):
     def theory(s):
         return ComputedTheory(lambda level: computed_interval(lambda n: chain_values(s, n, options), estimator,
                                                               level, precision, _first_replicates(s), THEORY_LOOKS))
@@ -107,7 +113,7 @@ def _computed_theory(estimator, precision, options=residual_variance_options):
 
 _STAT = ("E[activation-variance probe of X_l] at l = depth/2 and l = depth (as F1-F3); the "
          "theory is the mean of the weight-free chain, exact in law at this width and batch")
-_SOURCE = "normtheory.montecarlo.exact_in_law (derived there; an exact computation, not a closed form)"
+CHAIN_SOURCE = "normtheory.montecarlo.exact_in_law (derived there; an exact computation, not a closed form)"
 
 
 def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator, interval):
@@ -115,10 +121,10 @@ def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator,
     return register(Claim(
         id=cid, family="forward", title=title, statement=statement, statistic=_STAT, interval=interval,
         rule=Equivalence(precision), form="finite-width (exact in law, computed)",
-        grid={"quick": quick, "full": full}, theory=_computed_theory(estimator, precision),
-        measure=_measure_variance,
-        estimate=trial_mean("variance") if estimator is mean_interval else _log_normal_mean("variance"),
-        source=_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS, notes=THEORY_NOTES))
+        grid={"quick": quick, "full": full}, theory=computed_theory(estimator, precision),
+        measure=measure_variance,
+        estimate=trial_mean("variance") if estimator is mean_interval else log_normal_mean("variance"),
+        source=CHAIN_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS, notes=THEORY_NOTES))
 
 
 _finite_width_claim(
@@ -127,21 +133,21 @@ _finite_width_claim(
     "GroupNorm (g = 8) or FRN ReLU branch, or with NF-style scaling and a ReLU branch, equals the mean of the weight-free "
     "chain that is exact in law (the branch pre-activation is Gaussian given the layer's "
     "input); the mean-field forms of F1 and F3 are its infinite-width limit.",
-    _mlp_points(("evonorm_s0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
+    mlp_points(("evonorm_s0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
                 remedy="none", trials=128),
-    _mlp_points(("evonorm_s0",), ("relu",), widths=(64, 256), batch=32, depth=50, alphas=(1.0,),
+    mlp_points(("evonorm_s0",), ("relu",), widths=(64, 256), batch=32, depth=50, alphas=(1.0,),
                 remedy="none", trials=256)
-    + _mlp_points(("evonorm_b0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
+    + mlp_points(("evonorm_b0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
                   remedy="none", trials=256)
-    + _mlp_points(("evonorm_b0",), ("relu",), widths=(64, 256), batch=32, depth=50, alphas=(1.0,),
+    + mlp_points(("evonorm_b0",), ("relu",), widths=(64, 256), batch=32, depth=50, alphas=(1.0,),
                   remedy="none", trials=256)  # F1's rows, where the mean field misses by +2.6 to +31 δ
-    + _mlp_points(("groupnorm",), ("relu",), widths=(64,), batch=32, depth=50, alphas=(1.0,),
+    + mlp_points(("groupnorm",), ("relu",), widths=(64,), batch=32, depth=50, alphas=(1.0,),
                   remedy="none", trials=512)  # 1024 networks left layer 50 undecided at +0.36 δ
-    + _mlp_points(("frn",), ("relu",), widths=(64,), batch=32, depth=50, alphas=(1.0,),
+    + mlp_points(("frn",), ("relu",), widths=(64,), batch=32, depth=50, alphas=(1.0,),
                   remedy="none", trials=256)
-    + _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5, 1.0),
+    + mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5, 1.0),
                   remedy="nf", trials=2048)
-    + _mlp_points(("weightnorm",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
+    + mlp_points(("weightnorm",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
                   remedy="nf", trials=1024),
     delta=0.02, estimator=mean_interval,
     interval="mean over independent random networks ± t·s/sqrt(n); the theory: mean over "
@@ -154,15 +160,15 @@ _finite_width_claim(
     "(the branch pre-activation is Gaussian, or Gaussian over an independent χ² norm, given "
     "the layer's input); with WN or none it grows faster than F2's mean-field rate, the "
     "excess shrinking like 1/width.",
-    _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=10, alphas=(0.5,),
+    mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=10, alphas=(0.5,),
                 remedy="none", trials=512),
-    _mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5,),
+    mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5,),
                 remedy="none", trials=2048)
-    + _mlp_points(("plain",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(1.0,),
+    + mlp_points(("plain",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(1.0,),
                   remedy="none", trials=2048)
-    + _mlp_points(("plain", "weightnorm", "sws"), ("relu",), widths=(64,), batch=32, depth=10,
+    + mlp_points(("plain", "weightnorm", "sws"), ("relu",), widths=(64,), batch=32, depth=10,
                   alphas=(1.0,), remedy="none", trials=4096)
-    + _mlp_points(("weightnorm", "sws"), ("relu",), widths=(256,), batch=32, depth=10,
+    + mlp_points(("weightnorm", "sws"), ("relu",), widths=(256,), batch=32, depth=10,
                   alphas=(1.0,), remedy="none", trials=256),
     delta=0.03, estimator=lognormal_mean_interval,
     interval="Cox's log-normal interval for the mean over independent random networks; the "

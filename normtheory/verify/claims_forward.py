@@ -34,11 +34,14 @@ with the branch ``f = N(phi(X) Wᵀ)`` (linear or ReLU ``phi``), simulated by
 
 from __future__ import annotations
 
+import torch
+
+from normtheory import bounds
+from normtheory.stats import lognormal_mean_interval, ratio_interval
 from normtheory.verify import simulations
 from normtheory.verify.registry import Claim, Point, register
 from normtheory.verify.simulations import group_options
-from normtheory.verify.stats import (Equivalence, Precision, SideOfBoundary, lognormal_mean_interval,
-                                     ratio_interval)
+from normtheory.verify.stats import Equivalence, Precision, SideOfBoundary
 
 ACTIVATION_MLP = ("batchnorm", "layernorm", "groupnorm", "frn", "variancenorm", "evonorm_b0",
                   "evonorm_s0")  # instancenorm has no MLP form (one entry per statistic)
@@ -52,7 +55,7 @@ GROUP_SIZE = 8
 
 # --- MLP variance claims (F1-F3) ---------------------------------------------------------
 
-def _mlp_points(norms, branches, *, widths, batch, depth, alphas, remedy, trials, group_size=GROUP_SIZE):
+def mlp_points(norms, branches, *, widths, batch, depth, alphas, remedy, trials, group_size=GROUP_SIZE):
     out = []
     for width in widths:
         for branch in branches:
@@ -68,7 +71,7 @@ def _mlp_points(norms, branches, *, widths, batch, depth, alphas, remedy, trials
     return out
 
 
-def _measure_variance(s, trials, seed):
+def measure_variance(s, trials, seed):
     sim = simulations.mlp(trials=trials, seed=seed, norm=s["norm"], width=s["width"],
                           depth=s["depth"], batch=s["batch"], nonlinearity=s["branch"],
                           residual=True, alpha=s["alpha"], nf_scaling=s["remedy"] == "nf",
@@ -77,8 +80,6 @@ def _measure_variance(s, trials, seed):
 
 
 def _theory_variance(s):
-    from normtheory import bounds
-
     common = dict(nonlinearity=s["branch"], batch=s["batch"], group_size=s.get("group_size"))
     if s["remedy"] == "nf":
         return bounds.resnet_variance_nf(s["norm"], s["layer"], alpha=s["alpha"], **common)
@@ -95,7 +96,7 @@ _T_OVER_NETWORKS = ("mean over independent random networks ± t·s/sqrt(n), n ne
 _MLP_SOURCE = "normtheory.bounds.forward (derived here; paper section 3)"
 
 
-def _log_normal_mean(name):
+def log_normal_mean(name):
     def estimate(m, level, setting=None):
         return lognormal_mean_interval(m.data[name], level)
     return estimate
@@ -106,7 +107,7 @@ def _variance_claim(cid, title, statement, quick, full, *, delta, estimate, inte
         id=cid, family="forward", title=title, statement=statement,
         statistic=_VARIANCE_STAT, interval=interval, rule=Equivalence(Precision(delta)),
         form="infinite-width limit", grid={"quick": quick, "full": full}, theory=_theory_variance,
-        measure=_measure_variance, estimate=estimate, source=_MLP_SOURCE, probe_keys=("layer",),
+        measure=measure_variance, estimate=estimate, source=_MLP_SOURCE, probe_keys=("layer",),
         notes=notes))
 
 
@@ -120,13 +121,13 @@ _variance_claim(
     "no mean subtracted), whose branch output has centred batch variance 1, it is exact at "
     "every width and batch (slope alpha²). The uncentred VN (Daneshmand et al.) is checked at "
     "width 256.",
-    _mlp_points(("batchnorm", "layernorm", "groupnorm", "variancenorm"), ("linear",), widths=(256,),
+    mlp_points(("batchnorm", "layernorm", "groupnorm", "variancenorm"), ("linear",), widths=(256,),
                 batch=32, depth=20, alphas=(1.0,), remedy="none", trials=48, group_size=64)
-    + _mlp_points(("batchnorm", "layernorm", "variancenorm"), ("relu",), widths=(256,), batch=32, depth=20,
+    + mlp_points(("batchnorm", "layernorm", "variancenorm"), ("relu",), widths=(256,), batch=32, depth=20,
                   alphas=(1.0,), remedy="none", trials=48),
-    _mlp_points(ACTIVATION_MLP, ("linear", "relu"), widths=(64, 256), batch=32, depth=50,
+    mlp_points(ACTIVATION_MLP, ("linear", "relu"), widths=(64, 256), batch=32, depth=50,
                 alphas=(1.0,), remedy="none", trials=256)
-    + _mlp_points(("variancenorm_uncentred",), ("linear", "relu"), widths=(256,), batch=32, depth=50,
+    + mlp_points(("variancenorm_uncentred",), ("linear", "relu"), widths=(256,), batch=32, depth=50,
                   alphas=(1.0,), remedy="none", trials=256),
     delta=0.02, estimate=simulations.trial_mean("variance"), interval=_T_OVER_NETWORKS,
     notes="instancenorm is checked in CNNs (F5): in an MLP its statistic has one entry.")
@@ -137,13 +138,13 @@ _variance_claim(
     "(Plain, He init), the branch preserves its input's second moment and Var(X_l) grows "
     "geometrically, at rate 1 + alpha² per block (WN with its corrected ReLU: the "
     "moment map iterated). The closed form is the mean-field (infinite-width) result.",
-    _mlp_points(PARAMETRIC_AND_PLAIN, ("linear",), widths=(256,), batch=32, depth=20,
+    mlp_points(PARAMETRIC_AND_PLAIN, ("linear",), widths=(256,), batch=32, depth=20,
                 alphas=(1.0,), remedy="none", trials=128)
-    + _mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=10, alphas=(1.0,),
+    + mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=10, alphas=(1.0,),
                   remedy="none", trials=128),
-    _mlp_points(PARAMETRIC_AND_PLAIN, ("linear", "relu"), widths=(64, 256), batch=32,
+    mlp_points(PARAMETRIC_AND_PLAIN, ("linear", "relu"), widths=(64, 256), batch=32,
                 depth=50, alphas=(0.5, 1.0), remedy="none", trials=256),
-    delta=0.03, estimate=_log_normal_mean("variance"),
+    delta=0.03, estimate=log_normal_mean("variance"),
     interval="Cox's log-normal interval for the mean over independent random networks (the "
              "variance is a product of per-layer factors)")
 
@@ -152,15 +153,15 @@ _variance_claim(
     "SkipInit (alpha = 0 at init) keeps Var(X_l) = Var(X_0); NF-style blocks "
     "x + alpha·f(x/beta_l), beta_l the closed-form std of x_l, make the growth linear, "
     "Var(X_l) = Var(X_0) + alpha²·l (beta_l from the mean-field closed form).",
-    _mlp_points(("batchnorm", "sws", "plain"), ("relu",), widths=(256,), batch=32, depth=20,
+    mlp_points(("batchnorm", "sws", "plain"), ("relu",), widths=(256,), batch=32, depth=20,
                 alphas=(0.0,), remedy="skipinit", trials=8)
-    + _mlp_points(PARAMETRIC_AND_PLAIN, ("linear",), widths=(256,), batch=32, depth=20,
+    + mlp_points(PARAMETRIC_AND_PLAIN, ("linear",), widths=(256,), batch=32, depth=20,
                   alphas=(0.5, 1.0), remedy="nf", trials=64)
-    + _mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=20,
+    + mlp_points(("sws",), ("relu",), widths=(256,), batch=32, depth=20,
                   alphas=(0.5, 1.0), remedy="nf", trials=64),
-    _mlp_points(ALL_NORMS[:1] + ("layernorm",) + PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,),
+    mlp_points(ALL_NORMS[:1] + ("layernorm",) + PARAMETRIC_AND_PLAIN, ("relu",), widths=(64,),
                 batch=32, depth=50, alphas=(0.0,), remedy="skipinit", trials=64)
-    + _mlp_points(PARAMETRIC_AND_PLAIN + ("batchnorm",), ("linear", "relu"), widths=(64, 256),
+    + mlp_points(PARAMETRIC_AND_PLAIN + ("batchnorm",), ("linear", "relu"), widths=(64, 256),
                   batch=32, depth=50, alphas=(0.2, 0.5, 1.0), remedy="nf", trials=256),
     delta=0.02, estimate=simulations.trial_mean("variance"), interval=_T_OVER_NETWORKS)
 
@@ -181,8 +182,6 @@ def _resnet_points(arch, norms, *, image_size, batch, trials):
 
 
 def _measure_increments(s, trials, seed):
-    import torch
-
     sim = simulations.net(s["arch"], s["norm"], trials=trials, seed=seed, batch=s["batch"],
                           image_size=s["image_size"], widths=(32,), blocks_per_stage=9,
                           dtype=torch.float32, **group_options(s["norm"], s.get("group_size")))
@@ -195,8 +194,6 @@ def _estimate_increments(m, level, setting=None):
 
 
 def _theory_increments(s):
-    from normtheory import bounds
-
     return bounds.growth_rate(s["norm"], alpha=1.0, nonlinearity="relu") ** 4
 
 

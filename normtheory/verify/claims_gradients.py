@@ -45,11 +45,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from normtheory import bounds
+from normtheory.montecarlo.top_layer import top_layer_samples
+from normtheory.stats import mean_interval, ratio_interval
 from normtheory.verify import simulations
 from normtheory.verify.registry import Claim, Measurement, Point, register
-from normtheory.verify.stats import Equivalence, Precision, SideOfBoundary, mean_interval, ratio_interval
+from normtheory.verify.stats import Equivalence, Precision
 
-_T = "mean over independent random networks ± t·s/sqrt(n), n networks"
+_T = simulations.T_INTERVAL
 RATE_PRECISION = Precision(0.01)  # a per-layer rate, 1%
 _SOURCE = ("normtheory.bounds.gradient_growth_per_layer (derived here: projection rank times "
            "E[1/chi2]; Yang et al. 2019 for BN; paper section 5)")
@@ -94,8 +97,6 @@ def _estimate_growth(m, level, setting=None):
 
 
 def _theory_growth(s):
-    from normtheory import bounds
-
     if s["norm"] == "variancenorm":  # no constant rate: the interior sums of the depth profile
         return bounds.variancenorm_interior_growth(batch=s["batch"], depth=s["depth"])
     return bounds.gradient_growth_per_layer(s["norm"], width=s["width"], group_size=s.get("group_size"),
@@ -151,8 +152,6 @@ _growth_claim(
 # --- B1t: the top layer, exactly at finite width ----------------------------------------------
 
 def _measure_top(s, trials, seed):
-    from normtheory.montecarlo.top_layer import top_layer_samples
-
     ratios, grams = top_layer_samples(s["norm"], width=s["width"], batch=s["batch"], depth=s["depth"],
                                       trials=trials, seed=seed, group_size=s.get("group_size"),
                                       draws=s.get("draws", 1))
@@ -182,8 +181,6 @@ def gram_with_spectrum(spectrum: np.ndarray) -> np.ndarray:
 
 
 def _estimate_top(m, level, s):
-    from normtheory import bounds
-
     if "spectrum" in m.data:
         exact = bounds.top_growth_given_gram(gram_with_spectrum(m.data["spectrum"]), norm=s["norm"],
                                              width=s["width"])
@@ -234,35 +231,25 @@ register(Claim(
 
 # --- B2: ordering over group sizes ----------------------------------------------------------
 
-def _measure_growth_gap(s, trials, seed):
-    small = simulations.mlp_at(s, trials=trials, seed=seed, group_size=s["g_small"], backward=True)
-    large = simulations.mlp_at(s, trials=trials, seed=simulations.partner_seed(seed),
-                               group_size=s["g_large"], backward=True)
-    gap = per_layer_ratio(small.grad_sq) - per_layer_ratio(large.grad_sq)
-    return simulations.paired(small, large, gap=gap)
-
-
 def _theory_growth_gap(s):
-    from normtheory import bounds
-
     common = dict(width=s["width"], nonlinearity=s["branch"])
     return (bounds.gradient_growth_per_layer("groupnorm", group_size=s["g_small"], **common)
             - bounds.gradient_growth_per_layer("groupnorm", group_size=s["g_large"], **common))
 
 
-register(Claim(
+register(simulations.ordering_claim(
     id="B2", family="gradients", title="smaller groups, larger early-layer gradients",
     statement="Across group sizes the per-layer gradient growth falls as g grows (IN worst, LN "
               "best); with R2 this is the speed-stability trade-off (bounds.speed_stability, "
               "bounds.recommend_group_size).",
     statistic="E[r(g_small) - r(g_large)], r the per-network mean per-layer gradient ratio; "
               "theory column: the predicted difference (its sign is the prediction)",
-    interval=_T + " (pairs: trial t of each group size)", rule=SideOfBoundary(0.0), form="ordering",
     grid={"quick": simulations.group_pairs([(64, 8, 64)], branch="linear", batch=16, depth=20, trials=12),
           "full": simulations.group_pairs([(64, 8, 16), (64, 16, 64), (256, 8, 32), (256, 32, 256)],
                                branch="linear", batch=16, depth=50, trials=32)},
-    theory=_theory_growth_gap, measure=_measure_growth_gap,
-    estimate=simulations.trial_mean("gap"), source=_SOURCE,
+    theory=_theory_growth_gap,
+    measure=simulations.group_size_gap(lambda sim: per_layer_ratio(sim.grad_sq), name="gap", backward=True),
+    data="gap", source=_SOURCE,
     version="4"))  # 3: the bottom layer (raw input) left out too; 4: independent partner seed
 
 
@@ -298,8 +285,6 @@ def _measure_cnn_gap(s, trials, seed):
 
 
 def _theory_cnn_gap(s):
-    from normtheory import bounds
-
     def growth(norm, g):
         return bounds.gradient_growth_per_layer(norm, width=s["width"], group_size=g,
                                                 spatial=s["image_size"] ** 2, nonlinearity="relu")
@@ -319,7 +304,7 @@ def _cnn_points(pairs, *, image_size, batch, trials):
     return out
 
 
-register(Claim(
+register(simulations.ordering_claim(
     id="B3b", family="gradients", title="ReLU CNN: fewer entries per statistic, larger growth",
     statement="In the ReLU VGG-like CNN the per-layer gradient growth is larger for normalizers "
               "whose statistics have fewer entries n (IN: H·W, GN: g·H·W, LN: C·H·W), the B1 "
@@ -328,13 +313,11 @@ register(Claim(
               "convs 2-5 of the uniform CNN (constant resolution); theory column: the predicted "
               "difference from (n-2)/(n-3) (its sign is the prediction; zero padding is not "
               "modelled)",
-    interval=_T + " (pairs: trial t of each normalizer)", rule=SideOfBoundary(0.0), form="ordering",
-    backend="torch", version="3",  # 2: independent partner seed; 3: the uniform CNN
+    pairs_of="normalizer", backend="torch", version="3",  # 2: independent partner seed; 3: the uniform CNN
     grid={"quick": _cnn_points([(("instancenorm", None), ("layernorm", None))], image_size=4,
                                batch=8, trials=24),
           "full": _cnn_points([(("instancenorm", None), ("groupnorm", 4)),
                                (("groupnorm", 4), ("layernorm", None)),
                                (("frn", None), ("layernorm", None))],
                               image_size=4, batch=8, trials=24)},
-    theory=_theory_cnn_gap, measure=_measure_cnn_gap, estimate=simulations.trial_mean("gap"),
-    source=_SOURCE))
+    theory=_theory_cnn_gap, measure=_measure_cnn_gap, data="gap", source=_SOURCE))

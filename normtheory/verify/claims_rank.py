@@ -26,7 +26,7 @@ i.i.d. N(0, 1) entries (pairwise correlation ``input_corr``).
   products of ``n × n`` Gaussian matrices, ``n = d`` unnormalized and ``n = d − 1`` with
   LN (its centring), a large-depth limit at finite width. What it estimates is that
   large-depth rate, so the fit starts past the transient of LN's per-sample scales (see
-  :func:`collapse_window`): at ``fit_from`` the predicted chance that some sample of the
+  :func:`normtheory.bounds.collapse_window`): at ``fit_from`` the predicted chance that some sample of the
   batch is still dominated by the second singular direction, ``(2B/π) e^{−ρ l/2}``, is
   ``e^{−TRANSIENT_MARGIN}``; the window then spans a predicted decay ``e^{−COLLAPSE_DECAY}``.
   (Fitted over the second half of a net of predicted decay ``e^{−8}``, as in version 2,
@@ -49,13 +49,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from normtheory import bounds
+from normtheory.runs.seeds import derived_seed
 from normtheory.verify import simulations
-from normtheory.verify.registry import Claim, Point, derived_seed, register
-from normtheory.verify.stats import BoundHolds, Equivalence, Precision, SideOfBoundary
+from normtheory.verify.registry import Claim, Point, register
+from normtheory.verify.stats import BoundHolds, Equivalence, Precision
 
 BOUND_RULE = BoundHolds(min_fraction=0.5, floor=1.0)
-COLLAPSE_DECAY = 8.0  # R3 fit window: predicted log-decay of (srank - 1) over it
-TRANSIENT_MARGIN = 4.0  # R3 fit start: log of 1 / (predicted chance of a sample off the top direction)
 
 
 # --- R1, R2: the sqrt(d/g) lower bound ------------------------------------------------------
@@ -78,15 +78,13 @@ def _measure_rank(s, trials, seed):
 
 
 def _theory_bound(s):
-    from normtheory import bounds
-
     return bounds.rank_lower_bound(s["norm"], width=s["width"], group_size=s.get("group_size"),
                                    batch=s["batch"])
 
 
 _RANK_STAT = ("E[stable rank ‖X_l‖_F²/‖X_l‖_2² of the B x d representation] at l = depth/2 "
               "and l = depth")
-_T = "mean over independent random networks ± t·s/sqrt(n), n networks"
+_T = simulations.T_INTERVAL
 _RANK_SOURCE = ("normtheory.bounds.rank_lower_bound: order from Daneshmand et al. 2020 (BN) and "
                 "the paper's section 4 theorem (GN); constant c = 1/2 calibrated")
 
@@ -120,8 +118,6 @@ def _measure_min_ratio(s, trials, seed):
 
 
 def _theory_rank_constant(s):
-    from normtheory import bounds
-
     return bounds.RANK_CONSTANT
 
 
@@ -145,67 +141,32 @@ register(Claim(
 
 # --- R2b, R4b: orderings in the group size ---------------------------------------------------
 
-def _paired(probe, sign):
-    def measure(s, trials, seed):
-        small = simulations.mlp_at(s, trials=trials, seed=seed, group_size=s["g_small"])
-        large = simulations.mlp_at(s, trials=trials, seed=simulations.partner_seed(seed),
-                                   group_size=s["g_large"])
-        diff = sign * (getattr(small, probe)[:, -1] - getattr(large, probe)[:, -1])
-        return simulations.paired(small, large, difference=diff)
-    return measure
-
-
 def _theory_bound_gap(s):
-    from normtheory import bounds
-
     return (bounds.rank_lower_bound("groupnorm", width=s["width"], group_size=s["g_small"])
             - bounds.rank_lower_bound("groupnorm", width=s["width"], group_size=s["g_large"]))
 
 
-_ORDER_RULE = SideOfBoundary(0.0)
 _ORDER_SOURCE = "sign of rank_lower_bound(g_small) - rank_lower_bound(g_large) (paper section 4)"
 
-register(Claim(
+register(simulations.ordering_claim(
     id="R2b", family="rank", title="stable rank falls as the group size grows",
     statement="In deep linear GN MLPs the last-layer stable rank is larger for smaller groups "
               "(the sqrt(d/g) bound orders group sizes the same way).",
     statistic="E[srank(g_small) - srank(g_large)] at the last layer; theory column: the bound's "
               "difference (only its sign is the prediction)",
-    interval=_T + " (pairs: trial t of each group size)", rule=_ORDER_RULE, form="ordering",
     grid={"quick": simulations.group_pairs([(64, 2, 16)], branch="linear", batch=32, depth=30, trials=8),
           "full": simulations.group_pairs([(64, 2, 8), (64, 8, 32), (256, 4, 64)], branch="linear", batch=64,
                                 depth=100, trials=16)},
-    theory=_theory_bound_gap, measure=_paired("stable_rank", +1.0),
-    estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))
+    theory=_theory_bound_gap, measure=simulations.group_size_gap(lambda sim: sim.stable_rank[:, -1]),
+    data="difference", source=_ORDER_SOURCE))
 
 # --- R3: rank collapse rate -----------------------------------------------------------------
-
-def collapse_window(norm: str, width: int, batch: int) -> tuple[int, int]:
-    """``(fit_from, depth)`` of R3's slope fit, from the predicted rate ``ρ`` of
-    :func:`normtheory.bounds.rank_collapse_rate` (nothing read from simulations).
-
-    Past the first layers the representation's rows are ``x_a ∝ a_1 σ_1 v_1 + a_2 σ_2 v_2 +
-    ...`` with ``(a_1, a_2)`` independent standard normals (a row of ``X_0`` on the top
-    two left singular vectors of the weight product) and ``σ_2/σ_1 ≈ e^{−ρ l/2}``. LN scales
-    each row to a fixed norm, so a row's share off ``v_1`` is ``t_a² /(1 + t_a²)`` with
-    ``t_a = (a_2/a_1) σ_2/σ_1``: Cauchy-distributed ratios, and ``srank − 1`` falls at the
-    rate ``ρ`` only once every ``|t_a| ≪ 1``. ``P(|a_1/a_2| < ε) = (2/π) arctan ε ≤ 2ε/π``,
-    so some sample of the ``B`` has ``|t_a| > 1`` with probability about (at most, up to
-    the O(1) factor in ``σ_2/σ_1``) ``(2B/π) e^{−ρ l/2}``; ``fit_from`` is where that is ``e^{−TRANSIENT_MARGIN}``, and the
-    window then spans a predicted decay ``e^{−COLLAPSE_DECAY}``. The unnormalized net has no
-    per-sample scales; the same window keeps one rule for both."""
-    from normtheory import bounds
-
-    rate = bounds.rank_collapse_rate(width, norm)
-    fit_from = int(np.ceil(2.0 * (np.log(2.0 * batch / np.pi) + TRANSIENT_MARGIN) / rate))
-    return fit_from, fit_from + int(np.ceil(COLLAPSE_DECAY / rate))
-
 
 def _collapse_points(norms, widths, *, batch, trials):
     points = []
     for w in widths:
         for norm in norms:
-            fit_from, depth = collapse_window(norm, w, batch)
+            fit_from, depth = bounds.collapse_window(norm, w, batch)
             points.append(Point({"norm": norm, "branch": "linear", "width": w, "batch": batch,
                                  "depth": depth, "fit_from": fit_from}, trials))
     return points
@@ -221,8 +182,6 @@ def _measure_collapse(s, trials, seed):
 
 
 def _theory_collapse(s):
-    from normtheory import bounds
-
     return -bounds.rank_collapse_rate(s["width"], s["norm"])
 
 
@@ -248,20 +207,18 @@ register(Claim(
 
 # --- R4: ReLU correlation map --------------------------------------------------------------
 
-def _similarity_points(norms, widths, *, batch, depth, input_corr, trials):
+def similarity_points(norms, widths, *, batch, depth, input_corr, trials):
     return [Point({"norm": norm, "branch": "relu", "width": w, "batch": batch, "depth": depth,
                    "input_corr": input_corr, "layer": layer}, trials)
             for w in widths for norm in norms for layer in (depth // 2, depth)]
 
 
-def _measure_cosine(s, trials, seed):
+def measure_cosine(s, trials, seed):
     sim = simulations.mlp_at(s, trials=trials, seed=seed)
     return simulations.measurement(sim, cosine=sim.cosine[:, s["layer"]])
 
 
 def _theory_cosine(s):
-    from normtheory import bounds
-
     return float(bounds.relu_correlation_iterate(s["input_corr"], s["layer"])[-1])
 
 
@@ -272,24 +229,23 @@ register(Claim(
               "drifting to 1 as 1 - c_l ~ 9π²/(2 l²) (an infinite-width result).",
     statistic="E[mean pairwise cosine similarity of X_l] at l = depth/2 and l = depth",
     interval=_T, rule=Equivalence(Precision(0.01, relative=False)), form="infinite-width limit",
-    grid={"quick": _similarity_points(("plain", "layernorm"), (512,), batch=16, depth=10,
+    grid={"quick": similarity_points(("plain", "layernorm"), (512,), batch=16, depth=10,
                                       input_corr=0.0, trials=64),
-          "full": _similarity_points(("plain", "layernorm"), (64, 256, 1024), batch=16, depth=30,
+          "full": similarity_points(("plain", "layernorm"), (64, 256, 1024), batch=16, depth=30,
                                      input_corr=0.0, trials=128)},
-    theory=_theory_cosine, measure=_measure_cosine, estimate=simulations.trial_mean("cosine"),
+    theory=_theory_cosine, measure=measure_cosine, estimate=simulations.trial_mean("cosine"),
     source="normtheory.bounds.correlation (derived here; arc-cosine kernel of Cho & Saul 2009)",
     probe_keys=("layer",)))
 
-register(Claim(
+register(simulations.ordering_claim(
     id="R4b", family="rank", title="similarity rises with the group size (ReLU GN)",
     statement="In deep ReLU GN MLPs the mean cosine similarity between samples is lower for "
               "smaller groups: small groups keep samples apart, large groups (toward LN) let "
               "them drift together.",
     statistic="E[cos(g_large) - cos(g_small)] at the last layer; theory column: the rank bound's "
               "difference for (g_small, g_large) (only its sign is the prediction)",
-    interval=_T + " (pairs: trial t of each group size)", rule=_ORDER_RULE, form="ordering",
     grid={"quick": simulations.group_pairs([(64, 2, 64)], branch="relu", batch=16, depth=30, trials=8),
           "full": simulations.group_pairs([(64, 2, 8), (64, 8, 64), (256, 4, 256)], branch="relu", batch=32,
                                 depth=100, trials=16)},
-    theory=_theory_bound_gap, measure=_paired("cosine", -1.0),
-    estimate=simulations.trial_mean("difference"), source=_ORDER_SOURCE))
+    theory=_theory_bound_gap, measure=simulations.group_size_gap(lambda sim: -sim.cosine[:, -1]),
+    data="difference", source=_ORDER_SOURCE))

@@ -26,11 +26,17 @@ by about one δ.
 
 from __future__ import annotations
 
-from normtheory.verify.claims_finite_width import _SOURCE, THEORY_LOOKS, THEORY_NOTES, _computed_theory
-from normtheory.verify.claims_rank import _measure_cosine, _similarity_points
+from normtheory.stats import mean_interval
+from normtheory.verify.claims_finite_width import (
+    CHAIN_SOURCE,
+    THEORY_LOOKS,
+    THEORY_NOTES,
+    computed_theory,
+)
+from normtheory.verify.claims_rank import measure_cosine, similarity_points
 from normtheory.verify.registry import Claim, register
 from normtheory.verify.simulations import trial_mean
-from normtheory.verify.stats import Equivalence, Precision, mean_interval
+from normtheory.verify.stats import Equivalence, Precision
 
 #: R4's precision (absolute, on a similarity)
 PRECISION = Precision(0.01, relative=False)
@@ -54,9 +60,9 @@ register(Claim(
     interval="mean over independent random networks ± t·s/sqrt(n); the theory: mean over independent "
              "chain replicates ± t·s/sqrt(n)",
     rule=Equivalence(PRECISION), form="finite-width (exact in law, computed)",
-    grid={"quick": _similarity_points(("layernorm",), (32,), batch=16, depth=10, input_corr=0.0, trials=2048),
-          "full": _similarity_points(("plain", "layernorm"), (64,), batch=16, depth=30, input_corr=0.0,
+    grid={"quick": similarity_points(("layernorm",), (32,), batch=16, depth=10, input_corr=0.0, trials=2048),
+          "full": similarity_points(("plain", "layernorm"), (64,), batch=16, depth=30, input_corr=0.0,
                                      trials=1024)},
-    theory=_computed_theory(mean_interval, PRECISION, plain_cosine_options), measure=_measure_cosine,
-    estimate=trial_mean("cosine"), source=_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS,
+    theory=computed_theory(mean_interval, PRECISION, plain_cosine_options), measure=measure_cosine,
+    estimate=trial_mean("cosine"), source=CHAIN_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS,
     notes=THEORY_NOTES))

@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from normtheory.verify.runner import DEFAULT_CACHE_DIR
+from normtheory.runs import executors
+from normtheory.verify import registry, report
+from normtheory.verify.cache import DEFAULT_CACHE_DIR
+from normtheory.verify.runner import run_claims
 
 HELP = ("check every claim (F, R, B) against Monte Carlo simulations: each setting agrees, "
         "disagrees, stays undecided or errs at the claim's stated precision δ")
@@ -44,8 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the cache")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    from normtheory import executors
-
     executors.add_arguments(parser)
     parser.add_argument("--list", action="store_true",
                         help="list the claims with their statements, closed-form kind, precision "
@@ -71,17 +72,12 @@ def _check_writable(path: str | None, option: str) -> None:
 
 
 def run(args: argparse.Namespace, *, family: str | None = None) -> int:
-    from normtheory.verify import registry, report
-    from normtheory.verify.runner import run_claims
-
     try:
         registry.load_claims([family] if family else registry.FAMILIES)
         claims = registry.select(args.claims, family=family)
         if args.seed < 0:
             raise ValueError(f"--seed must be >= 0, got {args.seed}")
         if not args.list:
-            from normtheory import executors
-
             executors.check_args(args)
             _check_writable(args.json, "--json")
             _check_writable(args.report, "--report")
@@ -94,8 +90,6 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
                   f"\n  precision: {report.precision_text(c)}\n  statistic: {c.statistic}"
                   f"\n  interval: {c.interval}\n  rule: {c.rule.text}\n")
         return 0
-    from normtheory import executors
-
     try:
         executor = executors.from_args(args)
     except ValueError as exc:

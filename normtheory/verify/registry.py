@@ -41,14 +41,14 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import json
-import zlib
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from normtheory.verify.stats import BoundHolds, Equivalence, Interval, SideOfBoundary
+from normtheory.runs.seeds import setting_key
+from normtheory.stats import Interval
+from normtheory.verify.stats import BoundHolds, Equivalence, SideOfBoundary
 
 MODES = ("quick", "full")
 FORMS = ("exact", "finite-width", "finite-width (exact in law, computed)", "infinite-width limit",
@@ -204,33 +204,6 @@ def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return mode
-
-
-def setting_key(setting: Mapping) -> str:
-    """Canonical text of a setting (sorted JSON), used for caching and seeding."""
-    return json.dumps(dict(setting), sort_keys=True, separators=(",", ":"), default=str)
-
-
-_SEED_RANGE = 2**31 - 2**20
-
-
-def setting_seed(seed: int, claim_id: str, key: str) -> int:
-    """Seed of one setting: distinct settings get independent streams, reproducibly.
-
-    Kept below ``2**31 − 2**20`` so that per-trial seeds ``seed + trial`` stay valid
-    numpy seeds.
-    """
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    mixed = zlib.crc32(f"{claim_id}|{key}".encode()) + 1_000_003 * int(seed)
-    return int(mixed % _SEED_RANGE)
-
-
-def derived_seed(seed: int, label: str) -> int:
-    """A seed for an independent stream derived from ``seed`` and a ``label`` (a look of the
-    adaptive schedule, the second network of a pair): hashed, so that derived streams do
-    not overlap the per-trial seeds ``seed + trial`` of the parent."""
-    return int(zlib.crc32(f"{int(seed)}|{label}".encode()) % _SEED_RANGE)
 
 
 _CLAIMS: dict[str, Claim] = {}

@@ -63,7 +63,11 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from normtheory.verify.runner import LOOKS, ClaimResult, SettingResult
+from tabulate import tabulate
+
+from normtheory.durable import atomic_write_text
+from normtheory.verify.judging import ClaimResult, SettingResult
+from normtheory.verify.schedule import LOOKS
 from normtheory.verify.stats import AGREE, DISAGREE, ERROR, UNDECIDED, combine_verdicts
 
 SCHEMA = "normtheory.verify/2"
@@ -102,8 +106,6 @@ def _row(r: SettingResult) -> list[str]:
 
 def table(results: Sequence[ClaimResult], fmt: str = "simple") -> str:
     """The per-setting table (``fmt`` is a tabulate format: "simple", "github", ...)."""
-    from tabulate import tabulate
-
     rows = [_row(r) for cr in results for r in cr.rows]
     return tabulate(rows, headers=TABLE_HEADERS, tablefmt=fmt, disable_numparse=True)
 
@@ -118,8 +120,6 @@ def counts(cr: ClaimResult) -> dict[str, int]:
 
 def summary(results: Sequence[ClaimResult], fmt: str = "simple") -> str:
     """One line per claim: form, δ, verdict and counts of settings by verdict."""
-    from tabulate import tabulate
-
     rows = [[cr.claim.id, cr.claim.title, cr.claim.form, precision_text(cr.claim), cr.verdict,
              ", ".join(f"{v} {n}" for v, n in sorted(counts(cr).items()))] for cr in results]
     return tabulate(rows, headers=("claim", "title", "closed form", "δ", "verdict", "settings"),
@@ -163,8 +163,6 @@ def to_json(results: Sequence[ClaimResult], *, mode: str, seed: int) -> dict:
 
 
 def write_json(path: str | Path, results: Sequence[ClaimResult], *, mode: str, seed: int) -> None:
-    from normtheory.durable import atomic_write_text
-
     atomic_write_text(path, json.dumps(to_json(results, mode=mode, seed=seed), indent=1) + "\n")
 
 
@@ -193,6 +191,4 @@ def markdown(results: Sequence[ClaimResult], *, mode: str, seed: int) -> str:
 
 
 def write_markdown(path: str | Path, results: Sequence[ClaimResult], *, mode: str, seed: int) -> None:
-    from normtheory.durable import atomic_write_text
-
     atomic_write_text(path, markdown(results, mode=mode, seed=seed))

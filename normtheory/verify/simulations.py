@@ -1,8 +1,8 @@
 """Shared access to the Monte Carlo engines for the claims, and common estimators.
 
 Several settings of a claim often read different layers (or statistics) of one
-simulation; :func:`mlp` and :func:`net` keep the last simulations in memory so that the
-rows of one simulation run it once. Seeds are the runner's setting seeds, computed
+simulation; :func:`mlp` and :func:`net` run the engines through the one memo of
+:mod:`normtheory.runs.memo`, so that the rows of one simulation run it once. Seeds are the runner's setting seeds, computed
 without the claim's ``probe_keys`` (see :class:`~normtheory.verify.registry.Claim`), so
 that such rows share their seed and hence their simulation.
 
@@ -12,40 +12,23 @@ carrying the first layer where any trial diverged.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
-from normtheory.verify.registry import Measurement, derived_seed
-from normtheory.verify.stats import mean_interval
-
-
-def _freeze(options: dict) -> tuple:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
-
-
-@lru_cache(maxsize=16)
-def _mlp(frozen: tuple, trials: int, seed: int):
-    from normtheory.montecarlo import simulate_mlp
-
-    return simulate_mlp(trials=trials, seed=seed, **dict(frozen))
-
-
-@lru_cache(maxsize=16)
-def _net(arch: str, norm: str, frozen: tuple, trials: int, seed: int):
-    from normtheory.montecarlo import simulate_net
-
-    return simulate_net(arch, norm, trials=trials, seed=seed, **dict(frozen))
+from normtheory.runs import memo
+from normtheory.runs.seeds import derived_seed
+from normtheory.stats import mean_interval
+from normtheory.verify.registry import Claim, Measurement, Point
+from normtheory.verify.stats import SideOfBoundary
 
 
 def mlp(*, trials: int, seed: int, **options):
-    """``normtheory.montecarlo.simulate_mlp(trials=, seed=, **options)``, memoized."""
-    return _mlp(_freeze(options), trials, seed)
+    """``normtheory.montecarlo.simulate_mlp(trials=, seed=, **options)``, memoized (:mod:`normtheory.runs.memo`)."""
+    return memo.mlp(trials=trials, seed=seed, **options)
 
 
 def net(arch: str, norm: str, *, trials: int, seed: int, **options):
     """``normtheory.montecarlo.simulate_net(arch, norm, trials=, seed=, **options)``, memoized."""
-    return _net(arch, norm, _freeze(options), trials, seed)
+    return memo.net(arch=arch, norm=norm, trials=trials, seed=seed, **options)
 
 
 def mlp_at(s: dict, *, trials: int, seed: int, norm: str | None = None, group_size=None,
@@ -62,10 +45,30 @@ def mlp_at(s: dict, *, trials: int, seed: int, norm: str | None = None, group_si
 
 def group_pairs(pairs, *, branch: str, batch: int, depth: int, trials: int) -> list:
     """Grid points comparing GN group sizes: ``(width, g_small, g_large)`` triples."""
-    from normtheory.verify.registry import Point
-
     return [Point({"norm": "groupnorm", "branch": branch, "width": w, "batch": batch, "depth": depth,
                    "g_small": gs, "g_large": gl}, trials) for w, gs, gl in pairs]
+
+
+#: the interval of a plain mean over networks, in the words of the claims
+T_INTERVAL = "mean over independent random networks ± t·s/sqrt(n), n networks"
+
+
+def group_size_gap(statistic, *, name: str = "difference", backward: bool = False):
+    """``measure(setting, trials, seed)`` of an ordering over GN group sizes: trial ``t`` of the
+    net with ``g_small`` (the setting seed) and of the net with ``g_large`` (the partner seed)
+    form a pair, and ``data[name]`` is ``statistic(small) − statistic(large)``."""
+    def measure(s, trials, seed):
+        small = mlp_at(s, trials=trials, seed=seed, group_size=s["g_small"], backward=backward)
+        large = mlp_at(s, trials=trials, seed=partner_seed(seed), group_size=s["g_large"], backward=backward)
+        return paired(small, large, **{name: statistic(small) - statistic(large)})
+    return measure
+
+
+def ordering_claim(*, data: str, pairs_of: str = "group size", **fields) -> Claim:
+    """A claim that predicts the sign of a paired difference ``data`` (mean over networks,
+    :data:`T_INTERVAL`, judged by :class:`~normtheory.verify.stats.SideOfBoundary` at 0)."""
+    return Claim(interval=T_INTERVAL + f" (pairs: trial t of each {pairs_of})", rule=SideOfBoundary(0.0),
+                 form="ordering", estimate=trial_mean(data), **fields)
 
 
 def partner_seed(seed: int) -> int:

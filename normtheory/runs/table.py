@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from normtheory.durable import atomic_write
-from normtheory.verify.stats import Interval
+from normtheory.stats import Interval
 
 THEORY = "theory"
 SIMULATION = "simulation"

@@ -29,11 +29,22 @@ one-line :class:`VersionMismatch`), and warms each simulation engine once per pr
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import signal
 import sys
 from collections import deque
 from importlib import metadata
 from typing import Iterator
+
+import numba
+import torch
+from threadpoolctl import threadpool_limits
+
+from normtheory import __version__
+from normtheory.durable import JsonlLog
+from normtheory.montecarlo import simulate_mlp
+from normtheory.montecarlo.api import load_thread_pools
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 #: worker environment: one thread per library; MALLOC_TRIM_THRESHOLD_ unset (dask's default of
@@ -64,7 +75,6 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = None
     if out["normtheory"] is None:
-        from normtheory import __version__
         out["normtheory"] = __version__
     return out
 
@@ -116,14 +126,8 @@ def _prepare_process() -> None:
     for name, value in WORKER_ENV.items():
         if value is not None:
             os.environ.setdefault(name, value)
-    import numba
-
-    from normtheory.montecarlo.api import load_thread_pools
-
     load_thread_pools()
     numba.set_num_threads(1)
-    from threadpoolctl import threadpool_limits
-
     threadpool_limits(1)
     _PREPARED = True
 
@@ -133,14 +137,10 @@ def warm(engine: str) -> None:
     once per process, so that loading the compiled kernels is not charged to a task."""
     if engine in _WARMED:
         return
-    from normtheory.montecarlo import simulate_mlp
-
     if engine == "numba":
         for e in ("explicit", "gram"):
             simulate_mlp("batchnorm", width=8, depth=2, batch=4, trials=2, seed=0, engine=e)
     elif engine == "torch":
-        import torch
-
         torch.set_num_threads(1)
         simulate_mlp("batchnorm", width=8, depth=2, batch=4, trials=2, seed=0, engine="torch")
     _WARMED.add(engine)
@@ -149,8 +149,6 @@ def warm(engine: str) -> None:
 def _log_task(func: str, args: tuple) -> None:
     path = os.environ.get(TASK_LOG_ENV)
     if path:
-        from normtheory.durable import JsonlLog
-
         JsonlLog(path).append({"func": func, "args": list(args)})
 
 
@@ -170,8 +168,6 @@ def _kill_hook() -> None:
         os.close(os.open(os.path.join(folder, "killed"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         return
-    import signal
-
     os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -232,9 +228,7 @@ class DaskExecutor:
         if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
             raise ExecutorError(f"--jobs must be a whole number >= 1, got {jobs!r}")
         distributed = _import_distributed()
-        import logging
-
-        import dask
+        import dask  # lazy: dask is needed only with --jobs or --scheduler
 
         with dask.config.set({"distributed.nanny.pre-spawn-environ": dict(WORKER_ENV),
                               "distributed.worker.daemon": True}):
