@@ -10,6 +10,7 @@ options, an unwritable ``--out``, or a figure that failed on its input (a damage
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Sequence
 
@@ -141,3 +142,10 @@ def main(argv: Sequence[str] | None = None, *, name: str | None = None,
                                      description=FIGURES[name] if name else HELP, epilog=EPILOG)
     add_arguments(parser, name=name)
     return run(parser.parse_args(argv), names=[name] if name else None)
+
+
+def script(module_name: str, figure: str) -> None:
+    """The body of ``figures/<figure>.py``: when run as a program, :func:`main` for that one figure
+    (same options and exit status as ``normtheory figures``)."""
+    if module_name == "__main__":
+        sys.exit(main(name=figure, prog=f"figures/{figure}.py"))

@@ -34,11 +34,7 @@ whose spread grows with depth. The grids start at ``n = 8`` (``E[1/χ²_k]²`` f
   theory column: the predicted difference; agree when the interval lies above 0 (IN
   worst, LN best), disagree when below. The table over group sizes and the recommended group size are
   :func:`normtheory.bounds.speed_stability` / ``recommend_group_size`` (figure 5).
-- B3 (ReLU MLPs): BN at large batch against ``π/(π−1)·(n−2)/(n−3)`` (Yang et al. 2019's
-  rate, derived here; an infinite-width, large-batch limit); δ = 1%.
-- B3b (ReLU CNN): the ordering. Per-layer growth over convs 2-5 of the uniform CNN (six
-  convs, constant resolution) for a smaller against a larger ``n`` (IN, n = H·W, against
-  GN and LN), paired difference; agree when the interval lies above 0, disagree when below.
+- B3 (ReLU MLPs) and B3b (ReLU CNN): :mod:`normtheory.verify.claims_gradients_relu`.
 """
 
 from __future__ import annotations
@@ -54,7 +50,7 @@ from normtheory.verify.stats import Equivalence, Precision
 
 _T = simulations.T_INTERVAL
 RATE_PRECISION = Precision(0.01)  # a per-layer rate, 1%
-_SOURCE = ("normtheory.bounds.gradient_growth_per_layer (derived here: projection rank times "
+GROWTH_SOURCE = ("normtheory.bounds.gradient_growth_per_layer (derived here: projection rank times "
            "E[1/chi2]; Yang et al. 2019 for BN; paper section 5)")
 
 
@@ -70,7 +66,7 @@ def per_layer_ratio(grad_sq: np.ndarray, layers=None) -> np.ndarray:
     return ratios.mean(axis=1)
 
 
-def _points(cases, *, branch, depth, trials):
+def growth_points(cases, *, branch, depth, trials):
     out = []
     for norm, width, batch, g in cases:
         s = {"norm": norm, "branch": branch, "width": width, "batch": batch, "depth": depth}
@@ -108,30 +104,30 @@ _GROWTH_STAT = ("E‖dX_(l-1)‖² / E‖dX_l‖² over the interior layers (all
 _DELTA = "delta method for E[a]/E[b] over independent random networks (a, b: the network's interior sums)"
 
 
-def _growth_claim(**fields) -> Claim:
+def growth_claim(**fields) -> Claim:
     """A per-layer gradient-growth claim (B1, B1b, B3): the interior ratio of expectations
     against bounds.gradient_growth_per_layer at 1% precision."""
     return register(Claim(family="gradients", statistic=_GROWTH_STAT, interval=_DELTA,
                           rule=Equivalence(RATE_PRECISION), theory=_theory_growth, measure=_measure_growth,
-                          estimate=_estimate_growth, source=_SOURCE, **fields))
+                          estimate=_estimate_growth, source=GROWTH_SOURCE, **fields))
 
 
-_growth_claim(
+growth_claim(
     id="B1", title="gradient growth per layer in linear nets, per-sample statistics",
     statement="In a deep linear MLP whose normalizer computes each per-sample statistic from n "
               "entries (LN: n = d, GN: n = g) the expected squared gradient norm grows, going "
               "backward, by a constant factor per interior layer, exact at every width "
               "(bounds.gradient_growth_per_layer).",
     form="exact",
-    grid={"quick": _points([("layernorm", 32, 16, None), ("groupnorm", 64, 16, 32),
+    grid={"quick": growth_points([("layernorm", 32, 16, None), ("groupnorm", 64, 16, 32),
                             ("groupnorm", 64, 16, 16)], branch="linear", depth=10, trials=512),
-          "full": _points([("groupnorm", w, 16, g) for w in (64, 256) for g in (8, 16, 32)]
+          "full": growth_points([("groupnorm", w, 16, g) for w in (64, 256) for g in (8, 16, 32)]
                           + [("layernorm", w, 16, None) for w in (16, 32, 128)],
                           branch="linear", depth=12, trials=2048)},
     version="5",  # 4: per-sample statistics only (batch statistics are B1b); 5: interior sums
     notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN.")
 
-_growth_claim(
+growth_claim(
     id="B1b", title="gradient growth per layer in linear nets, batch statistics",
     statement="In a deep linear MLP with batch statistics (n = B) the per-layer growth of the squared "
               "gradient norm approaches (n-2)/(n-3) with BN and (n-1)/(n-2) with the uncentred VN; with "
@@ -140,10 +136,10 @@ _growth_claim(
               "derived depth profile (bounds.variancenorm_interior_growth). These are infinite-width "
               "limits: at finite width the batch's samples are coupled through their Gram matrix.",
     form="infinite-width limit",
-    grid={"quick": _points([("batchnorm", 1024, 16, None), ("variancenorm", 1024, 16, None),
+    grid={"quick": growth_points([("batchnorm", 1024, 16, None), ("variancenorm", 1024, 16, None),
                             ("variancenorm_uncentred", 1024, 16, None)],
                            branch="linear", depth=10, trials=32),
-          "full": _points([("batchnorm", w, b, None) for w in (64, 512) for b in (8, 16, 32)]
+          "full": growth_points([("batchnorm", w, b, None) for w in (64, 512) for b in (8, 16, 32)]
                           + [("variancenorm", w, b, None) for w in (64, 512) for b in (8, 16)]
                           + [("variancenorm_uncentred", 512, b, None) for b in (8, 16)],
                           branch="linear", depth=12, trials=256)})
@@ -200,9 +196,9 @@ def _with_draws(points, draws):
 #: widths 256-512 (decided with one draw, where a draw costs a d x d layer); 256 for LN at
 #: d = 8, whose ratio has the heavy 1/χ² tail of a statistic over 8 entries (spread 0.81 at one
 #: draw): fixed before the run, so that the interval can narrow below δ at 400-1600 networks
-_TOP_GRID = {"quick": _points([("batchnorm", 256, 32, None), ("layernorm", 128, 32, None)],
+_TOP_GRID = {"quick": growth_points([("batchnorm", 256, 32, None), ("layernorm", 128, 32, None)],
                               branch="linear", depth=4, trials=128),
-             "full": _with_draws(_points([("batchnorm", 64, 8, None), ("batchnorm", 512, 16, None),
+             "full": _with_draws(growth_points([("batchnorm", 64, 8, None), ("batchnorm", 512, 16, None),
                                           ("batchnorm", 256, 64, None), ("variancenorm_uncentred", 64, 8, None),
                                           ("layernorm", 8, 64, None), ("groupnorm", 64, 16, 8)],
                                          branch="linear", depth=50, trials=400),
@@ -249,75 +245,5 @@ register(simulations.ordering_claim(
                                branch="linear", batch=16, depth=50, trials=32)},
     theory=_theory_growth_gap,
     measure=simulations.group_size_gap(lambda sim: per_layer_ratio(sim.grad_sq), name="gap", backward=True),
-    data="gap", source=_SOURCE,
+    data="gap", source=GROWTH_SOURCE,
     version="4"))  # 3: the bottom layer (raw input) left out too; 4: independent partner seed
-
-
-# --- B3: ReLU nets ---------------------------------------------------------------------------
-
-CNN_DEPTH = 6                 # convs of the uniform CNN simulated for B3b
-CNN_STAGE_RATIOS = [1, 2, 3]  # ratios conv2/conv3, conv3/conv4, conv4/conv5
-
-_growth_claim(
-    id="B3", title="ReLU nets: the BatchNorm rate π/(π-1)·(n-2)/(n-3)",
-    statement="In deep ReLU MLPs with BatchNorm the per-layer gradient growth is "
-              "π/(π-1)·(n-2)/(n-3) at large batch (Yang et al. 2019; derived here from the ReLU "
-              "correlation map; an infinite-width, large-batch limit).",
-    form="infinite-width limit",
-    grid={"quick": _points([("batchnorm", 256, 64, None)], branch="relu", depth=12, trials=16),
-          "full": _points([("batchnorm", 256, 64, None), ("batchnorm", 512, 128, None)],
-                          branch="relu", depth=12, trials=64)},
-    version="4")  # 3: the bottom layer (raw input) left out too; 4: interior sums
-
-
-def _cnn_sim(s, norm, g, trials, seed):
-    return simulations.net(s["arch"], norm, trials=trials, seed=seed, batch=s["batch"],
-                           image_size=s["image_size"], depth=CNN_DEPTH, width=s["width"],
-                           **simulations.group_options(norm, g))
-
-
-def _measure_cnn_gap(s, trials, seed):
-    small = _cnn_sim(s, s["norm_small"], s.get("g_small"), trials, seed)
-    large = _cnn_sim(s, s["norm_large"], s.get("g_large"), trials, simulations.partner_seed(seed))
-    gap = (per_layer_ratio(small.grad_input_sq[:, :5], CNN_STAGE_RATIOS)
-           - per_layer_ratio(large.grad_input_sq[:, :5], CNN_STAGE_RATIOS))
-    return simulations.paired(small, large, gap=gap)
-
-
-def _theory_cnn_gap(s):
-    def growth(norm, g):
-        return bounds.gradient_growth_per_layer(norm, width=s["width"], group_size=g,
-                                                spatial=s["image_size"] ** 2, nonlinearity="relu")
-    return growth(s["norm_small"], s.get("g_small")) - growth(s["norm_large"], s.get("g_large"))
-
-
-def _cnn_points(pairs, *, image_size, batch, trials):
-    out = []
-    for (ns, gs), (nl, gl) in pairs:
-        s = {"arch": "uniform", "width": 64, "norm_small": ns, "norm_large": nl, "batch": batch,
-             "image_size": image_size}
-        if gs is not None:
-            s["g_small"] = gs
-        if gl is not None:
-            s["g_large"] = gl
-        out.append(Point(s, trials))
-    return out
-
-
-register(simulations.ordering_claim(
-    id="B3b", family="gradients", title="ReLU CNN: fewer entries per statistic, larger growth",
-    statement="In the ReLU VGG-like CNN the per-layer gradient growth is larger for normalizers "
-              "whose statistics have fewer entries n (IN: H·W, GN: g·H·W, LN: C·H·W), the B1 "
-              "ordering.",
-    statistic="E[r(small n) - r(large n)], r the per-network mean of the per-layer ratios over "
-              "convs 2-5 of the uniform CNN (constant resolution); theory column: the predicted "
-              "difference from (n-2)/(n-3) (its sign is the prediction; zero padding is not "
-              "modelled)",
-    pairs_of="normalizer", backend="torch", version="3",  # 2: independent partner seed; 3: the uniform CNN
-    grid={"quick": _cnn_points([(("instancenorm", None), ("layernorm", None))], image_size=4,
-                               batch=8, trials=24),
-          "full": _cnn_points([(("instancenorm", None), ("groupnorm", 4)),
-                               (("groupnorm", 4), ("layernorm", None)),
-                               (("frn", None), ("layernorm", None))],
-                              image_size=4, batch=8, trials=24)},
-    theory=_theory_cnn_gap, measure=_measure_cnn_gap, data="gap", source=_SOURCE))

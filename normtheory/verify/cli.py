@@ -120,3 +120,10 @@ def main(argv: Sequence[str] | None = None, *, family: str | None = None,
     parser = argparse.ArgumentParser(prog=prog or "normtheory verify", description=HELP, epilog=EPILOG)
     add_arguments(parser)
     return run(parser.parse_args(argv), family=family)
+
+
+def script(module_name: str, family: str, prog: str) -> None:
+    """The body of the script ``prog`` (``verify/<name>.py``): when run as a program, :func:`main`
+    for one claim ``family`` (same options and exit status as ``normtheory verify``)."""
+    if module_name == "__main__":
+        sys.exit(main(family=family, prog=prog))
