@@ -28,6 +28,7 @@ import json
 import os
 import tempfile
 import warnings
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -203,7 +204,7 @@ def atomic_write_json(path: str | Path, obj, *, indent: int | None = 2) -> Path:
 
 def atomic_save_torch(path: str | Path, obj) -> Path:
     """``torch.save(obj)`` to ``path`` atomically (an ordinary torch file; see :func:`load_torch`)."""
-    import torch
+    import torch  # lazy: the foundation floor imports without torch (only checkpoints need it)
 
     with atomic_write(path, "wb") as fh:
         torch.save(obj, fh)
@@ -225,9 +226,8 @@ def load_torch(path: str | Path, *, hint: str = "", **load_kwargs):
     """``torch.load(path)`` after checking every CRC-32 of the zip archive that ``torch.save``
     writes (``torch.load`` itself reads altered tensor bytes without complaint); a damaged or
     foreign file is :class:`CorruptFile`."""
-    import zipfile
 
-    import torch
+    import torch  # lazy: the foundation floor imports without torch (only checkpoints need it)
 
     path = Path(path)
     suffix = f"; {hint}" if hint else ""

@@ -29,6 +29,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
+from matplotlib.legend_handler import HandlerTuple  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
 from normtheory.durable import atomic_write  # noqa: E402
 from normtheory.runs.table import select, xy  # noqa: E402
@@ -225,9 +229,6 @@ def legend(ax, *, kinds: bool = False, target=None, theory: str = "closed form",
     With ``kinds``, two entries first explain the kinds: a grey line for the closed form
     and a grey point with a band for the simulation.
     """
-    from matplotlib.legend_handler import HandlerTuple
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
 
     handles, labels = ax.get_legend_handles_labels()
     if kinds:
@@ -257,7 +258,6 @@ def series_on(ax, kind: str) -> list[str]:
 
 def group_axis(ax) -> None:
     """A base-2 log axis for group sizes, labelled with plain integers (2, 4, 8, ...)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_xscale("log", base=2)
     ax.xaxis.set_major_locator(LogLocator(base=2, subs=(1.0,), numticks=20))

@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from normtheory.figures import style
 from normtheory.runs.table import LOG, select, unique, xy
@@ -197,7 +198,6 @@ def _linestyle(batch: int, batches: list[int]) -> str:
 
 
 def _legend(fig, rows, batches) -> None:
-    from matplotlib.lines import Line2D
 
     norms = unique(rows, "norm")
     handles = [Line2D([], [], color=style.norm_color(n), label=style.norm_label(n))

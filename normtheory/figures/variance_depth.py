@@ -16,6 +16,8 @@ the MLP panels: in an MLP it normalizes single entries and outputs 0.
 
 from __future__ import annotations
 
+from matplotlib.lines import Line2D
+
 from normtheory import bounds
 from normtheory.figures import simulated, style
 from normtheory.figures.runner import check_size
@@ -153,7 +155,6 @@ def plot(rows: list[dict]):
 
 
 def _norm_handles(norms: list[str]) -> list:
-    from matplotlib.lines import Line2D
 
     return [Line2D([], [], color=style.norm_color(n), marker=style.norm_marker(n), markersize=3,
                    markeredgecolor="white", markeredgewidth=0.4, label=style.norm_label(n))

@@ -195,7 +195,7 @@ def _worker_report() -> dict:
 
 def _import_distributed():
     try:
-        import distributed
+        import distributed  # lazy: needed only with --jobs or --scheduler
     except ImportError:
         raise ExecutorError("--jobs and --scheduler need dask.distributed: pip install 'dask[distributed]'") \
             from None
