@@ -162,7 +162,7 @@ def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
     ``top_growth_given_gram(s·G) = top_growth_given_gram(G) / s`` to the quadrature's
     relative accuracy (``1e-10``) for any ``s`` at which ``s·G`` is finite and normal
     (tested over ``1e-250..1e250``)."""
-    from scipy.integrate import quad_vec
+    from scipy.integrate import quad_vec  # lazy: scipy.integrate doubles the time of `import normtheory.bounds`
 
     norm = _check_norm(norm)
     d = positive_int(width, "width")
