@@ -12,6 +12,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from normtheory._args import positive_int
+from normtheory.montecarlo.memory import check_memory, memory_limit, net_peak_bytes
+
 NET_PROBES = ("variance", "cosine", "stable_rank", "grad_input_sq", "grad_weight_sq")
 
 
@@ -47,7 +50,7 @@ class NetSimulation:
 
 
 def resolve_device(device: str = "auto"):
-    import torch
+    import torch  # lazy: torch, which `import normtheory.montecarlo` does not load
 
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -64,8 +67,7 @@ def _frozen(options: dict) -> tuple:
 def _net_estimate(arch, norm, in_channels, frozen_options, batch, image_size, dtype) -> int:
     """:func:`normtheory.montecarlo.memory.net_peak_bytes` of a network, once per distinct
     network and input size (its meta-device pass builds the whole network: 0.3 s for ResNet-56)."""
-    from normtheory.montecarlo.memory import net_peak_bytes
-    from normtheory.nets import build
+    from normtheory.nets import build  # lazy: imports torch
 
     options = dict(frozen_options)
     return net_peak_bytes(lambda: build(arch, norm, in_channels=in_channels, **options), batch,
@@ -80,12 +82,10 @@ def simulate_net(arch: str, norm: str, *, trials: int, batch: int, seed: int = 0
     Refused (``ValueError``) before any trial when the rough peak memory of one trial
     (:func:`normtheory.montecarlo.memory.net_peak_bytes`) exceeds ``max_memory`` bytes
     (default: ``$NORMTHEORY_MAX_MEMORY``, else the memory available on the device)."""
-    import torch
+    import torch  # lazy: torch, which `import normtheory.montecarlo` does not load
 
-    from normtheory.montecarlo.memory import check_memory, memory_limit
-    from normtheory.nets import build
-    from normtheory.normalizers._checks import positive_int
-    from normtheory.probes import probe
+    from normtheory.nets import build  # lazy: imports torch
+    from normtheory.probes import probe  # lazy: imports torch
 
     trials = positive_int(trials, "trials")
     batch = positive_int(batch, "batch")
