@@ -124,7 +124,7 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     first = np.where(div >= 0, div, bdiv)  # a trial diverges forward or backward, not both
     diverged = [(t, int(first[t])) for t in range(trials) if first[t] >= 0]
     backward_diverged = [(t, int(bdiv[t])) for t in range(trials) if bdiv[t] >= 0]
-    sim = MLPSimulation(var, cos, srank, grad, diverged, settings, srank_excess=excess,
+    sim = MLPSimulation(var, cos, srank, grad, diverged=diverged, settings=settings, srank_excess=excess,
                         backward_diverged=backward_diverged)
     sim.check_trials()
     return sim
