@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from normtheory import bounds, names
-from normtheory.bounds import _validate
+from normtheory.bounds import validate
 
 
 def test_bounds_import_does_not_pull_torch():
@@ -45,12 +45,13 @@ def test_bounds_and_normalizers_read_the_names_module():
                  "BATCH_NAMES", "VARIANT_BATCH_NAMES", "EXTRA_NAMES", "EXTRA_BATCH_NAMES"):
         assert getattr(normalizers, attr) is getattr(names, attr)
     for attr in ("NAMES", "ACTIVATION_NAMES", "PARAMETRIC_NAMES", "GROUPED_NAMES", "VARIANT_NAMES"):
-        assert getattr(_validate, attr) is getattr(names, attr)
+        assert getattr(validate, attr) is getattr(names, attr)
     assert normalizers.check_name is names.check_name and normalizers.family is names.family
-    from normtheory.normalizers import factory
-
-    assert tuple(factory._ACTIVATION) == names.ACTIVATION_NAMES + names.VARIANT_NAMES
-    assert tuple(factory._EXTRA_ACTIVATION) == names.EXTRA_NAMES
+    for name in names.ACTIVATION_NAMES + names.VARIANT_NAMES + names.EXTRA_NAMES:  # a module for each
+        module = normalizers.make(name, 8, **names.group_options(name, 4))
+        assert not isinstance(module, normalizers.Passthrough) and module.family == "activation"
+    for name in names.PARAMETRIC_NAMES + ("plain",):
+        assert isinstance(normalizers.make(name, 8), normalizers.Passthrough)
 
 
 def test_families_and_spellings():
@@ -60,10 +61,10 @@ def test_families_and_spellings():
         assert names.family(name) == "parametric"
     assert names.family("plain") == "none"
     for name in names.KNOWN_NAMES:
-        assert _validate.family(name) == names.family(name)
+        assert validate.family(name) == names.family(name)
     for spelled in ("EvoNorm-B0", " LayerNorm ", "variancenorm_centred", "VarianceNorm-Centered",
                     "variancenorm_uncentered"):
-        assert _validate.check_name(spelled) == names.check_name(spelled)
+        assert validate.check_name(spelled) == names.check_name(spelled)
     assert names.any_name("Mean-Centering") == "meancentering"
     assert names.group_options("groupnorm", 4) == {"group_size": 4} == names.group_options("evonorm_s0", 4)
     assert names.group_options("layernorm", 4) == {} and not names.takes_group("batchnorm")
@@ -73,11 +74,11 @@ def test_the_two_messages():
     """The closed forms name the parameter ``norm`` and know nothing of the extra names; the
     normalizers say where an extra name is built."""
     with pytest.raises(ValueError, match="unknown normalizer norm='layernom'. Did you mean 'layernorm'"):
-        _validate.check_name("layernom")
+        validate.check_name("layernom")
     with pytest.raises(ValueError, match="unknown normalizer 'layernom'. Did you mean 'layernorm'"):
         names.check_name("layernom")
     with pytest.raises(ValueError, match="unknown normalizer norm='meancentering'"):
-        _validate.family("meancentering")
+        validate.family("meancentering")
     with pytest.raises(ValueError, match="is one of normalizers.EXTRA_NAMES"):
         names.check_name("mean_centering")
     with pytest.raises(ValueError, match="Did you mean 'meancentering'"):

@@ -44,7 +44,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import (branch_kind, check_name, depth_array, family, nonneg, positive,
+from normtheory.bounds.validate import (branch_kind, check_name, depth_array, family, nonneg, positive,
                                         positive_int)
 from normtheory.bounds.moments import branch_mean, branch_moments
 from normtheory.names import EVONORM_NAMES

@@ -106,7 +106,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import (branch_kind, check_name, depth_array, family, positive_int,
+from normtheory.bounds.validate import (branch_kind, check_name, depth_array, family, positive_int,
                                         resolve_group_size)
 from normtheory.bounds.chi2 import (  # noqa: F401  (re-exported: the public names of this module)
     gradient_growth_from_n,

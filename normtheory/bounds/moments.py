@@ -42,7 +42,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import check_name, family, positive_int
+from normtheory.bounds.validate import check_name, family, positive_int
 from normtheory.bounds.correlation import relu_correlation_map
 from normtheory.bounds.groups import group_cosine
 from normtheory.names import EVONORM_NAMES, GROUPED_NAMES

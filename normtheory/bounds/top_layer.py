@@ -61,7 +61,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import check_name, positive_int
+from normtheory.bounds.validate import check_name, positive_int
 from normtheory.bounds.chi2 import gaussian_laplace_exprs, gradient_growth_from_n, growth_from_n_expr
 
 BATCH_NORMS = {"batchnorm": 2, "variancenorm_uncentred": 1}  # rank P = B − c
