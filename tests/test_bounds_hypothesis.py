@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from normtheory import bounds
-from normtheory.bounds._validate import NAMES, VARIANT_NAMES
+from normtheory.names import NAMES, VARIANT_NAMES
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

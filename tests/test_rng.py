@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from normtheory.kernels.rng import _MASK32, _from_bits, _signed32, next_u64, standard_normal
+from normtheory.kernels.rng import MASK32, from_bits, signed32, next_u64, standard_normal
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers():
@@ -46,14 +46,14 @@ def test_streams_of_neighbouring_seeds_are_uncorrelated():
 
 def _reference_fill(out, s):
     """One normal per 32-bit half of each xoshiro256** output, through the module's own
-    ``next_u64`` and ``_from_bits``: the stream ``fill_from_state`` must reproduce."""
+    ``next_u64`` and ``from_bits``: the stream ``fill_from_state`` must reproduce."""
     i = 0
     while i < out.size:
         bits = next_u64(s)
-        out[i] = _from_bits(s, _signed32(bits & _MASK32))
+        out[i] = from_bits(s, signed32(bits & MASK32))
         i += 1
         if i < out.size:
-            out[i] = _from_bits(s, _signed32(bits >> np.uint64(32)))
+            out[i] = from_bits(s, signed32(bits >> np.uint64(32)))
             i += 1
 
 

@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import depth_array
+from normtheory.bounds.validate import depth_array
 
 
 @lru_cache(maxsize=None)

@@ -44,8 +44,10 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import branch_kind, check_name, depth_array, family, nonneg, positive
+from normtheory.bounds.validate import (branch_kind, check_name, depth_array, family, nonneg, positive,
+                                        positive_int)
 from normtheory.bounds.moments import branch_mean, branch_moments
+from normtheory.names import EVONORM_NAMES
 
 
 @lru_cache(maxsize=None)
@@ -141,7 +143,7 @@ def _moments_at(norm, nonlinearity, depths, alpha, var0, input_corr, nf, group_s
     layer = 0
     while layer < top:
         dv, dd, dm = step(v, s, m)
-        if layer >= ODE_MIN_DEPTH and d > 0 and v > 0 and not norm.startswith("evonorm"):
+        if layer >= ODE_MIN_DEPTH and d > 0 and v > 0 and norm not in EVONORM_NAMES:
             rel = max(abs(math.log1p(dv / v)), abs(math.log1p(dd / d)), abs(dm) / max(abs(m), 1e-300) if dm else 0.0)
             if rel <= ODE_MAX_STEP:
                 _depth_ode(step, layer, (v, d, m), depths, wanted, vs, ds)
@@ -157,7 +159,7 @@ def _moments_at(norm, nonlinearity, depths, alpha, var0, input_corr, nf, group_s
 
 def _depth_ode(step, layer, state, depths, wanted, vs, ds):
     """The depth ODE of :func:`_moments_at` from ``layer`` on, filling ``vs, ds`` beyond it."""
-    from scipy.integrate import solve_ivp
+    from scipy.integrate import solve_ivp  # lazy: scipy.integrate doubles the time of `import normtheory.bounds`
 
     def field(y):
         # a trial stage may step past the overflow event: there the state is taken at a
@@ -204,7 +206,7 @@ def _closed_form(norm, nonlinearity, alpha, var0, input_corr, nf):
         return sp.lambdify(l, _substitute(expr, alpha=alpha, m=1, var0=var0 * (1 - input_corr)), "numpy")
     if input_corr != 0:
         return None
-    if family(norm) == "activation" and not norm.startswith("evonorm") and (nonlinearity == "linear" or nf and norm == "batchnorm"):
+    if family(norm) == "activation" and norm not in EVONORM_NAMES and (nonlinearity == "linear" or nf and norm == "batchnorm"):
         l, expr = linear_growth_expr()
         return sp.lambdify(l, _substitute(expr, alpha=alpha, m=1, var0=var0), "numpy")
     if family(norm) != "activation" and nf and nonlinearity == "linear":
@@ -239,8 +241,6 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, gro
         raise ValueError(f"input_corr must lie in [0, 1), got {input_corr}")
     factor = 1.0
     if batch is not None:
-        from normtheory.bounds._validate import positive_int
-
         b = positive_int(batch, "batch")
         if b < 2:
             raise ValueError("batch must be at least 2 for a variance over the batch")

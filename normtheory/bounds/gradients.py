@@ -106,7 +106,8 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import branch_kind, check_name, family, positive_int, resolve_group_size
+from normtheory.bounds.validate import (branch_kind, check_name, depth_array, family, positive_int,
+                                        resolve_group_size)
 from normtheory.bounds.chi2 import (  # noqa: F401  (re-exported: the public names of this module)
     gradient_growth_from_n,
     growth_from_n_expr,
@@ -115,6 +116,9 @@ from normtheory.bounds.chi2 import (  # noqa: F401  (re-exported: the public nam
     projection_rank,
     stat_dof,
 )
+from normtheory.bounds.correlation import relu_correlation_map_expr
+from normtheory.bounds.top_layer import top_growth_isotropic, top_growth_per_sample
+from normtheory.names import BATCH_NAMES, EVONORM_NAMES, GROUPED_NAMES, NAMES, VARIANT_BATCH_NAMES, VARIANT_NAMES
 
 CENTRED = ("batchnorm", "layernorm", "instancenorm", "groupnorm")
 VARIANCE_ONLY = ("variancenorm_uncentred", "frn")
@@ -256,14 +260,14 @@ def stat_count(norm: str, *, width: int, group_size=None, batch=None, spatial: i
     spatial = positive_int(spatial, "spatial")
     if family(norm) != "activation":
         raise ValueError(f"{norm} computes no activation statistics")
-    if norm in ("groupnorm", "evonorm_s0"):
+    if norm in GROUPED_NAMES:
         if group_size is None:
             raise ValueError(f"group_size is required for {norm}")
         g = resolve_group_size(width, group_size=group_size)
         return g * spatial
     if group_size is not None:
-        raise ValueError(f"group_size applies to groupnorm and evonorm_s0, not to {norm}")
-    if norm in ("batchnorm", "variancenorm", "variancenorm_uncentred", "evonorm_b0"):
+        raise ValueError(f"group_size applies to {' and '.join(GROUPED_NAMES)}, not to {norm}")
+    if norm in BATCH_NAMES + VARIANT_BATCH_NAMES:
         if batch is None:
             raise ValueError(f"batch is required for {norm} (its statistics run over the batch)")
         return positive_int(batch, "batch") * spatial
@@ -273,8 +277,6 @@ def stat_count(norm: str, *, width: int, group_size=None, batch=None, spatial: i
 @lru_cache(maxsize=None)
 def batchnorm_relu_growth_expr():
     """``π/(π−1)``: large-batch BN ReLU rate, ``1/(1 − ρ*)`` with ``ρ*`` the ReLU map at 0."""
-    from normtheory.bounds.correlation import relu_correlation_map_expr
-
     c, expr = relu_correlation_map_expr()
     rho = sp.simplify(expr.subs(c, 0))
     return sp.simplify(1 / (1 - rho))
@@ -291,7 +293,7 @@ def _check_common(norm, nonlinearity, position, spatial):
     norm = check_name(norm)
     branch_kind(nonlinearity)
     spatial = positive_int(spatial, "spatial")
-    if norm.startswith("evonorm"):
+    if norm in EVONORM_NAMES:
         raise ValueError(f"no closed-form gradient growth is derived for {norm}")
     if norm == "variancenorm":
         raise ValueError(
@@ -335,8 +337,6 @@ def gradient_growth_form(norm: str, *, nonlinearity: str = "linear", position: s
 def gradient_growth_forms(*, spatial: int = 1) -> list[dict]:
     """One row per (normalizer, nonlinearity, position) with a form: its kind
     (:func:`gradient_growth_form`), for listings such as ``normtheory verify --list``."""
-    from normtheory.bounds._validate import NAMES, VARIANT_NAMES
-
     rows = []
     for norm in NAMES + VARIANT_NAMES:
         if norm in NO_FORM:
@@ -380,7 +380,7 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
         batch = positive_int(batch, "batch")
     if family(norm) != "activation":
         if group_size is not None:
-            raise ValueError(f"group_size applies to groupnorm and evonorm_s0, not to {norm}")
+            raise ValueError(f"group_size applies to {' and '.join(GROUPED_NAMES)}, not to {norm}")
         if nonlinearity == "linear":
             return 1.0
         return float(parametric_relu_growth_expr(norm))
@@ -389,8 +389,6 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
     factor = gradient_growth_from_n(n, centered=centered)  # validates n
     if nonlinearity == "linear" and spatial == 1:
         if position == "top":
-            from normtheory.bounds.top_layer import top_growth_isotropic, top_growth_per_sample
-
             if norm in BATCH_STATS:
                 return top_growth_isotropic(batch=batch, width=width, norm=norm)
             return top_growth_per_sample(n, width=width, centered=centered)
@@ -404,6 +402,4 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
 
 def gradient_growth_total(norm: str, *, depth, **kwargs):
     """Growth of ``‖∂ℓ/∂X_0‖² / ‖∂ℓ/∂X_L‖²`` over ``depth`` layers: the per-layer factor to the ``depth``."""
-    from normtheory.bounds._validate import depth_array
-
     return gradient_growth_per_layer(norm, **kwargs) ** depth_array(depth)

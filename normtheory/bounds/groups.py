@@ -68,7 +68,7 @@ def group_cosine_expr():
 @lru_cache(maxsize=None)
 def _cosine_fn():
     k, rho, expr = group_cosine_expr()
-    from scipy.special import hyp2f1
+    from scipy.special import hyp2f1  # lazy: scipy.special doubles the time of `import normtheory.bounds`
 
     # Gamma in mpmath (no overflow at large k); ₂F₁ in scipy (mpmath's series is slow or
     # gives up for a large third parameter, k ~ 10⁶)

@@ -42,7 +42,10 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import check_name, family, positive_int
+from normtheory.bounds.validate import check_name, family, positive_int
+from normtheory.bounds.correlation import relu_correlation_map
+from normtheory.bounds.groups import group_cosine
+from normtheory.names import EVONORM_NAMES, GROUPED_NAMES
 
 _PER_SAMPLE = ("layernorm", "groupnorm", "instancenorm")
 
@@ -174,7 +177,7 @@ def branch_mean(norm: str, nonlinearity: str, v: float, s: float) -> float:
     parametric ones and plain (a zero-mean weight ends the branch) and for the odd outputs of
     both Variance Norms and frn; the quadrature of :func:`output_mean` for EvoNorm."""
     norm = check_name(norm)
-    if not norm.startswith("evonorm"):
+    if norm not in EVONORM_NAMES:
         return 0.0
     vh, sh = phi_moments(norm, nonlinearity, v, s)
     return output_mean(norm, vh, sh)
@@ -182,11 +185,9 @@ def branch_mean(norm: str, nonlinearity: str, v: float, s: float) -> float:
 
 def phi_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float, float]:
     """``(v, s)`` after the nonlinearity paired with ``norm`` (and the weight's gain)."""
-    from normtheory.bounds.correlation import relu_correlation_map
-
     if nonlinearity == "linear":
         return v, s
-    if norm.startswith("evonorm"):  # no ReLU (the layer is its own nonlinearity), He gain 2
+    if norm in EVONORM_NAMES:  # no ReLU (the layer is its own nonlinearity), He gain 2
         return 2 * v, 2 * s
     rho = float(np.clip(s / v, -1.0, 1.0)) if v > 0 else 0.0
     half_cross = v / 2 * relu_correlation_map(rho)
@@ -211,8 +212,8 @@ def branch_moments(norm: str, nonlinearity: str, v: float, s: float, *, group_si
     norm = check_name(norm)
     g = None
     if group_size is not None:
-        if norm not in ("groupnorm", "evonorm_s0"):
-            raise ValueError(f"group_size applies to groupnorm and evonorm_s0, not to {norm}")
+        if norm not in GROUPED_NAMES:
+            raise ValueError(f"group_size applies to {' and '.join(GROUPED_NAMES)}, not to {norm}")
         g = positive_int(group_size, "group_size")
         if norm == "groupnorm" and g < 2:
             raise ValueError(f"group_size={g}: a centred group of one entry outputs 0")
@@ -222,8 +223,6 @@ def branch_moments(norm: str, nonlinearity: str, v: float, s: float, *, group_si
     if norm == "batchnorm":
         return 1.0, 0.0
     if norm == "groupnorm" and g is not None:
-        from normtheory.bounds.groups import group_cosine
-
         return 1.0, group_cosine(g - 1, sh / vh)
     if norm in _PER_SAMPLE:
         return 1.0, sh / vh

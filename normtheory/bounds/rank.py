@@ -28,7 +28,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import check_name, positive_int, resolve_group_size
+from normtheory.bounds.validate import check_name, positive_int, resolve_group_size
 
 RANK_CONSTANT = sp.Rational(1, 2)
 

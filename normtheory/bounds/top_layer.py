@@ -61,7 +61,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds._validate import check_name, positive_int
+from normtheory.bounds.validate import check_name, positive_int
 from normtheory.bounds.chi2 import gaussian_laplace_exprs, gradient_growth_from_n, growth_from_n_expr
 
 BATCH_NORMS = {"batchnorm": 2, "variancenorm_uncentred": 1}  # rank P = B − c
@@ -162,7 +162,7 @@ def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
     ``top_growth_given_gram(s·G) = top_growth_given_gram(G) / s`` to the quadrature's
     relative accuracy (``1e-10``) for any ``s`` at which ``s·G`` is finite and normal
     (tested over ``1e-250..1e250``)."""
-    from scipy.integrate import quad_vec
+    from scipy.integrate import quad_vec  # lazy: scipy.integrate doubles the time of `import normtheory.bounds`
 
     norm = _check_norm(norm)
     d = positive_int(width, "width")

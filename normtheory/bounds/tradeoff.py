@@ -11,7 +11,7 @@ backward pass is still stable.
 
 from __future__ import annotations
 
-from normtheory.bounds._validate import check_name, positive, positive_int
+from normtheory.bounds.validate import check_name, positive, positive_int
 from normtheory.bounds.gradients import gradient_growth_per_layer, min_stat_count
 from normtheory.bounds.rank import rank_lower_bound
 

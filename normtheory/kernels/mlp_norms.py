@@ -33,6 +33,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from normtheory.names import EVONORM_NAMES, check_name
+
 # integer codes used inside jitted code
 (BATCHNORM, LAYERNORM, INSTANCENORM, GROUPNORM, VARIANCENORM, FRN, EVONORM_B0, EVONORM_S0, IDENTITY,
  VARIANCENORM_UNCENTRED) = range(10)
@@ -62,17 +64,13 @@ REASSOC = {"reassoc", "contract"}
 
 
 def norm_code(name: str) -> int:
-    from normtheory.normalizers import check_name
-
     return KERNEL_CODES[check_name(name)]
 
 
 def phi_code(name: str, nonlinearity: str) -> int:
     """Code of the nonlinearity paired with ``name`` (docs/settings.md) in a linear or ReLU net."""
-    from normtheory.normalizers import check_name
-
     name = check_name(name)
-    if nonlinearity == "linear" or name in ("evonorm_b0", "evonorm_s0"):
+    if nonlinearity == "linear" or name in EVONORM_NAMES:
         return PHI_IDENTITY  # EvoNorm layers are their own nonlinearity
     if nonlinearity != "relu":
         raise ValueError(f"nonlinearity must be 'linear' or 'relu', got {nonlinearity!r}")

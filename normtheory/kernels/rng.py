@@ -44,7 +44,7 @@ def _tables():
 
 
 KN, WN, FN = _tables()
-_MASK32 = np.uint64(0xFFFFFFFF)
+MASK32 = np.uint64(0xFFFFFFFF)
 
 
 @njit(cache=True, nogil=True)
@@ -91,14 +91,14 @@ def uniform_from_state(s):
 
 
 @njit(cache=True, nogil=True)
-def _signed32(bits):
+def signed32(bits):
     """The 32 bits ``bits`` (< 2**32) read as a signed int32, as an int64."""
     v = np.int64(bits)
     return v - 4294967296 if v >= 2147483648 else v
 
 
 @njit(cache=True, nogil=True)
-def _from_bits(s, hz):
+def from_bits(s, hz):
     """One normal from the signed 32-bit ``hz``: the fast path, else the ziggurat's edges."""
     while True:
         iz = hz & 127
@@ -114,7 +114,7 @@ def _from_bits(s, hz):
             return _R + xt if hz > 0 else -_R - xt
         if FN[iz] + uniform_from_state(s) * (FN[iz - 1] - FN[iz]) < math.exp(-0.5 * x * x):
             return x
-        hz = _signed32(next_u64(s) & _MASK32)
+        hz = signed32(next_u64(s) & MASK32)
 
 
 @njit(cache=True, nogil=True)
@@ -123,7 +123,7 @@ def fill_from_state(out, s):
     drawn from in several calls).
 
     The xoshiro256** step is inlined with the state in locals, and only the ziggurat's rare
-    edge draws (about 1.2 %) go through :func:`_from_bits` with the state written back: the
+    edge draws (about 1.2 %) go through :func:`from_bits` with the state written back: the
     same numbers as drawing each one through :func:`next_u64`, 2-3x faster.
     """
     n = out.size
@@ -141,13 +141,13 @@ def fill_from_state(out, s):
         for half in range(2):
             if i >= n:
                 break
-            hz = _signed32(bits & _MASK32) if half == 0 else _signed32(bits >> np.uint64(32))
+            hz = signed32(bits & MASK32) if half == 0 else signed32(bits >> np.uint64(32))
             iz = hz & 127
             if abs(hz) < KN[iz]:
                 out[i] = hz * WN[iz]
             else:
                 s[0], s[1], s[2], s[3] = s0, s1, s2, s3
-                out[i] = _from_bits(s, hz)
+                out[i] = from_bits(s, hz)
                 s0, s1, s2, s3 = s[0], s[1], s[2], s[3]
             i += 1
     s[0], s[1], s[2], s[3] = s0, s1, s2, s3

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from normtheory._args import check_eps, positive_int, resolve_group_size
+from normtheory.bounds import expected_std
+from normtheory.kernels.explicit import GAUSSIAN, SWS, WEIGHTNORM, simulate_explicit
+from normtheory.kernels.mlp_norms import norm_code, phi_code
+from normtheory.montecarlo.gram import prefer_gram, simulate_gram
 from normtheory.montecarlo.memory import check_memory, memory_limit, mlp_peak_bytes
 from normtheory.montecarlo.result import MLPSimulation
+from normtheory.names import GROUPED_NAMES, check_name, takes_group
 
 ENGINES = ("auto", "explicit", "gram", "torch")
 _CENTRED_STAT = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "evonorm_b0", "evonorm_s0")
@@ -16,9 +24,6 @@ _CENTRED_STAT = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "evonorm
 def check_settings(norm, *, width, depth, batch, trials, nonlinearity, residual, alpha, group_size,
                    num_groups, input_corr, betas, eps):
     """Validate and normalise the arguments of :func:`simulate_mlp`; ``ValueError`` naming the parameter."""
-    from normtheory.normalizers import check_name
-    from normtheory.normalizers._checks import check_eps, positive_int, resolve_group_size
-
     norm = check_name(norm)
     width = positive_int(width, "width")
     depth = positive_int(depth, "depth")
@@ -33,10 +38,10 @@ def check_settings(norm, *, width, depth, batch, trials, nonlinearity, residual,
     if not 0.0 <= input_corr < 1.0:
         raise ValueError(f"input_corr must lie in [0, 1), got {input_corr}")
     g = 1
-    if norm in ("groupnorm", "evonorm_s0"):
+    if takes_group(norm):
         g = resolve_group_size(width, group_size, num_groups)
     elif group_size is not None or num_groups is not None:
-        raise ValueError(f"group_size/num_groups apply to groupnorm and evonorm_s0, not to {norm}")
+        raise ValueError(f"group_size/num_groups apply to {' and '.join(GROUPED_NAMES)}, not to {norm}")
     n = {"layernorm": width, "instancenorm": 1, "groupnorm": g, "evonorm_s0": g}.get(norm, batch)
     if norm in _CENTRED_STAT and n < 2:
         raise ValueError(
@@ -89,8 +94,6 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
             raise ValueError("nf_scaling applies to residual networks (residual=True)")
         if betas is not None:
             raise ValueError("give nf_scaling or betas, not both")
-        from normtheory.bounds import expected_std
-
         betas = np.asarray(expected_std(norm, np.arange(depth), alpha=alpha, nonlinearity=nonlinearity),
                            dtype=np.float64)
     if betas is None:
@@ -102,15 +105,13 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     if fail_trial >= 0:
         settings["fail_trial"] = fail_trial
     if engine == "auto":
-        from normtheory.montecarlo.gram import prefer_gram
-
         engine = "gram" if prefer_gram(settings) else "explicit"
     settings["engine"] = engine
     check_memory(mlp_peak_bytes(settings), limit,
                  f"simulate_mlp(width={width}, depth={depth}, batch={batch}, trials={trials}, engine={engine!r})")
     betas = np.asarray(betas, dtype=np.float64)
     if engine == "torch":
-        from normtheory.montecarlo.reference import simulate_torch
+        from normtheory.montecarlo.reference import simulate_torch  # lazy: imports torch
 
         if fail_trial >= 0:
             raise ValueError("fail_trial (test-only) applies to the numba engines, not to engine='torch'")
@@ -119,13 +120,11 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     elif engine == "explicit":
         var, cos, srank, excess, grad, div, bdiv = _run_explicit(settings, betas, backward, fail_trial)
     else:
-        from normtheory.montecarlo.gram import simulate_gram
-
         var, cos, srank, excess, grad, div, bdiv = simulate_gram(settings, betas, backward, fail_trial)
     first = np.where(div >= 0, div, bdiv)  # a trial diverges forward or backward, not both
     diverged = [(t, int(first[t])) for t in range(trials) if first[t] >= 0]
     backward_diverged = [(t, int(bdiv[t])) for t in range(trials) if bdiv[t] >= 0]
-    sim = MLPSimulation(var, cos, srank, grad, diverged, settings, srank_excess=excess,
+    sim = MLPSimulation(var, cos, srank, grad, diverged=diverged, settings=settings, srank_excess=excess,
                         backward_diverged=backward_diverged)
     sim.check_trials()
     return sim
@@ -139,7 +138,7 @@ def load_thread_pools() -> None:
     global _THREAD_POOLS_LOADED
     if _THREAD_POOLS_LOADED:
         return
-    import numba
+    # lazy: loading these (not at import, once an engine runs) is this function's job
     import scipy.linalg.cython_blas  # noqa: F401
     import scipy.linalg.cython_lapack  # noqa: F401
 
@@ -151,11 +150,6 @@ _THREAD_POOLS_LOADED = False
 
 
 def _run_explicit(s, betas, backward, fail_trial):
-    from threadpoolctl import threadpool_limits
-
-    from normtheory.kernels.mlp_norms import norm_code, phi_code
-    from normtheory.montecarlo.explicit import GAUSSIAN, SWS, WEIGHTNORM, simulate_explicit
-
     mode = {"weightnorm": WEIGHTNORM, "sws": SWS}.get(s["norm"], GAUSSIAN)
     gain = 1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)
     load_thread_pools()  # before the limit, so that it covers them

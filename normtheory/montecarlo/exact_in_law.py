@@ -85,11 +85,17 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from normtheory._args import positive_int
+from normtheory.bounds import expected_std
+from normtheory.kernels.exact_in_law import COSINE, GAUSSIAN, SWS, VARIANCE, WEIGHTNORM, run_chain
+from normtheory.kernels.mlp_norms import norm_code, phi_code
 from normtheory.montecarlo.api import check_settings, load_thread_pools
+from normtheory.names import BATCH_NAMES, VARIANT_BATCH_NAMES
 
 #: normalizers whose samples share statistics: the chain runs the whole batch
-BATCH_STATISTICS = ("batchnorm", "variancenorm", "variancenorm_uncentred", "evonorm_b0")
+BATCH_STATISTICS = BATCH_NAMES + VARIANT_BATCH_NAMES
 #: the statistics the chain reports (``probe=``): the activation-variance probe, the mean pairwise cosine similarity
 PROBES = ("variance", "cosine")
 
@@ -135,13 +141,6 @@ def probe_chain(norm, *, width, depth, batch, replicates, nonlinearity="linear",
     input (unknown ``norm`` or ``probe``, ``width < 2``, ``batch < 2``, ``nf_scaling`` without
     ``residual``, ...).
     """
-    from threadpoolctl import threadpool_limits
-
-    from normtheory.kernels.exact_in_law import COSINE, GAUSSIAN, SWS, VARIANCE, WEIGHTNORM, run_chain
-    from normtheory.kernels.mlp_norms import norm_code, phi_code
-
-    from normtheory.normalizers._checks import positive_int
-
     replicates = positive_int(replicates, "replicates")
     if probe not in PROBES:
         raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
@@ -158,8 +157,6 @@ def probe_chain(norm, *, width, depth, batch, replicates, nonlinearity="linear",
     if nf_scaling:
         if not residual:
             raise ValueError("nf_scaling applies to residual networks (residual=True)")
-        from normtheory.bounds import expected_std
-
         betas = np.asarray(expected_std(norm, np.arange(depth), alpha=alpha, nonlinearity=nonlinearity),
                            dtype=np.float64)
     else:

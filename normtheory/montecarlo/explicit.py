@@ -1,197 +1,21 @@
 """Explicit-weight Monte Carlo engine for the theory MLPs of docs/settings.md (numba).
 
-Each trial draws its input, its weights and the loss direction ``G`` from its own seeds
-(inside the jitted code, :mod:`normtheory.kernels.rng`), propagates forward storing each layer's input and pre-norm
-activation, and backpropagates ``G`` through the closed-form normalizer backward of
-:mod:`normtheory.kernels`. Weights are not stored: layer ``l``'s weight is drawn from a
-seed derived from ``(seed, trial, l)`` and drawn again for the backward pass, so memory is
-``O(depth · batch · width)`` rather than ``O(depth · width²)``. Trials run in parallel
-(``prange``); BLAS inside is limited to one thread by the caller.
-
-Nothing raises inside ``prange`` (an exception there would abort the rest of the thread's
-chunk of trials, leaving them NaN, and leak into the next numba call): the probes return
-NaN where undefined, and :func:`guarded_trial` turns any exception into a recorded
-divergence. Each trial returns its forward and backward divergence layers
-(:class:`normtheory.montecarlo.MLPSimulation` documents the convention).
+Its jitted code lives in :mod:`normtheory.kernels.explicit` (the module docstring there
+describes the engine: seeds, memory, divergence); :func:`normtheory.montecarlo.simulate_mlp`
+runs it with ``engine="explicit"``. The kernels and their constants are re-exported here.
 """
 
-from __future__ import annotations
-
-import numpy as np
-from numba import njit, prange
-
-from normtheory.kernels.mlp_norms import (column_moments, norm_backward, norm_forward, phi_backward,
-                                          phi_forward)
-from normtheory.kernels.rng import standard_normal
-from normtheory.kernels.top_eigenvalue import mean_pairwise_cosine, stable_rank_excess
-
-GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
-
-
-@njit(cache=True)
-def mix_seed(seed, trial, layer):
-    """A 32-bit seed from (seed, trial, layer): splitmix-style hashing."""
-    z = (seed * 0x9E3779B1 + trial * 0x85EBCA77 + layer * 0xC2B2AE3D + 0x27D4EB2F) & 0xFFFFFFFF
-    z = ((z ^ (z >> 16)) * 0x7FEB352D) & 0xFFFFFFFF
-    z = ((z ^ (z >> 15)) * 0x846CA68B) & 0xFFFFFFFF
-    return z ^ (z >> 16)
-
-
-@njit(cache=True)
-def draw_weight(mode, d, gain, seed):
-    w = standard_normal(d, d, seed)
-    if mode == GAUSSIAN:
-        return w * (gain / np.sqrt(d))
-    for i in range(d):
-        mu = 0.0
-        if mode == SWS:
-            for j in range(d):
-                mu += w[i, j]
-            mu /= d
-        nrm = 0.0
-        for j in range(d):
-            w[i, j] -= mu
-            nrm += w[i, j] * w[i, j]
-        w[i, :] /= np.sqrt(nrm)
-    return w
-
-
-@njit(cache=True)
-def layer_probes(x):
-    """(variance, mean cosine similarity, stable rank, stable rank − 1) of ``x`` (B, d), docs/settings.md."""
-    return gram_probes(x, x @ x.T)
-
-
-@njit(cache=True, nogil=True)
-def gram_probes(x, k):
-    """:func:`layer_probes` of ``x`` given its Gram matrix ``k = x xᵀ``; NaN (never an
-    exception) where they are undefined: an overflowed Gram, a zero row (no direction)."""
-    var = np.mean(column_moments(x, True)[1])
-    if not np.all(np.isfinite(k)):
-        return np.nan, np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
-    srank, excess = stable_rank_excess(x, k)
-    return var, mean_pairwise_cosine(k), srank, excess
-
-
-#: the layer whose output a trial chosen by ``fail_trial`` has set to NaN (test-only hook)
-FAIL_LAYER = 1
-
-
-@njit(cache=True, nogil=True)
-def fail_here(fail_trial, trial, layer, x):
-    """Test-only hook: set ``x`` to NaN when ``(trial, layer) == (fail_trial, FAIL_LAYER)``."""
-    if trial == fail_trial and layer == FAIL_LAYER:
-        x[:] = np.nan
-
-
-@njit(cache=True)
-def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
-                   seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess, out_grad):
-    """One trial; writes row ``trial`` of the outputs (a probe only where it and the layer's
-    output are finite); returns ``(forward, backward)`` divergence layers, ``-1`` for none.
-
-    Forward: the first layer ``l >= 1`` whose output or probes are not finite (nothing from
-    ``l`` on is written, nor any gradient). Backward: the first layer ``l`` (counting down
-    from ``depth − 1``) whose ``‖∂ℓ/∂X_l‖²`` is not finite (nothing from ``l`` down is written).
-    """
-    x = standard_normal(b, d, mix_seed(seed, trial, depth + 1))
-    if input_corr > 0.0:
-        shared = standard_normal(1, d, mix_seed(seed, trial, depth + 3))[0]
-        x = np.sqrt(1.0 - input_corr) * x
-        for i in range(b):
-            x[i, :] += np.sqrt(input_corr) * shared
-    xs = np.empty((depth + 1, b, d))
-    hs = np.empty((depth, b, d))
-    xs[0] = x
-    v, c, s, e = layer_probes(x)
-    out_var[trial, 0], out_cos[trial, 0], out_srank[trial, 0], out_excess[trial, 0] = v, c, s, e
-    for layer in range(1, depth + 1):
-        xp = xs[layer - 1]
-        w = draw_weight(mode, d, gain, mix_seed(seed, trial, layer))
-        if residual:
-            a = phi_forward(phi, xp / betas[layer - 1])
-        else:
-            a = xp
-        h = a @ w.T
-        y, r, m = norm_forward(code, h, g, eps)
-        if residual:
-            xn = xp + alpha * y
-        else:
-            xn = phi_forward(phi, y)
-        fail_here(fail_trial, trial, layer, xn)
-        hs[layer - 1] = h
-        xs[layer] = xn
-        if not np.all(np.isfinite(xn)):
-            return layer, -1
-        v, c, s, e = layer_probes(xn)
-        if not (np.isfinite(v) and np.isfinite(c) and np.isfinite(s) and np.isfinite(e)):
-            return layer, -1
-        out_var[trial, layer], out_cos[trial, layer], out_srank[trial, layer], out_excess[trial, layer] = v, c, s, e
-    if not backward:
-        return -1, -1
-    gx = standard_normal(b, d, mix_seed(seed, trial, depth + 2))
-    out_grad[trial, depth] = np.sum(gx * gx)
-    for layer in range(depth, 0, -1):
-        xp = xs[layer - 1]
-        h = hs[layer - 1]
-        y, r, m = norm_forward(code, h, g, eps)
-        w = draw_weight(mode, d, gain, mix_seed(seed, trial, layer))
-        if residual:
-            gh = norm_backward(code, alpha * gx, h, y, r, m, g, eps)
-            ga = gh @ w
-            gx = gx + phi_backward(phi, ga, xp / betas[layer - 1]) / betas[layer - 1]
-        else:
-            gy = phi_backward(phi, gx, y)
-            gh = norm_backward(code, gy, h, y, r, m, g, eps)
-            gx = gh @ w
-        sq = np.sum(gx * gx)
-        if not np.isfinite(sq):
-            return -1, layer - 1
-        out_grad[trial, layer - 1] = sq
-    return -1, -1
-
-
-@njit(cache=True)
-def guarded_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
-                  seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess, out_grad):
-    """:func:`simulate_trial`, never raising (it runs inside ``prange``, where an exception
-    would abort the other trials of the thread's chunk and leak into the next numba call).
-
-    A kernel that raises (numba raises ``ZeroDivisionError`` on a scalar ``x / 0``, as
-    overflowed statistics can produce) ends the trial as a divergence at the layer in
-    progress: the first forward layer without probes, else the highest layer without a
-    gradient.
-    """
-    try:
-        return simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
-                              seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess,
-                              out_grad)
-    except Exception:  # noqa: BLE001 (numba catches no narrower class)
-        for layer in range(1, depth + 1):
-            if np.isnan(out_var[trial, layer]):  # a layer's probes are written together, last
-                return layer, -1
-        for layer in range(depth, -1, -1):
-            if np.isnan(out_grad[trial, layer]):
-                return -1, layer
-        return -1, -1
-
-
-@njit(parallel=True, cache=True)
-def simulate_explicit(code, phi, g, eps, b, d, depth, trials, residual, alpha, betas, mode, gain,
-                      input_corr, seed, backward, fail_trial):
-    """All trials in parallel: probe arrays ``(trials, depth + 1)`` (variance, cosine, stable
-    rank, stable rank − 1, squared gradient norm) and the forward and backward divergence
-    layers ``(trials,)`` (``-1``: none). ``fail_trial`` (test-only, ``-1`` for none): that
-    trial's output at layer :data:`FAIL_LAYER` is set to NaN."""
-    out_var = np.full((trials, depth + 1), np.nan)
-    out_cos = np.full((trials, depth + 1), np.nan)
-    out_srank = np.full((trials, depth + 1), np.nan)
-    out_excess = np.full((trials, depth + 1), np.nan)
-    out_grad = np.full((trials, depth + 1), np.nan)
-    div = np.full(trials, -1, dtype=np.int64)
-    bdiv = np.full(trials, -1, dtype=np.int64)
-    for t in prange(trials):
-        div[t], bdiv[t] = guarded_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain,
-                                        input_corr, seed, t, backward, fail_trial, out_var, out_cos, out_srank,
-                                        out_excess, out_grad)
-    return out_var, out_cos, out_srank, out_excess, out_grad, div, bdiv
+from normtheory.kernels.explicit import (  # noqa: F401  (re-exported)
+    FAIL_LAYER,
+    GAUSSIAN,
+    SWS,
+    WEIGHTNORM,
+    draw_weight,
+    fail_here,
+    gram_probes,
+    guarded_trial,
+    layer_probes,
+    mix_seed,
+    simulate_explicit,
+    simulate_trial,
+)

@@ -62,10 +62,23 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
+import numba
 import numpy as np
 from scipy.linalg import lapack, qr
+from threadpoolctl import threadpool_limits
 
-from normtheory.normalizers import NAMES, PARAMETRIC_NAMES, VARIANT_NAMES
+from normtheory.kernels.explicit import fail_here, gram_probes, mix_seed
+from normtheory.kernels.gram_memory import keep_freed_memory
+from normtheory.kernels.gram_steps import (
+    layer_output,
+    output_backward,
+    residual_input,
+    residual_input_backward,
+    unpivot_factor,
+)
+from normtheory.kernels.mlp_norms import norm_code, phi_code
+from normtheory.kernels.rng import normal_from_state, seeded_state
+from normtheory.names import NAMES, PARAMETRIC_NAMES, VARIANT_NAMES
 
 #: normalizers whose theory MLPs have i.i.d. Gaussian weights (the Gram engine is exact)
 EXACT_NORMS = tuple(name for name in NAMES + VARIANT_NAMES if name not in PARAMETRIC_NAMES)
@@ -102,8 +115,6 @@ def psd_factor(a: np.ndarray) -> np.ndarray:
     LAPACK ``dpstrf`` (Cholesky with complete pivoting, stopping at the numerical rank with
     its default tolerance ``n · ε · max(diag(a))``).
     """
-    from normtheory.kernels.gram_steps import unpivot_factor
-
     c, piv, rank, info = lapack.dpstrf(a, lower=1)
     if info < 0:
         raise ValueError(f"psd_factor: invalid argument {-info} to dpstrf")
@@ -146,8 +157,6 @@ class GaussianWeight:
         self.h = self.qt = self.z = None
 
     def forward(self, rng) -> np.ndarray:
-        from normtheory.kernels.rng import normal_from_state
-
         d = self.u.shape[1]
         if self.chol is not None:
             factor = self.chol if self.basis is None else self.basis @ self.chol
@@ -160,8 +169,6 @@ class GaussianWeight:
         return self.h
 
     def backward(self, g: np.ndarray, rng) -> np.ndarray:
-        from normtheory.kernels.rng import normal_from_state
-
         d = self.u.shape[1]
         k = self.chol.shape[0] if self.chol is not None else self.qt.shape[0]
         m = None
@@ -195,8 +202,6 @@ def _squared_norm(a: np.ndarray) -> float:
 
 def _input(rng, b: int, d: int, input_corr: float) -> np.ndarray:
     """``X_0``: rows ``sqrt(c0)·z + sqrt(1 − c0)·z_i`` (docs/settings.md)."""
-    from normtheory.kernels.rng import normal_from_state
-
     x = normal_from_state(rng, b, d)
     if input_corr > 0.0:
         x = math.sqrt(1.0 - input_corr) * x + math.sqrt(input_corr) * normal_from_state(rng, 1, d)
@@ -206,20 +211,10 @@ def _input(rng, b: int, d: int, input_corr: float) -> np.ndarray:
 def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, fail_trial: int = -1):
     """One trial: ``(probes (5, depth + 1), forward divergence layer, backward divergence layer)``.
 
-    The divergence layers follow :func:`normtheory.montecarlo.explicit.simulate_trial`
+    The divergence layers follow :func:`normtheory.kernels.explicit.simulate_trial`
     (``-1``: none); a kernel's arithmetic exception (numba's ``ZeroDivisionError`` on
     overflowed statistics) counts as a divergence at the layer in progress.
     """
-    from normtheory.kernels.gram_steps import (
-        layer_output,
-        output_backward,
-        residual_input,
-        residual_input_backward,
-    )
-    from normtheory.kernels.mlp_norms import norm_code, phi_code
-    from normtheory.kernels.rng import normal_from_state, seeded_state
-    from normtheory.montecarlo.explicit import fail_here, gram_probes, mix_seed
-
     b, d, depth, residual, alpha = s["batch"], s["width"], s["depth"], s["residual"], s["alpha"]
     code, phi, g, eps = norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"], s["eps"]
     scale = (1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)) / math.sqrt(d)
@@ -276,13 +271,8 @@ def simulate_gram(s: dict, betas: np.ndarray, backward: bool = True, fail_trial:
     Returns ``(variance, cosine, stable_rank, srank_excess, grad_sq, forward divergence
     layers, backward divergence layers)``, arrays of shape ``(trials, depth + 1)`` and
     ``(trials,)`` (``-1``: none). ``fail_trial`` is the test-only hook of
-    :func:`normtheory.montecarlo.explicit.simulate_explicit`.
+    :func:`normtheory.kernels.explicit.simulate_explicit`.
     """
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    from normtheory.kernels.gram_memory import keep_freed_memory
-
     if s["norm"] not in EXACT_NORMS:
         raise ValueError(
             f"engine='gram' needs i.i.d. Gaussian weights; {s['norm']} normalizes each weight row "

@@ -31,6 +31,10 @@ from __future__ import annotations
 
 import os
 
+import numba
+
+from normtheory._args import positive_int
+
 FLOAT = 8  # bytes of a float64
 ENV = "NORMTHEORY_MAX_MEMORY"
 
@@ -39,7 +43,7 @@ def available_memory(device=None) -> int:
     """Bytes that can be allocated now: a CUDA device's free memory, else ``MemAvailable``
     of /proc/meminfo, else the physical memory."""
     if device is not None and getattr(device, "type", str(device)).startswith("cuda"):
-        import torch
+        import torch  # lazy: torch, which `import normtheory.montecarlo` does not load
 
         return int(torch.cuda.mem_get_info(device)[0])
     try:
@@ -54,8 +58,6 @@ def available_memory(device=None) -> int:
 
 def memory_limit(max_memory=None, device=None) -> int:
     """``max_memory`` (bytes), else ``$NORMTHEORY_MAX_MEMORY``, else :func:`available_memory`."""
-    from normtheory.normalizers._checks import positive_int
-
     if max_memory is not None:
         return positive_int(max_memory, "max_memory")
     value = os.environ.get(ENV)
@@ -77,8 +79,6 @@ def mlp_peak_bytes(s: dict) -> int:
     probes = 5 * trials * (depth + 1)
     if s["engine"] == "torch":
         return FLOAT * (depth * (d * d + 16 * b * d) + probes)
-    import numba
-
     running = min(trials, numba.get_num_threads())
     if s["engine"] == "explicit":
         per_trial = (2 * depth + 1) * b * d + 3 * d * d + 8 * b * d
@@ -92,9 +92,9 @@ def net_peak_bytes(build_net, batch: int, in_channels: int, image_size: int, dty
     copies of the parameters (weights, gradients, the float64 copy of the probes) and of
     every module's output (autograd's saved tensors, retained gradients, temporaries),
     found by running ``build_net()`` on torch's ``meta`` device (shapes, no data)."""
-    import torch
+    import torch  # lazy: torch, which `import normtheory.montecarlo` does not load
 
-    from normtheory.normalizers import input_checks
+    from normtheory.normalizers import input_checks  # lazy: imports torch
 
     with torch.device("meta"):
         model = build_net().to(dtype)

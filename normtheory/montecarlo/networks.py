@@ -9,45 +9,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import ClassVar
 
 import numpy as np
+
+from normtheory._args import positive_int
+from normtheory.montecarlo.memory import check_memory, memory_limit, net_peak_bytes
+from normtheory.montecarlo.result import Simulation
 
 NET_PROBES = ("variance", "cosine", "stable_rank", "grad_input_sq", "grad_weight_sq")
 
 
 @dataclass
-class NetSimulation:
-    """Probe arrays of shape ``(trials, layers)``; ``names`` labels the layers.
+class NetSimulation(Simulation):
+    """Probe arrays of shape ``(trials, layers)``; ``names`` (keyword-only) labels the layers.
 
     ``diverged`` lists ``(trial, layer)`` where a representation became non-finite; that
     trial's entries from the layer on are NaN.
     """
 
-    names: list
-    variance: np.ndarray
-    cosine: np.ndarray
-    stable_rank: np.ndarray
+    PROBES: ClassVar[tuple] = NET_PROBES
+
     grad_input_sq: np.ndarray
     grad_weight_sq: np.ndarray
-    diverged: list = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
+    names: list = field(kw_only=True)
 
-    def finite_trials(self) -> np.ndarray:
-        bad = {t for t, _ in self.diverged}
-        return np.array([t for t in range(self.variance.shape[0]) if t not in bad], dtype=int)
-
-    def to_records(self) -> list[dict]:
-        out = []
-        for t in range(self.variance.shape[0]):
-            for i, name in enumerate(self.names):
-                rec = {"trial": t, "layer": i, "name": name}
-                rec.update({p: float(getattr(self, p)[t, i]) for p in NET_PROBES})
-                out.append(rec)
-        return out
+    def layer_columns(self) -> list[dict]:
+        return [{"name": name} for name in self.names]
 
 
 def resolve_device(device: str = "auto"):
-    import torch
+    import torch  # lazy: torch, which `import normtheory.montecarlo` does not load
 
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -64,8 +56,7 @@ def _frozen(options: dict) -> tuple:
 def _net_estimate(arch, norm, in_channels, frozen_options, batch, image_size, dtype) -> int:
     """:func:`normtheory.montecarlo.memory.net_peak_bytes` of a network, once per distinct
     network and input size (its meta-device pass builds the whole network: 0.3 s for ResNet-56)."""
-    from normtheory.montecarlo.memory import net_peak_bytes
-    from normtheory.nets import build
+    from normtheory.nets import build  # lazy: imports torch
 
     options = dict(frozen_options)
     return net_peak_bytes(lambda: build(arch, norm, in_channels=in_channels, **options), batch,
@@ -80,12 +71,10 @@ def simulate_net(arch: str, norm: str, *, trials: int, batch: int, seed: int = 0
     Refused (``ValueError``) before any trial when the rough peak memory of one trial
     (:func:`normtheory.montecarlo.memory.net_peak_bytes`) exceeds ``max_memory`` bytes
     (default: ``$NORMTHEORY_MAX_MEMORY``, else the memory available on the device)."""
-    import torch
+    import torch  # lazy: torch, which `import normtheory.montecarlo` does not load
 
-    from normtheory.montecarlo.memory import check_memory, memory_limit
-    from normtheory.nets import build
-    from normtheory.normalizers._checks import positive_int
-    from normtheory.probes import probe
+    from normtheory.nets import build  # lazy: imports torch
+    from normtheory.probes import probe  # lazy: imports torch
 
     trials = positive_int(trials, "trials")
     batch = positive_int(batch, "batch")
@@ -116,4 +105,4 @@ def simulate_net(arch: str, norm: str, *, trials: int, batch: int, seed: int = 0
                 arrays[p][t, rec["layer"]] = rec[p]
     settings = dict(arch=arch, norm=norm, trials=trials, batch=batch, seed=int(seed), device=str(dev),
                     dtype=str(dtype), image_size=image_size, **build_options)
-    return NetSimulation(names, diverged=diverged, settings=settings, **arrays)
+    return NetSimulation(names=names, diverged=diverged, settings=settings, **arrays)

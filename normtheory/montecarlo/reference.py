@@ -13,10 +13,12 @@ import math
 import numpy as np
 import torch
 
+from normtheory.names import PARAMETRIC_NAMES, group_options
+from normtheory.normalizers import family, make, make_activation
+from normtheory.probes import activation_variance, mean_cosine_similarity, stable_rank
+
 
 def _probes(x: torch.Tensor) -> tuple[float, float, float]:
-    from normtheory.probes import activation_variance, mean_cosine_similarity, stable_rank
-
     return float(activation_variance(x)), float(mean_cosine_similarity(x)), float(stable_rank(x))
 
 
@@ -24,19 +26,17 @@ def _weight(name: str, d: int, gain: float, gen: torch.Generator) -> torch.Tenso
     w = torch.randn(d, d, generator=gen, dtype=torch.float64)
     if name == "sws":
         w = w - w.mean(dim=1, keepdim=True)
-    if name in ("weightnorm", "sws"):
+    if name in PARAMETRIC_NAMES:
         return w / w.norm(dim=1, keepdim=True)
     return w * gain / math.sqrt(d)
 
 
 def simulate_torch(s: dict, betas: np.ndarray, backward: bool = True):
-    from normtheory.normalizers import family, make, make_activation
-
     b, d, depth, trials = s["batch"], s["width"], s["depth"], s["trials"]
     out = [np.full((trials, depth + 1), np.nan) for _ in range(4)]
     div = np.full(trials, -1, dtype=np.int64)
     gain = 1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)
-    opts = {"group_size": s["group_size"]} if s["norm"] in ("groupnorm", "evonorm_s0") else {}
+    opts = group_options(s["norm"], s["group_size"])
     norm = make(s["norm"], d, eps=s["eps"], **opts).double() if family(s["norm"]) == "activation" else torch.nn.Identity()
     if s["norm"] == "frn":
         norm.tau = None  # the TLU is applied as phi below (a ReLU at init) in ReLU nets

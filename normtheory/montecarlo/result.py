@@ -1,8 +1,9 @@
-"""The result of a Monte Carlo simulation: per-trial, per-layer probe arrays."""
+"""The results of the Monte Carlo simulations: per-trial, per-layer probe arrays."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -12,7 +13,51 @@ FORWARD_PROBES = PROBES[:-1]
 
 
 @dataclass
-class MLPSimulation:
+class Simulation:
+    """What every simulation result holds: probe arrays of shape ``(trials, layers)``
+    (the forward probes below, and the subclass's gradient probes), the diverged
+    ``(trial, layer)`` pairs and the settings it ran with.
+
+    ``diverged`` and ``settings`` are keyword-only; the subclass lists its probes in
+    :attr:`PROBES` (the columns of :meth:`to_records`, in order)."""
+
+    #: the probe arrays, in the order of :meth:`to_records`'s columns
+    PROBES: ClassVar[tuple] = ()
+
+    variance: np.ndarray
+    cosine: np.ndarray
+    stable_rank: np.ndarray
+    diverged: list = field(default_factory=list, kw_only=True)
+    settings: dict = field(default_factory=dict, kw_only=True)
+
+    @property
+    def trials(self) -> int:
+        return self.variance.shape[0]
+
+    def finite_trials(self) -> np.ndarray:
+        """Indices of the trials that did not diverge (forward or backward)."""
+        bad = {t for t, _ in self.diverged}
+        return np.array([t for t in range(self.trials) if t not in bad], dtype=int)
+
+    def layer_columns(self) -> list[dict]:
+        """Per layer, the columns of :meth:`to_records` that label it besides ``layer``."""
+        return [{} for _ in range(self.variance.shape[1])]
+
+    def to_records(self) -> list[dict]:
+        """Tidy table: one record per (trial, layer)."""
+        out = []
+        columns = self.layer_columns()
+        for t in range(self.trials):
+            for layer, labels in enumerate(columns):
+                rec = {"trial": t, "layer": layer, **labels}
+                for p in self.PROBES:
+                    rec[p] = float(getattr(self, p)[t, layer])
+                out.append(rec)
+        return out
+
+
+@dataclass
+class MLPSimulation(Simulation):
     """Probe arrays of shape ``(trials, depth + 1)``; index ``l`` is layer ``l`` (0 = input).
 
     ``grad_sq[t, l]`` is ``‖∂ℓ/∂X_l‖_F²`` for the loss ``<G, X_L>`` (docs/settings.md); all
@@ -37,27 +82,15 @@ class MLPSimulation:
     progress.
     """
 
-    variance: np.ndarray
-    cosine: np.ndarray
-    stable_rank: np.ndarray
+    PROBES: ClassVar[tuple] = PROBES
+
     grad_sq: np.ndarray
-    diverged: list = field(default_factory=list)
-    settings: dict = field(default_factory=dict)
     srank_excess: np.ndarray = field(kw_only=True)
     backward_diverged: list = field(default_factory=list, kw_only=True)
 
     @property
-    def trials(self) -> int:
-        return self.variance.shape[0]
-
-    @property
     def depth(self) -> int:
         return self.variance.shape[1] - 1
-
-    def finite_trials(self) -> np.ndarray:
-        """Indices of the trials that did not diverge (forward or backward)."""
-        bad = {t for t, _ in self.diverged}
-        return np.array([t for t in range(self.trials) if t not in bad], dtype=int)
 
     def check_trials(self) -> None:
         """Raise ``ValueError`` unless every trial is accounted for as the class docstring says:
@@ -98,14 +131,3 @@ class MLPSimulation:
                     f"{np.flatnonzero(~fwd_ok).tolist()} and gradient layers {np.flatnonzero(~grads[t]).tolist()}"
                     f"{'' if ran_backward else ' (no backward pass)'}; every trial must be finite or listed "
                     "as diverged at its first non-finite layer")
-
-    def to_records(self) -> list[dict]:
-        """Tidy table: one record per (trial, layer)."""
-        out = []
-        for t in range(self.trials):
-            for layer in range(self.depth + 1):
-                rec = {"trial": t, "layer": layer}
-                for p in PROBES:
-                    rec[p] = float(getattr(self, p)[t, layer])
-                out.append(rec)
-        return out

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from normtheory._args import positive_int
+
 
 def top_layer_samples(norm: str, *, width: int, batch: int, depth: int, trials: int, seed: int = 0,
                       group_size=None, draws: int = 1):
@@ -21,11 +23,10 @@ def top_layer_samples(norm: str, *, width: int, batch: int, depth: int, trials: 
     so the average has the same expectation given the Gram (what the exact form predicts)
     and a conditional variance ``draws`` times smaller, at the cost of one layer's backward
     per draw instead of a deep forward pass per network. Networks stay independent."""
-    import torch
+    import torch  # lazy: torch, which `import normtheory.montecarlo` does not load
 
-    from normtheory.nets.mlp import MLP
-    from normtheory.normalizers._checks import positive_int
-    from normtheory.normalizers.parametric import init_layer_
+    from normtheory.nets.mlp import MLP  # lazy: imports torch
+    from normtheory.normalizers.parametric import init_layer_  # lazy: imports torch
 
     batch = positive_int(batch, "batch")
     trials = positive_int(trials, "trials")

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from normtheory import normalizers as N
+from normtheory.names import EVONORM_NAMES, EXTRA_NAMES, GROUPED_NAMES, PARAMETRIC_NAMES, check_name, family
 from normtheory.normalizers.base import channel_shape
 from normtheory.normalizers.parametric import RELU_GAIN, SWSConv2d
 
@@ -51,17 +52,17 @@ def check_norm(norm) -> str:
     (normalizers of the paper's code outside the theory, e.g. Mean Centering); else
     ``ValueError`` naming ``norm``."""
     key = norm.strip().lower().replace("-", "_") if isinstance(norm, str) else None
-    if key in N.EXTRA_NAMES:
+    if key in EXTRA_NAMES:
         return key
     try:
-        return N.check_name(norm)
+        return check_name(norm)
     except ValueError as err:
         try:
-            N.family(norm)  # the factory takes it: another spelling of an extra name
+            family(norm)  # the factory takes it: another spelling of an extra name
         except ValueError:
             raise err from None
         raise ValueError(f"norm {norm!r}: give the extra normalizer by its name, one of "
-                         f"{', '.join(N.EXTRA_NAMES)}") from None
+                         f"{', '.join(EXTRA_NAMES)}") from None
 
 
 def norm_options(norm: str, group_size=None, num_groups=None, grouping=None) -> Callable[[int], dict]:
@@ -72,14 +73,14 @@ def norm_options(norm: str, group_size=None, num_groups=None, grouping=None) -> 
     and evonorm_s0 only. Neither: the normalizer's default (``num_groups = 32``)."""
     given = [k for k, v in (("group_size", group_size), ("num_groups", num_groups), ("grouping", grouping))
              if v is not None]
-    if given and norm not in N.GROUPED_NAMES:
-        raise ValueError(f"{'/'.join(given)} apply to {' and '.join(N.GROUPED_NAMES)}, not to {norm}")
+    if given and norm not in GROUPED_NAMES:
+        raise ValueError(f"{'/'.join(given)} apply to {' and '.join(GROUPED_NAMES)}, not to {norm}")
     if len(given) > 1:
         raise ValueError(f"give at most one of group_size, num_groups and grouping, got {' and '.join(given)}")
     if grouping is not None:
         authors_num_groups(1, grouping)  # validated before any layer is built
         return lambda channels: {"num_groups": authors_num_groups(channels, grouping)}
-    fixed = {"group_size": group_size, "num_groups": num_groups} if norm in N.GROUPED_NAMES else {}
+    fixed = {"group_size": group_size, "num_groups": num_groups} if norm in GROUPED_NAMES else {}
     return lambda channels: fixed
 
 
@@ -107,7 +108,7 @@ class GainedSWSConv2d(SWSConv2d):
 
 def norm_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Module:
     """What ``norm`` puts where a network normalizes (see the module docstring)."""
-    if norm in ("evonorm_b0", "evonorm_s0"):
+    if norm in EVONORM_NAMES:
         return nn.Identity()
     if norm == "frn":
         return N.make(norm, channels, tlu=False)
@@ -116,7 +117,7 @@ def norm_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Modul
 
 def act_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Module:
     """What ``norm`` puts where a network applies its nonlinearity."""
-    if norm in ("evonorm_b0", "evonorm_s0"):
+    if norm in EVONORM_NAMES:
         return N.make(norm, channels, **opts(channels))
     if norm == "frn":
         return TLU(channels)
@@ -133,7 +134,7 @@ def conv(norm: str, cin: int, cout: int, *, kernel_size: int = 3, stride: int = 
     weight-centred conv (each filter minus its mean; not for WN / SWS, ``ValueError``)."""
     if norm == "sws" and not weight_centred:
         return GainedSWSConv2d(cin, cout, kernel_size, stride=stride, padding=kernel_size // 2, bias=True)
-    return N.make_conv(norm, cin, cout, kernel_size, stride=stride, bias=norm in N.PARAMETRIC_NAMES,
+    return N.make_conv(norm, cin, cout, kernel_size, stride=stride, bias=norm in PARAMETRIC_NAMES,
                        weight_centred=weight_centred)
 
 

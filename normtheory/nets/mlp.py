@@ -14,9 +14,9 @@ import math
 import torch
 from torch import nn
 
+from normtheory._args import positive_int
 from normtheory import normalizers as N
 from normtheory.nets.blocks import BranchGain, check_norm, norm_options
-from normtheory.normalizers._checks import positive_int
 
 
 class MLPLayer(nn.Module):

@@ -17,8 +17,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from normtheory._args import positive_int
 from normtheory.nets.blocks import BranchGain, ConvNormAct, act_slot, conv, norm_slot
-from normtheory.normalizers._checks import positive_int
 
 
 class PostActBlock(nn.Module):

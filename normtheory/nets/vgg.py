@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from normtheory._args import positive_int
 from normtheory.nets.blocks import ConvNormAct
-from normtheory.normalizers._checks import positive_int
 
 CFGS = {
     10: [64, (64, 2), 128, (128, 2), 256, (256, 2), 512, (512, 2), 512, 512],

@@ -9,11 +9,14 @@ The shape checks are free and always on.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from normtheory._args import positive_int  # noqa: F401  (re-exported)
+from normtheory._args import (  # noqa: F401  (re-exported)
+    check_eps,
+    positive_float,
+    positive_int,
+    resolve_group_size,
+)
 
 _STATE = {"enabled": True}
 
@@ -74,17 +77,6 @@ def check_batch(x: torch.Tensor, layer: str) -> None:
         )
 
 
-def positive_float(value, name: str) -> float:
-    """``value`` as a positive finite ``float``, or ``ValueError`` naming ``name``."""
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
-
-
 def check_flag(value, name: str) -> bool:
     """``value`` as a ``bool``; only ``True``/``False`` (or 0/1) are accepted."""
     if isinstance(value, bool):
@@ -92,12 +84,6 @@ def check_flag(value, name: str) -> bool:
     if isinstance(value, int) and value in (0, 1):
         return bool(value)
     raise ValueError(f"{name} must be True or False, got {value!r}")
-
-
-def check_eps(eps) -> float:
-    """``eps`` must be positive: with ``eps = 0`` a statistic over equal entries (always the
-    case for a statistic of one entry) would give 0 / 0."""
-    return positive_float(eps, "eps")
 
 
 def check_momentum(momentum) -> float:
@@ -109,33 +95,3 @@ def check_momentum(momentum) -> float:
     if not 0 <= momentum <= 1:
         raise ValueError(f"momentum must lie in [0, 1], got {momentum}")
     return momentum
-
-
-def resolve_group_size(num_channels: int, group_size=None, num_groups=None, default_groups: int = 32) -> int:
-    """Group size g from exactly one of ``group_size`` / ``num_groups``.
-
-    With neither given, ``num_groups`` defaults to 32 when 32 divides the channels
-    (GroupNorm's default, Wu & He 2018), else the call is rejected naming ``num_groups``.
-    """
-    num_channels = positive_int(num_channels, "num_channels")
-    if group_size is not None and num_groups is not None:
-        raise ValueError(
-            f"give exactly one of group_size and num_groups, not both (got group_size={group_size}, "
-            f"num_groups={num_groups})"
-        )
-    if group_size is not None:
-        g = positive_int(group_size, "group_size")
-        if num_channels % g:
-            raise ValueError(f"group_size={g} does not divide num_channels={num_channels}")
-        return g
-    if num_groups is None:
-        if num_channels % default_groups:
-            raise ValueError(
-                f"num_groups: the default num_groups={default_groups} does not divide "
-                f"num_channels={num_channels}; pass group_size or num_groups"
-            )
-        num_groups = default_groups
-    k = positive_int(num_groups, "num_groups")
-    if num_channels % k:
-        raise ValueError(f"num_groups={k} does not divide num_channels={num_channels}")
-    return num_channels // k

@@ -21,19 +21,34 @@ paper's code's weight-centred conv is the option ``weight_centred=True`` of
 
 from __future__ import annotations
 
-import difflib
 import math
 
 from torch import nn
 
+from normtheory.names import (  # noqa: F401  (re-exported by normtheory.normalizers)
+    ACTIVATION_NAMES,
+    BATCH_NAMES,
+    EVONORM_NAMES,
+    EXTRA_BATCH_NAMES,
+    EXTRA_NAMES,
+    GROUPED_NAMES,
+    NAMES,
+    PARAMETRIC_NAMES,
+    VARIANT_BATCH_NAMES,
+    VARIANT_NAMES,
+    any_name,
+    check_name,
+    family,
+)
+from normtheory.normalizers import parametric
 from normtheory.normalizers._checks import check_eps, check_flag, positive_int
 from normtheory.normalizers.base import Passthrough
 from normtheory.normalizers.batch import BatchNorm, MeanCentering, UncentredVarianceNorm, VarianceNorm
 from normtheory.normalizers.evonorm import EvoNormB0, EvoNormS0
 from normtheory.normalizers.frn import FilterResponseNorm
 from normtheory.normalizers.group import GroupNorm, InstanceNorm, LayerNorm
-from normtheory.normalizers import parametric
 
+#: the module of each activation-based name (:data:`ACTIVATION_NAMES` and :data:`VARIANT_NAMES`)
 _ACTIVATION = {
     "batchnorm": BatchNorm,
     "layernorm": LayerNorm,
@@ -45,80 +60,10 @@ _ACTIVATION = {
     "evonorm_s0": EvoNormS0,
     "variancenorm_uncentred": UncentredVarianceNorm,
 }
-#: names that take ``group_size`` / ``num_groups``
-GROUPED_NAMES = ("groupnorm", "evonorm_s0")
-#: other definitions of one of the eleven that the theory knows (see the module docstring)
-VARIANT_NAMES = ("variancenorm_uncentred",)
-ACTIVATION_NAMES = tuple(name for name in _ACTIVATION if name not in VARIANT_NAMES)
-PARAMETRIC_NAMES = ("weightnorm", "sws")
-NAMES = ACTIVATION_NAMES + PARAMETRIC_NAMES + ("plain",)
-#: normalizers whose statistics use the batch (need a batch of at least 2 when training)
-BATCH_NAMES = ("batchnorm", "variancenorm", "evonorm_b0")
-#: the variant names whose statistics use the batch (all of them)
-VARIANT_BATCH_NAMES = ("variancenorm_uncentred",)
-#: activation normalizers of the paper's code outside :data:`NAMES` (see the module docstring)
+#: the module of each name of :data:`EXTRA_NAMES`
 _EXTRA_ACTIVATION = {"meancentering": MeanCentering}
-EXTRA_NAMES = tuple(_EXTRA_ACTIVATION)
-#: the extra names whose statistics use the batch (all of them)
-EXTRA_BATCH_NAMES = ("meancentering",)
-#: other spellings of a name of :data:`NAMES`, :data:`VARIANT_NAMES` or :data:`EXTRA_NAMES`
-_ALIASES = {"mean_centering": "meancentering", "variancenorm_centred": "variancenorm",
-            "variancenorm_centered": "variancenorm", "variancenorm_uncentered": "variancenorm_uncentred"}
-#: the names :func:`check_name` accepts
-_KNOWN = NAMES + VARIANT_NAMES
 _CONV = {"weightnorm": parametric.WNConv2d, "sws": parametric.SWSConv2d}
 _LINEAR = {"weightnorm": parametric.WNLinear, "sws": parametric.SWSLinear}
-
-
-def _key(name: str) -> str:
-    """``name`` lowercased, stripped, ``-`` as ``_``, an alias replaced by its name."""
-    key = name.strip().lower().replace("-", "_")
-    return _ALIASES.get(key, key)
-
-
-def check_name(name) -> str:
-    """The canonical (lowercase) name among :data:`NAMES` and :data:`VARIANT_NAMES`, or
-    ``ValueError`` suggesting the closest names.
-
-    Case, surrounding blanks and ``-`` for ``_`` are forgiven (``"EvoNorm-B0"``), and the
-    aliases ``variancenorm_centred`` / ``variancenorm_centered`` give ``variancenorm``."""
-    if not isinstance(name, str):
-        raise ValueError(f"norm must be a name (str), one of {', '.join(_KNOWN)}; got {name!r}")
-    key = _key(name)
-    if key in _KNOWN:
-        return key
-    if key in EXTRA_NAMES:
-        raise ValueError(
-            f"{name!r} is one of normalizers.EXTRA_NAMES ({', '.join(EXTRA_NAMES)}), outside the names "
-            f"that the theory, the networks and the kernels know: build it with normalizers.make. "
-            f"Known here: {', '.join(_KNOWN)}"
-        )
-    close = difflib.get_close_matches(key, _KNOWN, n=3, cutoff=0.4)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown normalizer {name!r}.{hint} Known: {', '.join(_KNOWN)}")
-
-
-def _any_name(name) -> str:
-    """The canonical name among :data:`NAMES`, :data:`VARIANT_NAMES` and :data:`EXTRA_NAMES`,
-    else ``ValueError``."""
-    if isinstance(name, str) and _key(name) in EXTRA_NAMES:
-        return _key(name)
-    try:
-        return check_name(name)
-    except ValueError as err:
-        if isinstance(name, str):
-            close = difflib.get_close_matches(_key(name), EXTRA_NAMES, n=1, cutoff=0.6)
-            if close:
-                raise ValueError(f"unknown normalizer {name!r}. Did you mean {close[0]!r}?") from None
-        raise err from None
-
-
-def family(name: str) -> str:
-    """'activation', 'parametric' or 'none' (the variant and extra names: 'activation')."""
-    name = _any_name(name)
-    if name in _ACTIVATION or name in _EXTRA_ACTIVATION:
-        return "activation"
-    return "parametric" if name in PARAMETRIC_NAMES else "none"
 
 
 def make(name: str, num_channels: int, *, group_size=None, num_groups=None, eps: float = 1e-5,
@@ -135,7 +80,7 @@ def make(name: str, num_channels: int, *, group_size=None, num_groups=None, eps:
     normalized: a :class:`Passthrough` (an ``nn.Identity``) carrying the family; ``eps``
     is still checked there, as a bad value is a mistake whatever the name.
     """
-    name = _any_name(name)
+    name = any_name(name)
     num_channels = positive_int(num_channels, "num_channels")
     eps = check_eps(eps)
     if name not in GROUPED_NAMES and (group_size is not None or num_groups is not None):
@@ -169,7 +114,7 @@ def make_conv(name: str, in_channels: int, out_channels: int, kernel_size: int, 
     defaults to ``kernel_size // 2`` ("same" for odd kernels at stride 1).
     ``weight_centred=True`` (not for the parametric names): the paper's code's
     weight-centred conv, each filter minus its mean (:class:`parametric.WCConv2d`)."""
-    name = _any_name(name)
+    name = any_name(name)
     weight_centred = _weight_centred(name, weight_centred)
     in_channels = positive_int(in_channels, "in_channels")
     out_channels = positive_int(out_channels, "out_channels")
@@ -194,7 +139,7 @@ def make_linear(name: str, in_features: int, out_features: int, *, bias: bool = 
     """A linear layer with Kaiming-normal (fan-in, ``gain``) weight and zero bias; the WN /
     SWS ones (unit-norm rows at init) for the parametric names; ``weight_centred=True``:
     each row minus its mean (:class:`parametric.WCLinear`)."""
-    name = _any_name(name)
+    name = any_name(name)
     weight_centred = _weight_centred(name, weight_centred)
     args = (positive_int(in_features, "in_features"), positive_int(out_features, "out_features"))
     if name in _LINEAR:
@@ -212,10 +157,10 @@ def make_activation(name: str, num_channels=None) -> nn.Module:
     corrected ReLU for weightnorm; the scaled ReLU for sws. ``num_channels`` is accepted
     for a signature uniform with :func:`make` (validated when given); no phi has
     per-channel parameters. The variant and extra names pair with ReLU, as in the paper's code."""
-    name = _any_name(name)
+    name = any_name(name)
     if num_channels is not None:
         positive_int(num_channels, "num_channels")
-    if name in ("frn", "evonorm_b0", "evonorm_s0"):
+    if name == "frn" or name in EVONORM_NAMES:
         return nn.Identity()
     if name == "weightnorm":
         return parametric.CorrectedReLU()

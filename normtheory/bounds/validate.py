@@ -1,53 +1,37 @@
 """Argument checks shared by the closed forms: ``ValueError`` naming the parameter.
 
 Torch-free on purpose: ``import normtheory.bounds`` must not pull in torch (the
-normalizers are torch modules). The names, variant names, aliases and families below are
-those of docs/settings.md; ``tests/test_bounds_validation.py`` checks that they agree with
-:data:`normtheory.normalizers.NAMES`, :data:`normtheory.normalizers.VARIANT_NAMES`,
-:func:`normtheory.normalizers.check_name` and :func:`normtheory.normalizers.family`.
+normalizers are torch modules). The names, variant names, aliases and families are those
+of :mod:`normtheory.names`, which the normalizers read as well; :func:`check_name` and
+:func:`family` give its closed-forms message (naming ``norm``, knowing nothing of the
+extra names).
 """
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 
+from normtheory import names
 from normtheory._args import positive_int  # noqa: F401  (re-exported)
-
-ACTIVATION_NAMES = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "frn", "variancenorm",
-                    "evonorm_b0", "evonorm_s0")
-PARAMETRIC_NAMES = ("weightnorm", "sws")
-NAMES = ACTIVATION_NAMES + PARAMETRIC_NAMES + ("plain",)
-GROUPED_NAMES = ("groupnorm", "evonorm_s0")
-#: other definitions the closed forms know (Variance Norm with the uncentred second moment)
-VARIANT_NAMES = ("variancenorm_uncentred",)
-_ALIASES = {"variancenorm_centred": "variancenorm", "variancenorm_centered": "variancenorm",
-            "variancenorm_uncentered": "variancenorm_uncentred"}
-_KNOWN = NAMES + VARIANT_NAMES
+from normtheory.names import (  # noqa: F401  (re-exported)
+    ACTIVATION_NAMES,
+    GROUPED_NAMES,
+    NAMES,
+    PARAMETRIC_NAMES,
+    VARIANT_NAMES,
+)
 
 
 def check_name(name) -> str:
     """The canonical (lowercase) name among :data:`NAMES` and :data:`VARIANT_NAMES`, or
     ``ValueError`` naming ``norm`` and the close names (case, surrounding blanks, ``-`` for
     ``_`` and the aliases of ``variancenorm`` are forgiven, as in the normalizers)."""
-    if not isinstance(name, str):
-        raise ValueError(f"norm must be a name (str), one of {', '.join(_KNOWN)}; got {name!r}")
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key in _KNOWN:
-        return key
-    close = difflib.get_close_matches(key, _KNOWN, n=3, cutoff=0.4)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    raise ValueError(f"unknown normalizer norm={name!r}.{hint} Known: {', '.join(_KNOWN)}")
+    return names.check_name(name, extras=False)
 
 
 def family(name: str) -> str:
     """'activation', 'parametric' or 'none'."""
-    name = check_name(name)
-    if name in ACTIVATION_NAMES + VARIANT_NAMES:
-        return "activation"
-    return "parametric" if name in PARAMETRIC_NAMES else "none"
+    return names.family(name, extras=False)
 
 
 def resolve_group_size(width, group_size=None, num_groups=None, *, name: str = "width") -> int:
