@@ -21,7 +21,7 @@ from matplotlib.lines import Line2D
 from normtheory import bounds
 from normtheory.figures import simulated, style
 from normtheory.figures.runner import check_size
-from normtheory.normalizers import NAMES, family
+from normtheory.names import NAMES, family
 from normtheory.runs.table import select, theory_row, unique, xy
 
 NAME = "variance_depth"

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from normtheory._args import positive_int
+from normtheory._args import freeze, positive_int
 from normtheory.montecarlo.memory import check_memory, memory_limit, net_peak_bytes
 from normtheory.montecarlo.result import Simulation
 
@@ -48,10 +48,6 @@ def resolve_device(device: str = "auto"):
     return torch.device(device)
 
 
-def _frozen(options: dict) -> tuple:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
-
-
 @lru_cache(maxsize=256)
 def _net_estimate(arch, norm, in_channels, frozen_options, batch, image_size, dtype) -> int:
     """:func:`normtheory.montecarlo.memory.net_peak_bytes` of a network, once per distinct
@@ -83,7 +79,7 @@ def simulate_net(arch: str, norm: str, *, trials: int, batch: int, seed: int = 0
         raise ValueError("batch must be at least 2 (cosine similarity needs two samples)")
     dtype = torch.float64 if dtype is None else dtype
     dev = resolve_device(device)
-    estimate = _net_estimate(arch, norm, in_channels, _frozen(build_options), batch, image_size, dtype)
+    estimate = _net_estimate(arch, norm, in_channels, freeze(build_options), batch, image_size, dtype)
     check_memory(estimate, memory_limit(max_memory, dev),
                  f"simulate_net({arch!r}, {norm!r}, batch={batch}, image_size={image_size}, dtype={dtype})")
     rows, names, diverged = [], None, []

@@ -40,16 +40,15 @@ from normtheory import bounds
 from normtheory.stats import lognormal_mean_interval, ratio_interval
 from normtheory.verify import simulations
 from normtheory.verify.registry import Claim, Point, register
-from normtheory.verify.simulations import group_options
+from normtheory.names import NAMES, PARAMETRIC_NAMES, group_options
 from normtheory.verify.stats import Equivalence, Precision, SideOfBoundary
 
 ACTIVATION_MLP = ("batchnorm", "layernorm", "groupnorm", "frn", "variancenorm", "evonorm_b0",
                   "evonorm_s0")  # instancenorm has no MLP form (one entry per statistic)
 LINEAR_FORM = ("batchnorm", "layernorm", "groupnorm", "frn", "variancenorm",
                "variancenorm_uncentred")  # EvoNorm: no linear form
-PARAMETRIC_AND_PLAIN = ("weightnorm", "sws", "plain")
-ALL_NORMS = ("batchnorm", "layernorm", "instancenorm", "groupnorm", "frn", "variancenorm",
-             "evonorm_b0", "evonorm_s0", "weightnorm", "sws", "plain")
+PARAMETRIC_AND_PLAIN = PARAMETRIC_NAMES + ("plain",)
+ALL_NORMS = NAMES
 GROUP_SIZE = 8
 
 

@@ -49,6 +49,8 @@ from normtheory.verify.registry import Claim, Measurement, Point, register
 from normtheory.verify.stats import Equivalence, Precision
 
 _T = simulations.T_INTERVAL
+#: the normalizers whose top layer has an exact form given the input's Gram (B1t)
+TOP_GRAM_NAMES = ("batchnorm", "variancenorm_uncentred")
 RATE_PRECISION = Precision(0.01)  # a per-layer rate, 1%
 GROWTH_SOURCE = ("normtheory.bounds.gradient_growth_per_layer (derived here: projection rank times "
            "E[1/chi2]; Yang et al. 2019 for BN; paper section 5)")
@@ -152,7 +154,7 @@ def _measure_top(s, trials, seed):
                                       trials=trials, seed=seed, group_size=s.get("group_size"),
                                       draws=s.get("draws", 1))
     data = {"ratio": ratios}
-    if s["norm"] in ("batchnorm", "variancenorm_uncentred"):
+    if s["norm"] in TOP_GRAM_NAMES:
         data["spectrum"] = gram_spectrum(grams, centred=s["norm"] == "batchnorm")
     return Measurement(data, trials)
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from normtheory import bounds
+from normtheory.names import group_options
 from normtheory.verify import simulations
 from normtheory.verify.claims_gradients import GROWTH_SOURCE, growth_claim, growth_points, per_layer_ratio
 from normtheory.verify.registry import Point, register
@@ -35,7 +36,7 @@ growth_claim(
 def _cnn_sim(s, norm, g, trials, seed):
     return simulations.net(s["arch"], norm, trials=trials, seed=seed, batch=s["batch"],
                            image_size=s["image_size"], depth=CNN_DEPTH, width=s["width"],
-                           **simulations.group_options(norm, g))
+                           **group_options(norm, g))
 
 
 def _measure_cnn_gap(s, trials, seed):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from normtheory.names import group_options
 from normtheory.runs import memo
 from normtheory.runs.seeds import derived_seed
 from normtheory.stats import mean_interval
@@ -94,11 +95,6 @@ def combined(sims, **data) -> Measurement:
         forward |= {t for t, _ in sim.diverged} - {t for t, _ in _backward(sim)}
     return Measurement(dict(data), parts[0].trials, min(layers) if layers else None, len(bad),
                        len(bad - forward))
-
-
-def group_options(norm: str, group_size: int | None) -> dict:
-    """``{"group_size": g}`` for the normalizers that take it, else ``{}``."""
-    return {"group_size": group_size} if norm in ("groupnorm", "evonorm_s0") else {}
 
 
 def _backward(sim) -> list:
