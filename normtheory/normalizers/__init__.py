@@ -21,12 +21,7 @@ theory, the kernels and the networks but iterated over by no grid of the eleven,
 ``make_conv(..., weight_centred=True)`` give the paper's code's other variants.
 """
 
-from normtheory.normalizers._checks import input_checks, input_checks_enabled, set_input_checks
-from normtheory.normalizers.base import ActivationNorm, Passthrough
-from normtheory.normalizers.batch import (BatchNorm, BatchStatNorm, MeanCentering, UncentredVarianceNorm,
-                                         VarianceNorm)
-from normtheory.normalizers.evonorm import EvoNormB0, EvoNormS0
-from normtheory.normalizers.factory import (
+from normtheory.names import (
     ACTIVATION_NAMES,
     BATCH_NAMES,
     EXTRA_BATCH_NAMES,
@@ -38,11 +33,13 @@ from normtheory.normalizers.factory import (
     VARIANT_NAMES,
     check_name,
     family,
-    make,
-    make_activation,
-    make_conv,
-    make_linear,
 )
+from normtheory.normalizers._checks import input_checks, input_checks_enabled, set_input_checks
+from normtheory.normalizers.base import ActivationNorm, Passthrough
+from normtheory.normalizers.batch import (BatchNorm, BatchStatNorm, MeanCentering, UncentredVarianceNorm,
+                                         VarianceNorm)
+from normtheory.normalizers.evonorm import EvoNormB0, EvoNormS0
+from normtheory.normalizers.factory import make, make_activation, make_conv, make_linear
 from normtheory.normalizers.frn import FilterResponseNorm
 from normtheory.normalizers.group import GroupNorm, GroupStatNorm, InstanceNorm, LayerNorm
 from normtheory.normalizers.parametric import (

@@ -5,17 +5,12 @@ normalizers are modules applied after a layer (:func:`make`); parametric ones li
 weight (:func:`make_conv`, :func:`make_linear`); every name has a paired nonlinearity
 (:func:`make_activation`).
 
-:data:`NAMES` are the paper's eleven, with the paper's code's definitions (``variancenorm``:
-centred batch variance, no mean subtraction; ``variancenorm_centred`` and
-``variancenorm_centered`` are aliases of it). :data:`VARIANT_NAMES` are other definitions of
-one of the eleven that the closed forms, the claims, the numba kernels and the networks know
-as well, kept out of :data:`NAMES` so that no grid over the eleven picks them up:
-``variancenorm_uncentred`` (Variance Norm with the uncentred second moment, Daneshmand et
-al. 2020). :func:`check_name` accepts both. :data:`EXTRA_NAMES` holds one more activation
-normalizer of the paper's code that the theory does not know, ``meancentering`` (Mean
-Centering): :func:`make`, :func:`family`, :func:`make_activation`, :func:`make_conv` and
-:func:`make_linear` accept it; :func:`check_name` refuses it with a message saying so. The
-paper's code's weight-centred conv is the option ``weight_centred=True`` of
+The names, aliases and families are those of :mod:`normtheory.names` (re-exported by
+:mod:`normtheory.normalizers`): :data:`~normtheory.names.NAMES` (the paper's eleven),
+:data:`~normtheory.names.VARIANT_NAMES` (``variancenorm_uncentred``) and
+:data:`~normtheory.names.EXTRA_NAMES` (``meancentering``, which the theory does not know):
+:func:`make`, :func:`make_activation`, :func:`make_conv` and :func:`make_linear` accept all
+three. The paper's code's weight-centred conv is the option ``weight_centred=True`` of
 :func:`make_conv` / :func:`make_linear`.
 """
 
@@ -25,21 +20,7 @@ import math
 
 from torch import nn
 
-from normtheory.names import (  # noqa: F401  (re-exported by normtheory.normalizers)
-    ACTIVATION_NAMES,
-    BATCH_NAMES,
-    EVONORM_NAMES,
-    EXTRA_BATCH_NAMES,
-    EXTRA_NAMES,
-    GROUPED_NAMES,
-    NAMES,
-    PARAMETRIC_NAMES,
-    VARIANT_BATCH_NAMES,
-    VARIANT_NAMES,
-    any_name,
-    check_name,
-    family,
-)
+from normtheory.names import EVONORM_NAMES, GROUPED_NAMES, PARAMETRIC_NAMES, any_name, family
 from normtheory.normalizers import parametric
 from normtheory.normalizers._checks import check_eps, check_flag, positive_int
 from normtheory.normalizers.base import Passthrough
