@@ -2,7 +2,8 @@
 (:mod:`~normtheory.training.stacked`) share: the configuration, its checks, the network,
 augmentation, devices, probes, checkpoint loading and the non-finite-loss window.
 
-Neither loop imports the other's names; both import these.
+Both import these; their shared epoch loop is :class:`normtheory.training.epochs.EpochLoop`
+(the single-seed run hands ``seeds > 1`` to the stacked one, which imports nothing of it).
 
 No host-device synchronisation per step: a step's loss stays on the device, the losses of
 ``check_every`` steps are kept in a :class:`LossWindow`, and one copy to the host every
