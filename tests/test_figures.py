@@ -8,6 +8,7 @@ data), not for pixels.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import runpy
@@ -82,12 +83,17 @@ def outputs(tmp_path_factory, fake_runs) -> dict:
     return done
 
 
+@contextlib.contextmanager
 def drawn(name: str, outputs: dict):
+    """``(rows, fig)``: the figure's table and the figure drawn from it, closed after the block."""
     out, status = outputs[name]
     assert status == 0
     rows = read_csv(out / f"{name}.csv")
     fig = load(name).plot(rows)
-    return rows, fig
+    try:
+        yield rows, fig
+    finally:
+        plt.close(fig)
 
 
 def data_axes(fig):
@@ -112,8 +118,7 @@ def test_script_writes_every_file(name, outputs):
 
 @pytest.mark.parametrize("name", list(FIGURES))
 def test_figure_object_shows_the_table(name, outputs):
-    rows, fig = drawn(name, outputs)
-    try:
+    with drawn(name, outputs) as (rows, fig):
         assert rows and all({"panel", "series", "kind", "x", "y"} <= set(r) for r in rows)
         width, _height = fig.get_size_inches()
         assert width <= style.TEXT_WIDTH + 1e-9
@@ -132,8 +137,6 @@ def test_figure_object_shows_the_table(name, outputs):
                     assert len(line.get_xdata()) >= 1
                     assert all(math.isfinite(v) for v in line.get_ydata())
         assert any(ax.get_ylabel() for ax in axes)
-    finally:
-        plt.close(fig)
 
 
 def _panel_axes(fig, rows):
@@ -151,8 +154,7 @@ def _count_matches(rows, ax, kind):
 def test_variance_depth_has_every_normalizer_per_panel(outputs):
     from normtheory.normalizers import NAMES
 
-    rows, fig = drawn("variance_depth", outputs)
-    try:
+    with drawn("variance_depth", outputs) as (rows, fig):
         panels = _panel_axes(fig, rows)
         assert list(panels) == ["mlp", "mlp_skipinit", "mlp_nf", "resnet56", "resnet56_skipinit"]
         mlp_norms = set(NAMES) - {"instancenorm"}
@@ -172,13 +174,10 @@ def test_variance_depth_has_every_normalizer_per_panel(outputs):
         # SkipInit at alpha = 0: the MLP's representation is its input at every block
         skip = select(rows, panel="mlp_skipinit", kind="simulation", series="batchnorm")
         assert max(r["y"] for r in skip) == pytest.approx(min(r["y"] for r in skip), rel=1e-12)
-    finally:
-        plt.close(fig)
 
 
 def test_rank_group_size_panels_and_bound(outputs):
-    rows, fig = drawn("rank_group_size", outputs)
-    try:
+    with drawn("rank_group_size", outputs) as (rows, fig):
         panels = _panel_axes(fig, rows)
         assert list(panels) == ["stable_rank", "cosine"]
         gn = select(rows, panel="stable_rank", series="groupnorm", kind="simulation")
@@ -192,15 +191,12 @@ def test_rank_group_size_panels_and_bound(outputs):
                                                                          "batchnorm_bound"}
         assert set(style.series_on(panels["cosine"], "theory")) == {"relu_map"}
         assert panels["stable_rank"].get_xscale() == "log"
-    finally:
-        plt.close(fig)
 
 
 def test_rank_collapse_lines_have_the_predicted_slope(outputs):
     from normtheory import bounds
 
-    rows, fig = drawn("rank_collapse", outputs)
-    try:
+    with drawn("rank_collapse", outputs) as (rows, fig):
         (ax,) = data_axes(fig)
         assert set(style.series_on(ax, "simulation")) == {"layernorm", "plain", "batchnorm"}
         assert set(style.series_on(ax, "theory")) == {"layernorm", "plain"}
@@ -208,13 +204,10 @@ def test_rank_collapse_lines_have_the_predicted_slope(outputs):
             th = sorted(select(rows, series=norm, kind="theory"), key=lambda r: r["x"])
             slope = (math.log(th[-1]["y"]) - math.log(th[0]["y"])) / (th[-1]["x"] - th[0]["x"])
             assert -slope == pytest.approx(bounds.rank_collapse_rate(th[0]["width"], norm))
-    finally:
-        plt.close(fig)
 
 
 def test_gradient_layers_theory_is_the_growth_factor_per_layer(outputs):
-    rows, fig = drawn("gradient_layers", outputs)
-    try:
+    with drawn("gradient_layers", outputs) as (rows, fig):
         panels = _panel_axes(fig, rows)
         assert list(panels) == ["linear", "relu"]
         for key, ax in panels.items():
@@ -230,15 +223,12 @@ def test_gradient_layers_theory_is_the_growth_factor_per_layer(outputs):
                 top = [r for r in sim if r["x"] == depth][0]   # ‖G‖²/E‖G‖²: chi-square over its mean
                 assert abs(top["y"] - 1.0) < 6 * math.sqrt(2.0 / (top["batch"] * top["width"] * top["n"]))
                 assert all(r["y_low"] > 0 for r in sim)       # log-scale intervals: no gaps on a log axis
-    finally:
-        plt.close(fig)
 
 
 def test_speed_stability_marks_the_recommended_group(outputs):
     from normtheory import bounds
 
-    rows, fig = drawn("speed_stability", outputs)
-    try:
+    with drawn("speed_stability", outputs) as (rows, fig):
         rank_ax, grad_ax = data_axes(fig)
         (rec,) = {r["x"] for r in select(rows, series="recommended")}
         first = rows[0]
@@ -249,13 +239,10 @@ def test_speed_stability_marks_the_recommended_group(outputs):
         assert style.series_on(grad_ax, "simulation") == ["total_growth"]
         # no closed-form point where the expected growth is infinite (g < 4)
         assert all(r["x"] >= 4 for r in select(rows, series="total_growth", kind="theory"))
-    finally:
-        plt.close(fig)
 
 
 def test_training_curves_in_the_papers_layout(outputs):
-    rows, fig = drawn("training_curves", outputs)
-    try:
+    with drawn("training_curves", outputs) as (rows, fig):
         panels = _panel_axes(fig, rows)
         assert list(panels) == ["vgg10", "vgg20", "resnet56", "resnet56_skipinit"]
         bn = select(rows, panel="vgg10", norm="batchnorm", batch=256)
@@ -275,5 +262,3 @@ def test_training_curves_in_the_papers_layout(outputs):
         assert len(styles) == 2  # one line style per batch size
         assert panels["vgg10"].get_ylabel() == "training loss"
         assert fig.legends  # normalizers and batch sizes
-    finally:
-        plt.close(fig)

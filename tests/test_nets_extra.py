@@ -9,18 +9,11 @@ from normtheory import nets
 from normtheory import normalizers as N
 from normtheory.normalizers.parametric import WCConv2d, WCLinear
 
+from helpers import count, meta_build
+
 SMALL = {"vgg10": {"widths": (8, 16)}, "vgg20": {"widths": (8,)},
          "resnet56": {"widths": (8, 16), "blocks_per_stage": 2},
          "resnet56_pre": {"widths": (8, 16), "blocks_per_stage": 2}}
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def meta_build(arch, norm, **kw):
-    with torch.device("meta"):
-        return nets.build(arch, norm, **kw)
 
 
 def test_there_are_extra_names_to_test():

@@ -17,6 +17,8 @@ from normtheory import nets
 from normtheory import normalizers as N
 from normtheory.nets import authors_num_groups
 
+from helpers import count, meta_build
+
 CFG = {
     "vgg10": [64, (64, 2), 128, (128, 2), 256, (256, 2), 512, (512, 2), 512, 512],
     "vgg20": [64] * 3 + [(64, 2)] + [128] * 3 + [(128, 2)] + [256] * 3 + [(256, 2)] + [256] * 3
@@ -92,15 +94,6 @@ def known_differences(units, norm):
 def conv_signatures(model):
     return [(m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0])
             for m in model.modules() if isinstance(m, nn.Conv2d)]
-
-
-def count(model):
-    return sum(p.numel() for p in model.parameters())
-
-
-def meta_build(arch, norm, **kw):
-    with torch.device("meta"):
-        return nets.build(arch, norm, **kw)
 
 
 def test_vgg10_batchnorm_has_the_papers_parameter_count():

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
+from tabulate import tabulate
+
+from normtheory.runs import executors
+from normtheory.cliflags import add_device_flag, add_progress_flag, add_store_flag
+from normtheory.durable import check_writable_dir
 from normtheory.exitcodes import INPUT_ERRORS, epilog, usage_error
+from normtheory.experiments.figure1 import BATCHES, NORMS, PANELS, prepare_data, run_grid
+from normtheory.experiments.predict_speed import run_experiment
+from normtheory.experiments.speed_own_lr import run_own_lr
+from normtheory.store import ResultStore
 
 HELP = ("Experiments linking properties at init to training; predict-speed checks claim R5, figure1 trains "
         "the paper's Figure 1 grid (claim T1).")
@@ -20,12 +32,8 @@ def add_arguments(p) -> None:
                     help="train each setting at its own largest stable LR (0.8, 0.4, ..., 0.00625; its seed 0 "
                          "finite and below log(classes) after --steps) and report rho with a bootstrap-over-seeds "
                          "and a Fisher-z 95%% interval; without it every setting uses LR 0.05")
-    ps.add_argument("--quiet", action="store_true", help="no progress bar")
-    ps.add_argument("--cache-dir", metavar="DIR", default=None,
-                    help="keep each finished training run in the result store in DIR (shared with verify "
-                         "and figures, e.g. .normtheory-cache) for every later run (default: only --out)")
-    from normtheory.runs import executors
-
+    add_progress_flag(ps)
+    add_store_flag(ps, item="training run", shared_with="verify and figures", otherwise="only --out")
     executors.add_arguments(ps)
     add_figure1(sub)
 
@@ -35,15 +43,11 @@ def _csv(kind):
         try:
             return tuple(kind(v) for v in text.split(",") if v.strip())
         except ValueError:
-            import argparse
-
             raise argparse.ArgumentTypeError(f"expected a comma-separated list of {kind.__name__}, got {text!r}")
     return parse
 
 
 def add_figure1(sub) -> None:
-    from normtheory.experiments.figure1 import BATCHES, NORMS, PANELS
-
     p = sub.add_parser(
         "figure1", help="train the paper's Figure 1 grid (T1) at each setting's largest stable LR, resumable",
         epilog=epilog("some run diverged (reported, not judged: the figure shows it)") + (
@@ -71,16 +75,11 @@ def add_figure1(sub) -> None:
                    help="SGD steps of each LR-search run, after FRN's warm-up (default 60)")
     p.add_argument("--lr-grid", type=_csv(float), default=None,
                    help="init_lr values searched (default 1,0.5,0.2,0.1,0.05,0.02,0.01)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_flag(p)
+    add_progress_flag(p)
 
 
 def run_figure1(args) -> int:
-    from tabulate import tabulate
-
-    from normtheory.durable import check_writable_dir
-    from normtheory.experiments.figure1 import prepare_data, run_grid
-
     try:
         for name in ("epochs", "max_steps", "search_steps", "synthetic"):
             value = getattr(args, name)
@@ -103,15 +102,6 @@ def run_figure1(args) -> int:
 def run(args) -> int:
     if args.experiment == "figure1":
         return run_figure1(args)
-    from pathlib import Path
-
-    from tabulate import tabulate
-
-    from normtheory.runs import executors
-    from normtheory.durable import check_writable_dir
-    from normtheory.experiments.predict_speed import run_experiment
-    from normtheory.store import ResultStore
-
     try:
         if args.steps < 10 or args.seeds < 1:
             raise ValueError(f"--steps must be >= 10 and --seeds >= 1, got {args.steps} and {args.seeds}")
@@ -128,8 +118,6 @@ def run(args) -> int:
             kwargs = dict(seeds=tuple(range(args.seeds)), steps=args.steps, out=args.out, progress=not args.quiet,
                           executor=executor, store=store)
             if args.own_lr:
-                from normtheory.experiments.speed_own_lr import run_own_lr
-
                 res = run_own_lr(**kwargs)
             else:
                 res = run_experiment(**kwargs)

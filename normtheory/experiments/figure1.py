@@ -22,8 +22,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
+from normtheory import training
 from normtheory.durable import atomic_write_json, read_json
-from normtheory.training import schedule
+from normtheory.normalizers import check_name
+from normtheory.training import TrainConfig, find_max_lr, schedule
+from normtheory.training.data import load_dataset, write_synthetic_cifar100
 
 PANELS = {"vgg10": ("vgg10", False), "vgg20": ("vgg20", False), "resnet56": ("resnet56", False),
           "resnet56_skipinit": ("resnet56", True)}
@@ -46,8 +51,6 @@ class Setting:
 
 def base_config(setting: Setting, *, epochs=None, max_steps=None, device="auto"):
     """The paper-protocol :class:`~normtheory.training.TrainConfig` of a setting (seed 0, LR unset)."""
-    from normtheory.training import TrainConfig
-
     arch, skipinit = PANELS[setting.panel]
     full = schedule.default_epochs("paper", setting.batch)
     epochs = epochs or full
@@ -57,8 +60,6 @@ def base_config(setting: Setting, *, epochs=None, max_steps=None, device="auto")
 
 
 def check_options(norms, panels, batches, seeds) -> None:
-    from normtheory.normalizers import check_name
-
     for norm in norms:
         check_name(norm)
     bad = [p for p in panels if p not in PANELS]
@@ -72,8 +73,6 @@ def check_options(norms, panels, batches, seeds) -> None:
 
 def search_lr(setting: Setting, config, data, out, *, grid, steps: int, progress: bool) -> dict:
     """The largest stable ``init_lr`` of ``setting`` (resumable, in ``<setting>/lr_search``)."""
-    from normtheory.training import find_max_lr
-
     steps_per_epoch = data.x_train.shape[0] // setting.batch
     warm = int(round(config.warmup_epochs * steps_per_epoch))
     result = find_max_lr(config, data, setting.folder(out) / "lr_search", lrs=grid, steps=steps + warm)
@@ -86,11 +85,7 @@ def run_grid(data, out, *, norms=NORMS, panels=tuple(PANELS), batches=BATCHES, s
              max_steps=None, search_steps: int = 60, grid=None, device: str = "auto", progress: bool = True,
              train_fn=None) -> list[dict]:
     """Train every run of the grid not finished yet; returns one row per run."""
-    from tqdm.auto import tqdm
-
-    from normtheory.training import train
-
-    train_fn = train_fn or train
+    train_fn = train_fn or training.train  # looked up when called (the tests replace it)
     check_options(norms, panels, batches, seeds)
     settings = [Setting(n, p, b) for p in panels for n in norms for b in batches]
     runs = [(s, seed) for s in settings for seed in range(seeds)]
@@ -126,8 +121,6 @@ def prepare_data(dataset: str, data_dir, *, synthetic: int | None = None):
     """The data of the grid, normalized as the paper's code does (mean and std 0.5); with
     ``synthetic`` (a number of training images) a stand-in in the CIFAR-100 pickle format is
     first written to ``data_dir`` (marked, so that real data there is never overwritten)."""
-    from normtheory.training.data import load_dataset, write_synthetic_cifar100
-
     if synthetic is not None:
         if dataset != "cifar100" or data_dir is None:
             raise ValueError("--synthetic writes CIFAR-100-format data: it needs --dataset cifar100 and --data-dir")

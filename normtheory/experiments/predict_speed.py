@@ -22,8 +22,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
 
+from normtheory import __version__
+from normtheory.runs.executors import SerialExecutor, versions
 from normtheory.runs.table import read_csv, write_csv
+from normtheory.normalizers import input_checks
+from normtheory.probes import mean_cosine_similarity
+from normtheory.store import result_key
+from normtheory.training import TrainConfig, load_digits
+from normtheory.training.common import build_model
+from normtheory.training.data import load_dataset
 
 DEFAULT_SETTINGS = [("batchnorm", None), ("layernorm", None), ("plain", None)] + \
     [("groupnorm", g) for g in (2, 4, 8, 16, 32)]
@@ -32,10 +43,6 @@ STORE_KIND = "experiments.predict_speed"
 
 
 def measure(setting, *, seed, data, base_config, steps, lr=None) -> dict:
-    from normtheory.probes import mean_cosine_similarity
-    from normtheory.training.loop import build_model, lr_at  # noqa: F401
-    import torch.nn.functional as F
-
     norm, g = setting
     cfg = replace(base_config, norm=norm, group_size=g, seed=seed, lr=lr or base_config.lr)
     torch.manual_seed(seed)
@@ -82,8 +89,6 @@ def read_rows(path: Path) -> list[dict]:
 
 
 def spearman(rows) -> tuple[float, float]:
-    from scipy.stats import spearmanr
-
     res = spearmanr([r["similarity_init"] for r in rows], [r["loss_after_k"] for r in rows])
     return float(res.statistic), float(res.pvalue)
 
@@ -115,8 +120,6 @@ def dataset_ref(data) -> dict:
 def _dataset(ref: dict):
     key = (ref["name"], ref["sha256"])
     if key not in _DATA:
-        from normtheory.training.data import load_dataset
-
         data = load_dataset(ref["name"])
         if fingerprint(data) != ref["sha256"]:
             raise ValueError(f"data set {ref['name']!r} loaded on this worker differs from the client's "
@@ -134,23 +137,16 @@ def make_task(setting, *, seed: int, lr, steps: int, base_config, data_ref: dict
 
 def train_run(task: dict) -> dict:
     """Run the task of :func:`make_task` (:func:`measure`; input checks off where ``checks`` is false)."""
-    from normtheory.training import TrainConfig
-
     data = _dataset(task["dataset"])
     kwargs = dict(seed=task["seed"], data=data, base_config=TrainConfig(**task["config"]), steps=task["steps"],
                   lr=task["lr"])
     if task["checks"]:
         return measure(tuple(task["setting"]), **kwargs)
-    from normtheory.normalizers import input_checks
-
     with input_checks(False):
         return measure(tuple(task["setting"]), **kwargs)
 
 
 def store_spec(task: dict) -> dict:
-    from normtheory import __version__
-    from normtheory.runs.executors import versions
-
     return {"normtheory": __version__, "torch": versions()["torch"], **task}
 
 
@@ -159,8 +155,6 @@ class TaskRunner:
     ``store`` (None: no store) and stored there as it arrives."""
 
     def __init__(self, executor=None, store=None):
-        from normtheory.runs.executors import SerialExecutor
-
         self.executor = executor if executor is not None else SerialExecutor()
         self.store = store
         self.pending: dict = {}
@@ -168,8 +162,6 @@ class TaskRunner:
     def stored(self, task: dict):
         if self.store is None:
             return None
-        from normtheory.store import result_key
-
         return self.store.get(result_key(STORE_KIND, store_spec(task)))
 
     def submit(self, tag, task: dict) -> None:
@@ -192,10 +184,6 @@ def run_experiment(*, settings=None, seeds=(0, 1), steps=100, base_config=None, 
     The runs go to ``executor`` (:mod:`normtheory.executors`; None: serially here) unless
     ``store`` (a :class:`normtheory.store.ResultStore`) holds them; rows are in the order of
     ``settings`` and ``seeds`` whatever order the runs finish in."""
-    from tqdm.auto import tqdm
-
-    from normtheory.training import TrainConfig, load_digits
-
     data = data or load_digits()
     base_config = base_config or TrainConfig(arch="mlp", batch_size=64, lr=0.05,
                                              mlp=dict(width=64, depth=10, nonlinearity="relu"))

@@ -17,14 +17,18 @@ import math
 from dataclasses import replace
 
 import numpy as np
+from scipy.stats import spearmanr
+from tqdm.auto import tqdm
+
+from normtheory.experiments.predict_speed import (DEFAULT_SETTINGS, TaskRunner, dataset_ref, make_task, measure,
+                                                  run_experiment)
+from normtheory.normalizers import input_checks
+from normtheory.training import TrainConfig, load_digits
 
 GRID = (0.8, 0.4, 0.2, 0.1, 0.05, 0.025, 0.0125, 0.00625)
 
 
 def max_stable_lr(setting, *, data, base_config, steps: int, grid=GRID) -> float | None:
-    from normtheory.experiments.predict_speed import measure
-    from normtheory.normalizers import input_checks
-
     for lr in sorted(grid, reverse=True):
         with input_checks(False):  # a diverging run ends at its first non-finite loss instead
             row = measure(setting, seed=0, data=data, base_config=replace(base_config, lr=lr), steps=steps)
@@ -36,8 +40,6 @@ def max_stable_lr(setting, *, data, base_config, steps: int, grid=GRID) -> float
 def spearman_intervals(rows, *, n_boot: int = 2000, seed: int = 0) -> dict:
     """Spearman's rho of (similarity at init, loss after K) with a bootstrap-over-seeds and a
     Fisher-z 95% interval."""
-    from scipy.stats import spearmanr
-
     x = np.array([r["similarity_init"] for r in rows])
     y = np.array([r["loss_after_k"] for r in rows])
     rho = float(spearmanr(x, y).statistic)
@@ -63,10 +65,6 @@ def stable_lrs(settings, *, data, base_config, steps: int, grid=GRID, runner=Non
     """:func:`max_stable_lr` of every setting at once: each setting's next LR on ``grid`` is
     submitted to ``runner`` (a :class:`normtheory.experiments.predict_speed.TaskRunner`;
     None: serially here) when its previous one turns out unstable; stored runs are reused."""
-    from tqdm.auto import tqdm
-
-    from normtheory.experiments.predict_speed import TaskRunner, dataset_ref, make_task
-
     runner = runner or TaskRunner()
     ref, limit = dataset_ref(data), math.log(data.num_classes)
     lrs = sorted(grid, reverse=True)
@@ -104,9 +102,6 @@ def run_own_lr(*, settings=None, seeds=(0, 1, 2, 3, 4), steps=100, base_config=N
     """Search each setting's largest stable LR, measure every seed there, and correlate.
     Settings with no stable LR on the grid are left out (and listed). The runs go to
     ``executor`` (None: serially here) unless ``store`` holds them (see :func:`run_experiment`)."""
-    from normtheory.experiments.predict_speed import DEFAULT_SETTINGS, TaskRunner, run_experiment
-    from normtheory.training import TrainConfig, load_digits
-
     data = data or load_digits()
     base_config = base_config or TrainConfig(arch="mlp", batch_size=64, lr=0.05,
                                              mlp=dict(width=64, depth=10, nonlinearity="relu"))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 
+from normtheory.cliflags import add_device_flag, add_progress_flag, add_seed_flag
+from normtheory.durable import check_writable_dir
 from normtheory.exitcodes import INPUT_ERRORS, epilog, usage_error
+from normtheory.training import TrainConfig, find_max_lr, load_dataset, train
+from normtheory.training.common import check_numbers
+from normtheory.training.schedule import default_epochs
 
 HELP = "Train a network (CIFAR-10/100 from --data-dir, or the embedded digits default) with logs and resume."
 EPILOG = epilog("the run diverged (or --find-max-lr found no stable LR)") + (
@@ -42,11 +47,11 @@ def add_arguments(p) -> None:
     p.add_argument("--warmup", type=float, default=0.0,
                    help="linear warm-up from 0, in epochs counted in --epochs (default 0; the paper uses it "
                         "for FRN only: 5 epochs, 1 at batch < 32)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_seed_flag(p, what="random")
     p.add_argument("--seeds", type=int, default=1,
                    help="train seeds SEED..SEED+N-1 at once (vmap over stacked models; logs in OUT/seed_<s>/) "
                         "(default 1)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    add_device_flag(p)
     p.add_argument("--crop", action="store_true", help="4-pixel-padded random crops (CIFAR augmentation)")
     p.add_argument("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
@@ -60,18 +65,13 @@ def add_arguments(p) -> None:
                    help="search the largest stable initial LR with short runs (60 steps under the run's schedule) "
                         "in OUT/<value>/: init_lr in 1, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01 with --protocol paper, "
                         "the LR in 1.6, 0.8, ..., 0.0125 otherwise; continues a search cut short")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_progress_flag(p)
 
 
 def config_from(args):
     """The :class:`TrainConfig` of the options, every number checked (``ValueError``)."""
-    from normtheory.training import TrainConfig
-    from normtheory.training.loop import check_numbers
-
     if args.epochs is not None and args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
-    from normtheory.training.schedule import default_epochs
-
     epochs = args.epochs if args.epochs is not None else default_epochs(args.protocol, args.batch_size, args.dataset)
     mlp = {"width": args.width, "depth": args.depth, "nonlinearity": "relu"} if args.arch == "mlp" else {}
     for option, value in mlp and (("--width", args.width), ("--depth", args.depth)):
@@ -94,9 +94,6 @@ def config_from(args):
 
 
 def run(args) -> int:
-    from normtheory.durable import check_writable_dir
-    from normtheory.training import find_max_lr, load_dataset, train
-
     try:
         config = config_from(args)
         check_writable_dir(args.out)

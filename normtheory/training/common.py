@@ -2,7 +2,8 @@
 (:mod:`~normtheory.training.stacked`) share: the configuration, its checks, the network,
 augmentation, devices, probes, checkpoint loading and the non-finite-loss window.
 
-Neither loop imports the other's names; both import these.
+Both import these; their shared epoch loop is :class:`normtheory.training.epochs.EpochLoop`
+(the single-seed run hands ``seeds > 1`` to the stacked one, which imports nothing of it).
 
 No host-device synchronisation per step: a step's loss stays on the device, the losses of
 ``check_every`` steps are kept in a :class:`LossWindow`, and one copy to the host every
@@ -11,12 +12,16 @@ No host-device synchronisation per step: a step's loss stays on the device, the 
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 
+from normtheory.montecarlo.networks import resolve_device
+from normtheory.nets import build, layout_version
+from normtheory.probes import Overflow, probe
 from normtheory.training import schedule
 from normtheory.training.data import ImageData
 
@@ -64,8 +69,6 @@ def saved_config(config: TrainConfig) -> dict:
     """What a run folder's ``config.json`` holds: the configuration and the layout version of
     its network (:func:`normtheory.nets.layout_version`), so that ``--resume`` refuses a
     checkpoint of a network whose function has changed since it was written."""
-    from normtheory.nets import layout_version
-
     return {**asdict(config), "net_layout": layout_version(config.arch, config.norm)}
 
 
@@ -102,8 +105,6 @@ def check_config(config: TrainConfig, data: ImageData) -> None:
 
 
 def build_model(config: TrainConfig, data: ImageData):
-    from normtheory.nets import build
-
     kwargs = dict(group_size=config.group_size, num_groups=config.num_groups, num_classes=data.num_classes,
                   skipinit=config.skipinit)
     if config.arch == "mlp":
@@ -136,10 +137,6 @@ def flips(config: TrainConfig, data: ImageData) -> bool:
 def probe_summary(model, x, y) -> dict:
     """Probe statistics of ``model`` on ``(x, y)``. The probe runs on a copy, so that its
     forward pass (in training mode) leaves the running statistics of the trained model alone."""
-    import copy
-
-    from normtheory.probes import Overflow, probe
-
     try:
         recs = probe(copy.deepcopy(model), x, loss=lambda out: F.cross_entropy(out.float(), y))
     except (Overflow, ValueError) as exc:
@@ -150,8 +147,6 @@ def probe_summary(model, x, y) -> dict:
 
 def device_and_autocast(config: TrainConfig):
     """The training device and a context factory: bf16 autocast on CUDA (unless ``amp`` is off)."""
-    from normtheory.montecarlo.networks import resolve_device
-
     dev = resolve_device(config.device)
     if dev.type == "cuda" and config.amp:
         return dev, lambda: torch.autocast("cuda", dtype=torch.bfloat16)

@@ -113,7 +113,7 @@ def load_cifar(data_dir, dataset: str = "cifar100", normalize: str = "standard")
 
 def load_digits(seed: int = 0, test_fraction: float = 0.2, normalize: str = "standard") -> ImageData:
     """scikit-learn's digits as 1x8x8 images, a seeded train/test split."""
-    from sklearn.datasets import load_digits as sk_digits
+    from sklearn.datasets import load_digits as sk_digits  # lazy: ~0.5 s to import, needed for this data set only
 
     bunch = sk_digits()
     images = bunch.images[:, None].astype(np.float32)

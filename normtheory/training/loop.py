@@ -23,7 +23,6 @@ non-finite loss stops the run, which is recorded as diverged.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -31,12 +30,14 @@ import torch
 import torch.nn.functional as F
 
 from normtheory.durable import JsonlLog, atomic_save_torch, atomic_write_json, read_json
+from normtheory.normalizers import input_checks
 from normtheory.training import rundir, schedule
-from normtheory.training.common import (LossWindow, TrainConfig, augment, build_model, check_config, check_numbers,
-                                        defaults, device_and_autocast, device_tensors, flips, probe_summary,
-                                        saved_config, set_lr)
+from normtheory.training.common import (TrainConfig, augment, build_model, check_config, check_numbers, defaults,
+                                        device_and_autocast, device_tensors, flips, probe_summary, saved_config)
 from normtheory.training.data import ImageData
+from normtheory.training.epochs import EpochLoop
 from normtheory.training.schedule import lr_at
+from normtheory.training.stacked import train_stacked
 
 __all__ = ["TrainConfig", "build_model", "check_numbers", "evaluate", "find_max_lr", "lr_at", "read_log",
            "sgd_step", "train"]
@@ -77,97 +78,85 @@ def train(config: TrainConfig, data: ImageData, out_dir, *, resume: bool = False
     (:func:`normtheory.training.stacked.train_stacked`), which returns one summary per seed.
     """
     if config.seeds != 1:
-        from normtheory.training.stacked import train_stacked
-
         return train_stacked(config, data, out_dir, resume=resume, force=force, progress=progress)
-
-    from normtheory.normalizers import input_checks
-
     with input_checks(False):  # the loop checks the loss for non-finite values instead
-        return _train_single(config, data, Path(out_dir), resume=resume, force=force, progress=progress)
+        trainer = OneSeed(config, data, Path(out_dir), resume=resume, force=force)
+        trainer.run(progress=progress)
+    return trainer.summary
 
 
-def _train_single(config: TrainConfig, data: ImageData, out: Path, *, resume: bool, force: bool,
-                  progress: bool) -> dict:
-    from tqdm.auto import tqdm
+class OneSeed(EpochLoop):
+    """One seed's run in ``out``: its network, optimizer, data order, log and checkpoint
+    (resumed from the checkpoint under the rules of :mod:`normtheory.training.rundir`)."""
 
-    check_config(config, data)
-    dev, autocast = device_and_autocast(config)
-    cuda = dev.type == "cuda"
-    torch.manual_seed(config.seed)
-    model = build_model(config, data).to(device=dev, dtype=torch.float32)
-    state = rundir.prepare(out, saved_config(config), resume=resume, force=force, defaults=defaults())
-    ckpt_path, log = out / rundir.CHECKPOINT, JsonlLog(out / rundir.LOG)
-    if config.channels_last and cuda:
-        model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=config.initial_lr(), momentum=config.momentum,
-                          weight_decay=config.weight_decay)
-    gen = torch.Generator().manual_seed(config.seed)
-    start_epoch = 0
-    records = rundir.restore_log(log, state)
-    if state is not None:  # loaded on the CPU; the model and optimizer states move to dev here
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        gen.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        start_epoch = state["epoch"] + 1
-    fwd = torch.compile(model) if config.compile else model
-    x_train, y_train, x_test, y_test = device_tensors(data, dev, channels_last=config.channels_last and cuda)
-    n, B = x_train.shape[0], config.batch_size
-    steps_per_epoch = n // B
-    flip = flips(config, data)
-    probe_x, probe_y = x_train[: min(64, n)], y_train[: min(64, n)]
-    summary = {"status": "finished", **(records[-1] if records else {})}
-    step = start_epoch * steps_per_epoch
-    window = LossWindow()
-    for epoch in range(start_epoch, config.epochs):
-        t0 = time.perf_counter()
-        perm = torch.randperm(n, generator=gen).to(dev)
-        tot_loss = torch.zeros((), dtype=torch.float64)
-        tot_correct = torch.zeros((), dtype=torch.int64, device=dev)
-        seen, probes, bad = 0, {}, None
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
-                   leave=False)
-        for i in bar:
-            lr = lr_at(config, epoch + i / steps_per_epoch)
-            set_lr(opt, lr)
-            idx = perm[i * B:(i + 1) * B]
-            loss, correct = sgd_step(fwd, opt, augment(x_train[idx], gen, flip, config.crop), y_train[idx],
-                                     autocast)
-            window.add(loss, step, lr)
-            step += 1
-            tot_correct += correct
-            seen += B
-            last = i == steps_per_epoch - 1 or (config.max_steps is not None and step >= config.max_steps)
-            if len(window) >= config.check_every or last:
-                values, finite, steps = window.flush()
-                if not bool(finite.all()):
-                    bad = steps[int((~finite).nonzero()[0, 0])]
-                    break
-                tot_loss += values.sum() * B
-            if config.probe_every and step % config.probe_every == 0:
-                probes = probe_summary(model, probe_x, probe_y)
-            if last:
-                break
-        elapsed = time.perf_counter() - t0
-        if bad is not None:
-            bad_step, bad_lr = bad
-            summary = {"status": "diverged", "epoch": epoch, "step": bad_step}
-            log.append({"epoch": epoch, "diverged": True, "step": bad_step, "lr": bad_lr})
-            break
-        test_loss, test_acc = evaluate(model, x_test, y_test, 512, autocast)
-        record = {"epoch": epoch, "step": step, "lr": lr, "train_loss": float(tot_loss) / max(seen, 1),
-                  "train_acc": int(tot_correct) / max(seen, 1), "test_loss": test_loss, "test_acc": test_acc,
+    def __init__(self, config: TrainConfig, data: ImageData, out: Path, *, resume: bool, force: bool):
+        check_config(config, data)
+        self.config = config
+        dev, self.autocast = device_and_autocast(config)
+        cuda = dev.type == "cuda"
+        torch.manual_seed(config.seed)
+        model = build_model(config, data).to(device=dev, dtype=torch.float32)
+        state = rundir.prepare(out, saved_config(config), resume=resume, force=force, defaults=defaults())
+        self.ckpt_path, self.log = out / rundir.CHECKPOINT, JsonlLog(out / rundir.LOG)
+        if config.channels_last and cuda:
+            model = model.to(memory_format=torch.channels_last)
+        self.opt = torch.optim.SGD(model.parameters(), lr=config.initial_lr(), momentum=config.momentum,
+                                   weight_decay=config.weight_decay)
+        self.gen = torch.Generator().manual_seed(config.seed)
+        self.start_epoch = 0
+        self.records = rundir.restore_log(self.log, state)
+        if state is not None:  # loaded on the CPU; the model and optimizer states move to dev here
+            model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+            self.gen.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            self.start_epoch = state["epoch"] + 1
+        self.model, self.device = model, dev
+        self.fwd = torch.compile(model) if config.compile else model
+        self.x_train, self.y_train, self.x_test, self.y_test = device_tensors(
+            data, dev, channels_last=config.channels_last and cuda)
+        n = self.x_train.shape[0]
+        self.steps_per_epoch = n // config.batch_size
+        self.flip = flips(config, data)
+        self.probe_x, self.probe_y = self.x_train[: min(64, n)], self.y_train[: min(64, n)]
+        self.summary = {"status": "finished", **(self.records[-1] if self.records else {})}
+        self.diverged = False
+
+    def training(self) -> bool:
+        return not self.diverged
+
+    def shuffle(self) -> None:
+        self.perm = torch.randperm(self.x_train.shape[0], generator=self.gen).to(self.device)
+
+    def step(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        B = self.config.batch_size
+        idx = self.perm[i * B:(i + 1) * B]
+        return sgd_step(self.fwd, self.opt, augment(self.x_train[idx], self.gen, self.flip, self.config.crop),
+                        self.y_train[idx], self.autocast)
+
+    def check(self, values: torch.Tensor, finite: torch.Tensor, steps: list, epoch: int) -> torch.Tensor:
+        if not bool(finite.all()):  # the run stops, recorded as diverged at its first non-finite loss
+            bad_step, bad_lr = steps[int((~finite).nonzero()[0, 0])]
+            self.diverged = True
+            self.summary = {"status": "diverged", "epoch": epoch, "step": bad_step}
+            self.log.append({"epoch": epoch, "diverged": True, "step": bad_step, "lr": bad_lr})
+        return values.sum()
+
+    def probe(self) -> dict:
+        return probe_summary(self.model, self.probe_x, self.probe_y)
+
+    def end_epoch(self, epoch: int, *, step: int, lr: float, seen: int, elapsed: float, loss: torch.Tensor,
+                  correct: torch.Tensor, probes: dict) -> None:
+        test_loss, test_acc = evaluate(self.model, self.x_test, self.y_test, 512, self.autocast)
+        record = {"epoch": epoch, "step": step, "lr": lr, "train_loss": float(loss) / max(seen, 1),
+                  "train_acc": int(correct) / max(seen, 1), "test_loss": test_loss, "test_acc": test_acc,
                   "time_s": elapsed, "images_per_s": seen / elapsed if elapsed > 0 else float("nan"), **probes}
-        log.append(record)
-        records.append(record)
-        atomic_save_torch(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
-                                      "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-                                      "epoch": epoch, "log": records})
-        summary = {"status": "finished", **record}
-        if config.max_steps is not None and step >= config.max_steps:
-            break
-    return summary
+        self.log.append(record)
+        self.records.append(record)
+        atomic_save_torch(self.ckpt_path, {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
+                                           "generator": self.gen.get_state(), "torch_rng": torch.get_rng_state(),
+                                           "epoch": epoch, "log": self.records})
+        self.summary = {"status": "finished", **record}
 
 
 def read_log(path) -> list[dict]:

@@ -24,20 +24,20 @@ these too. ``resume=True`` continues from the checkpoint, under the rules of
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call, stack_module_state, vmap
 
 from normtheory.durable import JsonlLog, atomic_save_torch, atomic_write_json
+from normtheory.normalizers import input_checks
 from normtheory.training import rundir
-from normtheory.training.common import (LossWindow, TrainConfig, augment, build_model, check_config, defaults,
-                                        device_and_autocast, device_tensors, flips, probe_summary, saved_config,
-                                        set_lr)
+from normtheory.training.common import (TrainConfig, augment, build_model, check_config, defaults, device_and_autocast,
+                                        device_tensors, flips, probe_summary, saved_config)
 from normtheory.training.data import ImageData
-from normtheory.training.schedule import lr_at
+from normtheory.training.epochs import EpochLoop
 
 
 def seed_list(config: TrainConfig) -> list[int]:
@@ -57,8 +57,6 @@ class StackedModels:
     (leading axis: the seed) and a parameter-free template that ``vmap`` calls."""
 
     def __init__(self, config: TrainConfig, data: ImageData, seeds, device):
-        from torch.func import stack_module_state
-
         models = []
         for s in seeds:
             torch.manual_seed(s)
@@ -68,15 +66,11 @@ class StackedModels:
         self._scratch = models[0]  # a real module, reloaded with one seed's tensors
 
     def _call(self, params, buffers, x):
-        from torch.func import functional_call
-
         return functional_call(self.template, (params, buffers), (x,))
 
     def forward(self, x: torch.Tensor, *, shared: bool) -> torch.Tensor:
         """Logits ``(S, B, K)``; ``x`` is ``(S, B, ...)`` (one batch per seed) or, with
         ``shared``, one batch ``(B, ...)`` seen by every seed."""
-        from torch.func import vmap
-
         return vmap(self._call, in_dims=(0, 0, None if shared else 0), randomness="different")(
             self.params, self.buffers, x)
 
@@ -138,120 +132,102 @@ def train_stacked(config: TrainConfig, data: ImageData, out_dir, *, resume: bool
                   progress: bool = True) -> dict:
     """Train seeds ``config.seed .. config.seed + config.seeds − 1`` at once; returns
     ``{"status", "seeds": {seed: summary}}`` (status "finished" if any seed finished)."""
-    from normtheory.normalizers import input_checks
-
     with input_checks(False):  # the loop checks the losses for non-finite values instead
-        return _train_stacked(config, data, Path(out_dir), resume=resume, force=force, progress=progress)
+        trainer = StackedSeeds(config, data, Path(out_dir), resume=resume, force=force)
+        trainer.run(progress=progress)
+    status = "finished" if any(v["status"] == "finished" for v in trainer.summaries.values()) else "diverged"
+    return {"status": status, "seeds": trainer.summaries}
 
 
-def _train_stacked(config: TrainConfig, data: ImageData, out: Path, *, resume: bool, force: bool,
-                   progress: bool) -> dict:
-    from tqdm.auto import tqdm
+class StackedSeeds(EpochLoop):
+    """The seeds of ``config`` trained at once in ``out``: the stacked networks, one optimizer,
+    a data order per seed, a log per seed and one checkpoint (resumed from it under the rules
+    of :mod:`normtheory.training.rundir`)."""
 
-    seeds = seed_list(config)
-    check_config(config, data)
-    dev, autocast = device_and_autocast(config)
-    models = StackedModels(config, data, seeds, dev)
-    state = rundir.prepare(out, saved_config(config), resume=resume, force=force, defaults=defaults())
-    ckpt_path = out / rundir.CHECKPOINT
-    params = list(models.params.values())
-    opt = torch.optim.SGD(params, lr=config.initial_lr(), momentum=config.momentum,
-                          weight_decay=config.weight_decay)
-    gens = [torch.Generator().manual_seed(s) for s in seeds]
-    active = torch.ones(len(seeds), dtype=torch.bool)  # on the CPU, for the bookkeeping
-    summaries = {s: {"status": "finished"} for s in seeds}
-    logs = {s: JsonlLog(seed_dir(out, s) / rundir.LOG) for s in seeds}
-    for s in seeds:
-        atomic_write_json(seed_dir(out, s) / rundir.CONFIG, saved_config(replace(config, seed=s, seeds=1)))
-    records = {s: rundir.restore_log(logs[s], state, s) for s in seeds}
-    start_epoch = 0
-    if state is not None:  # loaded on the CPU (RNG states must be CPU byte tensors)
-        models.load(state["models"])
-        opt.load_state_dict(state["optimizer"])
-        for g, g_state in zip(gens, state["generators"]):
-            g.set_state(g_state)
-        torch.set_rng_state(state["torch_rng"])
-        active = state["active"].to("cpu", torch.bool).clone()
-        summaries = {int(k): v for k, v in state["summaries"].items()}
-        start_epoch = state["epoch"] + 1
-    fwd = torch.compile(models.forward) if config.compile else models.forward
-    x_train, y_train, x_test, y_test = device_tensors(data, dev)
-    n, S, B = x_train.shape[0], len(seeds), config.batch_size
-    steps_per_epoch = n // B
-    flip = flips(config, data)
-    probe_x, probe_y = x_train[: min(64, n)], y_train[: min(64, n)]
-    step = start_epoch * steps_per_epoch
-    window = LossWindow()
+    def __init__(self, config: TrainConfig, data: ImageData, out: Path, *, resume: bool, force: bool):
+        self.seeds = seeds = seed_list(config)
+        check_config(config, data)
+        self.config = config
+        dev, self.autocast = device_and_autocast(config)
+        self.models = models = StackedModels(config, data, seeds, dev)
+        state = rundir.prepare(out, saved_config(config), resume=resume, force=force, defaults=defaults())
+        self.ckpt_path = out / rundir.CHECKPOINT
+        self.params = list(models.params.values())
+        self.opt = torch.optim.SGD(self.params, lr=config.initial_lr(), momentum=config.momentum,
+                                   weight_decay=config.weight_decay)
+        self.gens = [torch.Generator().manual_seed(s) for s in seeds]
+        self.active = torch.ones(len(seeds), dtype=torch.bool)  # on the CPU, for the bookkeeping
+        self.summaries = {s: {"status": "finished"} for s in seeds}
+        self.logs = {s: JsonlLog(seed_dir(out, s) / rundir.LOG) for s in seeds}
+        for s in seeds:
+            atomic_write_json(seed_dir(out, s) / rundir.CONFIG, saved_config(replace(config, seed=s, seeds=1)))
+        self.records = {s: rundir.restore_log(self.logs[s], state, s) for s in seeds}
+        self.start_epoch = 0
+        if state is not None:  # loaded on the CPU (RNG states must be CPU byte tensors)
+            models.load(state["models"])
+            self.opt.load_state_dict(state["optimizer"])
+            for g, g_state in zip(self.gens, state["generators"]):
+                g.set_state(g_state)
+            torch.set_rng_state(state["torch_rng"])
+            self.active = state["active"].to("cpu", torch.bool).clone()
+            self.summaries = {int(k): v for k, v in state["summaries"].items()}
+            self.start_epoch = state["epoch"] + 1
+        self.device = dev
+        self.fwd = torch.compile(models.forward) if config.compile else models.forward
+        self.x_train, self.y_train, self.x_test, self.y_test = device_tensors(data, dev)
+        n = self.x_train.shape[0]
+        self.steps_per_epoch = n // config.batch_size
+        self.flip = flips(config, data)
+        self.probe_x, self.probe_y = self.x_train[: min(64, n)], self.y_train[: min(64, n)]
+        self.shape, self.bar_note = (len(seeds),), f" ({len(seeds)} seeds)"
 
-    def check() -> None:
-        """Read the window's losses back once; seeds with a non-finite loss are recorded as
-        diverged (at their first such step) and leave ``active``."""
-        nonlocal tot_loss
-        flushed = window.flush()
-        if flushed is None:
-            return
-        values, finite, steps = flushed
-        for k in torch.nonzero(active & ~finite.all(0)).flatten().tolist():
+    def training(self) -> bool:
+        return bool(self.active.any())
+
+    def shuffle(self) -> None:
+        self.alive = self.active.to(self.device)
+        self.perms = [torch.randperm(self.x_train.shape[0], generator=g).to(self.device) for g in self.gens]
+
+    def step(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        B = self.config.batch_size
+        idx = [p[i * B:(i + 1) * B] for p in self.perms]
+        xb = torch.stack([augment(self.x_train[j], g, self.flip, self.config.crop) for j, g in zip(idx, self.gens)])
+        yb = torch.stack([self.y_train[j] for j in idx])
+        losses, correct, self.alive = stacked_step(self.fwd, self.opt, self.params, xb, yb, self.alive,
+                                                   self.autocast)
+        return losses, correct
+
+    def check(self, values: torch.Tensor, finite: torch.Tensor, steps: list, epoch: int) -> torch.Tensor:
+        """Seeds with a non-finite loss are recorded as diverged (at their first such step)
+        and leave ``active``; the others go on."""
+        for k in torch.nonzero(self.active & ~finite.all(0)).flatten().tolist():
             bad_step, bad_lr = steps[int((~finite[:, k]).nonzero()[0, 0])]
-            summaries[seeds[k]] = {"status": "diverged", "epoch": epoch, "step": bad_step}
+            self.summaries[self.seeds[k]] = {"status": "diverged", "epoch": epoch, "step": bad_step}
             record = {"epoch": epoch, "diverged": True, "step": bad_step, "lr": bad_lr}
-            logs[seeds[k]].append(record)
-            records[seeds[k]].append(record)
-        active.logical_and_(finite.all(0))
-        tot_loss += torch.where(finite, values, 0.0).sum(0) * B
+            self.logs[self.seeds[k]].append(record)
+            self.records[self.seeds[k]].append(record)
+        self.active.logical_and_(finite.all(0))
+        return torch.where(finite, values, 0.0).sum(0)
 
-    for epoch in range(start_epoch, config.epochs):
-        if not bool(active.any()):
-            break
-        t0 = time.perf_counter()
-        alive = active.to(dev)
-        perms = [torch.randperm(n, generator=g).to(dev) for g in gens]
-        tot_loss = torch.zeros(S, dtype=torch.float64)
-        tot_correct = torch.zeros(S, dtype=torch.int64, device=dev)
-        seen, probes = 0, {}
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{config.epochs} ({S} seeds)",
-                   disable=not progress, leave=False)
-        for i in bar:
-            lr = lr_at(config, epoch + i / steps_per_epoch)
-            set_lr(opt, lr)
-            idx = [p[i * B:(i + 1) * B] for p in perms]
-            xb = torch.stack([augment(x_train[j], g, flip, config.crop) for j, g in zip(idx, gens)])
-            yb = torch.stack([y_train[j] for j in idx])
-            losses, correct, alive = stacked_step(fwd, opt, params, xb, yb, alive, autocast)
-            window.add(losses, step, lr)
-            step += 1
-            tot_correct += correct
-            seen += B
-            last = i == steps_per_epoch - 1 or (config.max_steps is not None and step >= config.max_steps)
-            if len(window) >= config.check_every or last:
-                check()
-                if not bool(active.any()):
-                    break
-            if config.probe_every and step % config.probe_every == 0:
-                probes = {k: probe_summary(models.seed_model(k), probe_x, probe_y)
-                          for k in torch.nonzero(active).flatten().tolist()}
-            if last:
-                break
-        check()
-        elapsed = time.perf_counter() - t0
-        if not bool(active.any()):
-            break
-        test_loss, test_acc = evaluate_stacked(models, x_test, y_test, 512, autocast)
-        correct_host = tot_correct.cpu()
-        for k in torch.nonzero(active).flatten().tolist():
-            record = {"epoch": epoch, "step": step, "lr": lr, "train_loss": float(tot_loss[k]) / max(seen, 1),
+    def probe(self) -> dict:
+        return {k: probe_summary(self.models.seed_model(k), self.probe_x, self.probe_y)
+                for k in torch.nonzero(self.active).flatten().tolist()}
+
+    def end_epoch(self, epoch: int, *, step: int, lr: float, seen: int, elapsed: float, loss: torch.Tensor,
+                  correct: torch.Tensor, probes: dict) -> None:
+        S = len(self.seeds)
+        test_loss, test_acc = evaluate_stacked(self.models, self.x_test, self.y_test, 512, self.autocast)
+        correct_host = correct.cpu()
+        for k in torch.nonzero(self.active).flatten().tolist():
+            record = {"epoch": epoch, "step": step, "lr": lr, "train_loss": float(loss[k]) / max(seen, 1),
                       "train_acc": int(correct_host[k]) / max(seen, 1), "test_loss": test_loss[k],
                       "test_acc": test_acc[k], "time_s": elapsed,
                       "images_per_s": S * seen / elapsed if elapsed > 0 else float("nan"),
                       "stacked_seeds": S, **probes.get(k, {})}
-            logs[seeds[k]].append(record)
-            records[seeds[k]].append(record)
-            summaries[seeds[k]] = {"status": "finished", **record}
-        atomic_save_torch(ckpt_path, {"models": models.state(), "optimizer": opt.state_dict(),
-                                      "generators": [g.get_state() for g in gens], "torch_rng": torch.get_rng_state(),
-                                      "active": active.clone(), "summaries": summaries, "epoch": epoch,
-                                      "log": records})
-        if config.max_steps is not None and step >= config.max_steps:
-            break
-    status = "finished" if any(v["status"] == "finished" for v in summaries.values()) else "diverged"
-    return {"status": status, "seeds": summaries}
+            self.logs[self.seeds[k]].append(record)
+            self.records[self.seeds[k]].append(record)
+            self.summaries[self.seeds[k]] = {"status": "finished", **record}
+        atomic_save_torch(self.ckpt_path, {"models": self.models.state(), "optimizer": self.opt.state_dict(),
+                                           "generators": [g.get_state() for g in self.gens],
+                                           "torch_rng": torch.get_rng_state(), "active": self.active.clone(),
+                                           "summaries": self.summaries, "epoch": epoch, "log": self.records})
