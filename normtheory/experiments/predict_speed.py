@@ -31,7 +31,6 @@ from normtheory.runs.executors import SerialExecutor, versions
 from normtheory.runs.table import read_csv, write_csv
 from normtheory.normalizers import input_checks
 from normtheory.probes import mean_cosine_similarity
-from normtheory.store import result_key
 from normtheory.training import TrainConfig, load_digits
 from normtheory.training.common import build_model
 from normtheory.training.data import load_dataset
@@ -162,7 +161,7 @@ class TaskRunner:
     def stored(self, task: dict):
         if self.store is None:
             return None
-        return self.store.get(result_key(STORE_KIND, store_spec(task)))
+        return self.store.lookup(STORE_KIND, store_spec(task))
 
     def submit(self, tag, task: dict) -> None:
         self.pending[tag] = task

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from tqdm import tqdm
 
+from normtheory.cliflags import add_progress_flag, add_seed_flag, add_size_flags
 from normtheory.durable import check_writable_dir
 from normtheory.exitcodes import INPUT_ERRORS, epilog, usage_error
 from normtheory.figures import FIGURES, FROM_TRAINING_LOGS, check_name, load, style
@@ -39,13 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser, *, name: str | None = None) -
                             help="comma-separated figure names (default: all; see --list)")
         parser.add_argument("--list", action="store_true",
                             help="list the figures and exit")
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--full", dest="size", action="store_const", const="full",
-                      help="the paper's sizes (long)")
-    size.add_argument("--tiny", dest="size", action="store_const", const="tiny",
-                      help="tiny sizes, seconds per figure (smoke test; noisy)")
-    parser.set_defaults(size="default")
-    parser.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    add_size_flags(parser, dest="size", default="default",
+                   sizes={"full": "the paper's sizes (long)",
+                          "tiny": "tiny sizes, seconds per figure (smoke test; noisy)"})
+    add_seed_flag(parser)
     if name is None or name in FROM_TRAINING_LOGS:
         parser.add_argument("--runs", metavar="DIR", default=None,
                             help="folder of training runs (normtheory train --out ...; searched "
@@ -54,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser, *, name: str | None = None) -
     parser.add_argument("--force", action="store_true",
                         help="recompute figures whose CSV is already in --out")
     parser.add_argument("--dpi", type=int, default=None, help="PNG resolution (default 110)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_flag(parser, "--no-progress")
     parser.add_argument("--cache-dir", metavar="DIR", default=None,
                         help="keep each finished setting in the result store in DIR (shared with "
                              "verify, e.g. .normtheory-cache) for every later run (default: only the "

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from normtheory.cliflags import add_progress_flag, add_seed_flag, add_size_flags
 from normtheory.runs import executors
 from normtheory.verify import registry, report
 from normtheory.verify.cache import DEFAULT_CACHE_DIR
@@ -28,15 +29,12 @@ EPILOG = ("verdicts: agree (the simultaneous interval lies inside theory ± δ),
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", dest="mode", action="store_const", const="quick",
-                      help="small grid and trial counts, about a minute on 2 cores (default)")
-    size.add_argument("--full", dest="mode", action="store_const", const="full",
-                      help="the full grid and trial counts (minutes)")
-    parser.set_defaults(mode="quick")
+    add_size_flags(parser, dest="mode", default="quick",
+                   sizes={"quick": "small grid and trial counts, about a minute on 2 cores (default)",
+                          "full": "the full grid and trial counts (minutes)"})
     parser.add_argument("--claims", metavar="IDS", default=None,
                         help="comma-separated claim ids to check, e.g. F1,B1 (default: all)")
-    parser.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    add_seed_flag(parser)
     parser.add_argument("--json", metavar="PATH", default=None,
                         help="write the results as JSON (schema: docs/verify-json.md)")
     parser.add_argument("--report", metavar="PATH", default=None,
@@ -46,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"resumes (default {DEFAULT_CACHE_DIR}/)")
     parser.add_argument("--no-cache", action="store_true",
                         help="neither read nor write the cache")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_flag(parser, "--no-progress")
     executors.add_arguments(parser)
     parser.add_argument("--list", action="store_true",
                         help="list the claims with their statements, closed-form kind, precision "
