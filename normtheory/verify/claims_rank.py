@@ -148,17 +148,26 @@ def _theory_bound_gap(s):
 
 _ORDER_SOURCE = "sign of rank_lower_bound(g_small) - rank_lower_bound(g_large) (paper section 4)"
 
-register(simulations.ordering_claim(
-    id="R2b", family="rank", title="stable rank falls as the group size grows",
-    statement="In deep linear GN MLPs the last-layer stable rank is larger for smaller groups "
-              "(the sqrt(d/g) bound orders group sizes the same way).",
-    statistic="E[srank(g_small) - srank(g_large)] at the last layer; theory column: the bound's "
-              "difference (only its sign is the prediction)",
-    grid={"quick": simulations.group_pairs([(64, 2, 16)], branch="linear", batch=32, depth=30, trials=8),
-          "full": simulations.group_pairs([(64, 2, 8), (64, 8, 32), (256, 4, 64)], branch="linear", batch=64,
-                                depth=100, trials=16)},
-    theory=_theory_bound_gap, measure=simulations.group_size_gap(lambda sim: sim.stable_rank[:, -1]),
-    data="difference", source=_ORDER_SOURCE))
+def _group_size_ordering(cid, title, statement, statistic, probe, *, branch, quick, full):
+    """R2b, R4b: the sign of a last-layer probe's difference between two GN group sizes; ``quick``
+    and ``full`` are ``(pairs, batch)`` of :func:`simulations.group_pairs` (depth 30 with 8
+    networks, depth 100 with 16)."""
+    return register(simulations.ordering_claim(
+        id=cid, family="rank", title=title, statement=statement, statistic=statistic,
+        grid={"quick": simulations.group_pairs(quick[0], branch=branch, batch=quick[1], depth=30, trials=8),
+              "full": simulations.group_pairs(full[0], branch=branch, batch=full[1], depth=100, trials=16)},
+        theory=_theory_bound_gap, measure=simulations.group_size_gap(probe), data="difference",
+        source=_ORDER_SOURCE))
+
+
+_group_size_ordering(
+    "R2b", "stable rank falls as the group size grows",
+    "In deep linear GN MLPs the last-layer stable rank is larger for smaller groups "
+    "(the sqrt(d/g) bound orders group sizes the same way).",
+    "E[srank(g_small) - srank(g_large)] at the last layer; theory column: the bound's "
+    "difference (only its sign is the prediction)",
+    lambda sim: sim.stable_rank[:, -1], branch="linear",
+    quick=([(64, 2, 16)], 32), full=([(64, 2, 8), (64, 8, 32), (256, 4, 64)], 64))
 
 # --- R3: rank collapse rate -----------------------------------------------------------------
 
@@ -237,15 +246,12 @@ register(Claim(
     source="normtheory.bounds.correlation (derived here; arc-cosine kernel of Cho & Saul 2009)",
     probe_keys=("layer",)))
 
-register(simulations.ordering_claim(
-    id="R4b", family="rank", title="similarity rises with the group size (ReLU GN)",
-    statement="In deep ReLU GN MLPs the mean cosine similarity between samples is lower for "
-              "smaller groups: small groups keep samples apart, large groups (toward LN) let "
-              "them drift together.",
-    statistic="E[cos(g_large) - cos(g_small)] at the last layer; theory column: the rank bound's "
-              "difference for (g_small, g_large) (only its sign is the prediction)",
-    grid={"quick": simulations.group_pairs([(64, 2, 64)], branch="relu", batch=16, depth=30, trials=8),
-          "full": simulations.group_pairs([(64, 2, 8), (64, 8, 64), (256, 4, 256)], branch="relu", batch=32,
-                                depth=100, trials=16)},
-    theory=_theory_bound_gap, measure=simulations.group_size_gap(lambda sim: -sim.cosine[:, -1]),
-    data="difference", source=_ORDER_SOURCE))
+_group_size_ordering(
+    "R4b", "similarity rises with the group size (ReLU GN)",
+    "In deep ReLU GN MLPs the mean cosine similarity between samples is lower for "
+    "smaller groups: small groups keep samples apart, large groups (toward LN) let "
+    "them drift together.",
+    "E[cos(g_large) - cos(g_small)] at the last layer; theory column: the rank bound's "
+    "difference for (g_small, g_large) (only its sign is the prediction)",
+    lambda sim: -sim.cosine[:, -1], branch="relu",
+    quick=([(64, 2, 64)], 16), full=([(64, 2, 8), (64, 8, 64), (256, 4, 256)], 32))
