@@ -3,7 +3,6 @@ pyproject.toml hold for the package, and a deliberate upward import breaks them.
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -6,6 +6,7 @@ to an unnormalized stream, does not hold)."""
 import pytest
 import torch
 
+from normtheory.names import group_options
 from normtheory.verify import simulations
 from normtheory.verify.claims_forward import STAGE_BLOCKS
 from normtheory.verify.registry import registered
@@ -13,7 +14,7 @@ from normtheory.verify.registry import registered
 
 def _increment(norm):
     sim = simulations.net("resnet56", norm, trials=4, seed=0, batch=8, image_size=8, widths=(32,),
-                          blocks_per_stage=9, dtype=torch.float32, **simulations.group_options(norm, 8))
+                          blocks_per_stage=9, dtype=torch.float32, **group_options(norm, 8))
     v1, _, v9 = (sim.variance[:, i].mean() for i in STAGE_BLOCKS)
     return v9 - v1, v1
 
