@@ -178,20 +178,19 @@ def test_figure_names():
 def test_shared_simulations_are_seeded_by_their_settings(monkeypatch):
     seen = []
 
-    class FakeMontecarlo:
-        @staticmethod
-        def simulate_mlp(**kwargs):
-            seen.append(kwargs)
-            return kwargs["seed"]
+    def fake_simulate_mlp(**kwargs):
+        seen.append(kwargs)
+        return kwargs["seed"]
 
-    monkeypatch.setitem(__import__("sys").modules, "normtheory.montecarlo", FakeMontecarlo)
-    monkeypatch.setattr(simulated, "_MEMO", {})
-    import normtheory
-    monkeypatch.setattr(normtheory, "montecarlo", FakeMontecarlo, raising=False)
+    from normtheory.runs import memo
+
+    monkeypatch.setitem(memo._ENGINES, "mlp", fake_simulate_mlp)
+    memo.clear()
     a = simulated.mlp(0, norm="batchnorm", width=8)
     b = simulated.mlp(0, width=8, norm="batchnorm")          # same settings: memoized
     c = simulated.mlp(1, norm="batchnorm", width=8)          # another run seed
     d = simulated.mlp(0, norm="layernorm", width=8)          # another setting
+    memo.clear()
     assert a == b and len(seen) == 3 and len({a, c, d}) == 3
 
 
