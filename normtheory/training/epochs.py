@@ -12,6 +12,7 @@ runs implement.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 
 import torch
 from tqdm.auto import tqdm
@@ -20,7 +21,7 @@ from normtheory.training.common import LossWindow, TrainConfig, set_lr
 from normtheory.training.schedule import lr_at
 
 
-class EpochLoop:
+class EpochLoop(ABC):
     """A training run's epochs; :meth:`run` calls the hooks below.
 
     A subclass sets ``config``, ``opt`` (the optimizer whose LR follows the schedule),
@@ -37,33 +38,33 @@ class EpochLoop:
     shape: tuple = ()
     bar_note: str = ""
 
+    @abstractmethod
     def training(self) -> bool:
         """Whether some seed has not diverged."""
-        raise NotImplementedError
 
+    @abstractmethod
     def shuffle(self) -> None:
         """Draw the epoch's data order (before its first step)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def step(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """One SGD step on the epoch's ``i``-th batch: the losses and correct counts (``shape``),
         on the device."""
-        raise NotImplementedError
 
+    @abstractmethod
     def check(self, values: torch.Tensor, finite: torch.Tensor, steps: list, epoch: int) -> torch.Tensor:
         """Record the seeds whose loss in a flushed window (:meth:`LossWindow.flush`) is not
         finite as diverged; returns the window's loss sum to count (``shape``, on the CPU)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def probe(self) -> dict:
         """The probe statistics of the current network(s)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def end_epoch(self, epoch: int, *, step: int, lr: float, seen: int, elapsed: float, loss: torch.Tensor,
                   correct: torch.Tensor, probes: dict) -> None:
         """Evaluate, log and checkpoint a finished epoch: ``seen`` images per seed, their summed
         ``loss`` (CPU) and ``correct`` count (device), the last ``probes``."""
-        raise NotImplementedError
 
     def run(self, *, progress: bool) -> None:
         """Train from ``start_epoch`` until the last epoch, ``max_steps``, or every seed has diverged."""
