@@ -1,5 +1,5 @@
-"""The networks of normtheory.nets against the layouts of the paper's code (SCIENCE.md,
-"The authors' reference protocol"): conv signatures, parameter counts, groups.
+"""The networks of normtheory.nets against the layouts of the paper's code (docs/settings.md,
+"the layouts of the paper's code"): conv signatures, parameter counts, groups.
 
 The expected layouts are written here from the paper's cfg lists, independently of
 normtheory.nets; the expected parameter counts are derived from them (conv weights, the

@@ -1,5 +1,5 @@
-"""Conformance with the authors' code's definitions (SCIENCE.md, "The authors' reference
-protocol"): Mean Centering, the Variance Normalization (centred variance, now
+"""Conformance with the authors' code's definitions (docs/settings.md, "other
+definitions and the paper's code's variants"): Mean Centering, the Variance Normalization (centred variance, now
 ``variancenorm``) and the uncentred one kept as ``variancenorm_uncentred``, the unbiased
 group / instance statistics, the weight-centred conv; and that the names compute the
 formulas of docs/settings.md. Every check is against a direct tensor computation in

@@ -1,4 +1,4 @@
-"""The claims of SCIENCE.md through the verify pipeline, at the --quick sample size.
+"""The registered claims through the verify pipeline, at the --quick sample size.
 
 Every claim runs its quick grid once (module fixture, simulations cached in a temporary
 directory) and must decide every setting. Then the power of each check is tested on the

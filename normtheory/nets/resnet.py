@@ -1,4 +1,4 @@
-"""ResNet-56 for CIFAR as in the paper's code (SCIENCE.md): a 3x3 stem conv to 32
+"""ResNet-56 for CIFAR as in the paper's code (docs/settings.md): a 3x3 stem conv to 32
 channels with the normalizer and nonlinearity, then 3 stages of 9 basic blocks, widths
 32, 64, 128 (the first block of stages 2 and 3 at stride 2), global average pooling and a
 linear head.

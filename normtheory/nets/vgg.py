@@ -3,7 +3,7 @@
 A *cfg* lists the layers: ``c`` is a 3x3 conv to ``c`` channels at stride 1, ``(c, 2)`` one
 at stride 2. Every conv is followed by the normalizer and its nonlinearity; then global
 average pooling and a linear head. The layouts are those of the paper's code
-(SCIENCE.md, "The authors' reference protocol"):
+(docs/settings.md, "the layouts of the paper's code"):
 
 - 10: 64, (64,2), 128, (128,2), 256, (256,2), 512, (512,2), 512, 512
 - 20: 64×3, (64,2), 128×3, (128,2), 256×3, (256,2), 256×3, (256,2), 512×4

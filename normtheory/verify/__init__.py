@@ -5,6 +5,6 @@
 - :mod:`normtheory.verify.runner` -- runs claims with a resumable cache;
 - :mod:`normtheory.verify.report` -- table, JSON (schema there), Markdown;
 - :mod:`normtheory.verify.claims_forward`, ``claims_rank``, ``claims_gradients`` -- the
-  claims of SCIENCE.md (F, R, B);
+  claims (F, R, B; listed by ``normtheory verify --list``);
 - :mod:`normtheory.verify.cli` -- ``normtheory verify``.
 """

@@ -2,7 +2,7 @@
 
 A :class:`Claim` bundles, stated in advance of any simulation:
 
-- ``statement`` -- the claim in words (ids as in SCIENCE.md: F1..F4, R1..R4, B1..B3);
+- ``statement`` -- the claim in words (ids F1..F6b, R1..R4c, B1..B3b, as ``normtheory verify --list`` shows them);
 - ``grid`` -- for each mode (``"quick"``, ``"full"``) the settings it is checked at, each a
   :class:`Point` (a dict of parameters and a number of independent trials);
 - ``theory(setting) -> float`` -- the closed form (from :mod:`normtheory.bounds`), or a
