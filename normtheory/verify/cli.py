@@ -3,7 +3,7 @@
 Also the entry point of the per-family scripts ``verify/forward_variance.py``,
 ``verify/rank.py`` and ``verify/gradients.py`` (same options, one claim family each).
 Exit status: see :data:`normtheory.verify.report.EXIT_CODES` (0 agree, 1 disagree, 2 usage
-error, 3 error, 4 undecided).
+error, 3 error, 4 undecided, 5 a rival not rejected).
 """
 
 from __future__ import annotations
@@ -23,9 +23,12 @@ HELP = ("check every claim (F, R, B) against Monte Carlo simulations: each setti
         "disagrees, stays undecided or errs at the claim's stated precision δ")
 EPILOG = ("verdicts: agree (the simultaneous interval lies inside theory ± δ), disagree (entirely "
           "outside), undecided (neither after every look of the adaptive schedule), error (a trial "
-          "failed to compute or overflowed). Exit status: 0 every setting agrees; 1 some setting "
-          "disagrees (a finding); 2 usage or input error; 3 some setting is an error; 4 some "
-          "setting stayed undecided and none disagrees or errs.")
+          "failed to compute or overflowed). Each claim's rivals are judged by the same rule on the "
+          "same intervals. Exit status: 0 every setting agrees and every rival is "
+          "rejected; 1 some setting disagrees (a finding); 2 usage or input error; 3 some setting is "
+          "an error; 4 some setting stayed undecided and none disagrees or errs; 5 every setting "
+          "agrees but a rival was not rejected (no setting put it more than 3δ from the claimed "
+          "form; a finding).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +89,10 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
         for c in claims:
             print(f"{c.id} [{c.family}] {c.title}\n  {c.statement}\n  closed form: {c.form}"
                   f"\n  precision: {report.precision_text(c)}\n  statistic: {c.statistic}"
-                  f"\n  interval: {c.interval}\n  rule: {c.rule.text}\n")
+                  f"\n  interval: {c.interval}\n  rule: {c.rule.text}")
+            for rival in c.rivals:
+                print(f"  rival {rival.name}: {rival.provenance}")
+            print()
         return 0
     try:
         executor = executors.from_args(args)
@@ -105,6 +111,9 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
     print(report.table(results))
     print()
     print(report.summary(results))
+    if any(c.rivals for c in claims):
+        print()
+        print(report.rival_table(results))
     if args.json:
         report.write_json(args.json, results, mode=args.mode, seed=args.seed)
     if args.report:

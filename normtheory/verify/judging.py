@@ -1,5 +1,16 @@
 """Judging a setting: the closed form (or computed theory), the interval, the verdict, the row.
 
+Each of a claim's rivals (:class:`~normtheory.verify.registry.Rival`) is judged at every
+setting where it applies by the claim's own rule on the claim's own interval
+(:func:`judge_rivals`): the interval that decides the claimed form decides the rival, so the
+rivals add no interval to the run's simultaneous level, and the event under which no
+correct form is called disagree (probability at least 95%) also covers every rival's
+rejection. A setting *discriminates* a rival that lies more than
+:data:`~normtheory.verify.registry.DISCRIMINATING_GAP` δ from the claimed form: where the
+claimed form agrees there (its interval inside theory ± δ), that interval lies entirely
+outside rival ± δ, so the rival is rejected; a grid verifies a claimed form against a rival
+only if it holds such a setting.
+
 Every trial requested is accounted for: a trial whose values are not finite without a
 recorded divergence, an overflow, a non-finite closed form or an estimator that cannot be
 computed makes the setting an ``error`` verdict with the reason; nothing is dropped. Each
@@ -12,8 +23,27 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from normtheory.stats import Interval
-from normtheory.verify.registry import Claim, Measurement, Point
-from normtheory.verify.stats import ERROR, ComputedTheory, Judgement, combine_verdicts
+from normtheory.verify.registry import DISCRIMINATING_GAP, Claim, Measurement, Point
+from normtheory.verify.stats import DISAGREE, ERROR, ComputedTheory, Judgement, combine_verdicts
+
+
+@dataclass
+class RivalResult:
+    """A rival's verdict at one setting, on the claim's interval there."""
+
+    rival: str
+    theory: float       # the rival's value
+    gap: float          # (estimate − rival)/δ, δ taken at the claimed form (as the claim's gap)
+    separation: float   # (rival − claimed form)/δ
+    discriminating: bool  # |separation| > DISCRIMINATING_GAP
+    verdict: str        # the claim's rule applied to the rival
+
+    @property
+    def rejected(self) -> bool:
+        return self.verdict == DISAGREE
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -44,6 +74,7 @@ class SettingResult:
     theory_low: float = math.nan   # a computed theory's interval (== theory for a closed form)
     theory_high: float = math.nan
     theory_replicates: int = 0     # a computed theory's replicates (0 for a closed form)
+    rivals: list = field(default_factory=list)  # RivalResult per rival that applies here
 
     @property
     def ratio(self) -> float:
@@ -56,6 +87,9 @@ class SettingResult:
         d = asdict(self)
         d["ratio"] = self.ratio
         return d
+
+    def rival(self, name: str) -> RivalResult | None:
+        return next((r for r in self.rivals if r.rival == name), None)
 
 
 @dataclass
@@ -104,6 +138,29 @@ def judge(claim: Claim, point: Point, measurement: Measurement, level: float) ->
     return theory, interval, claim.rule.verdict(theory, interval)
 
 
+def judge_rivals(claim: Claim, point: Point, judged: tuple) -> list[RivalResult]:
+    """Every rival of ``claim`` that applies at ``point``, judged by the claim's rule on the
+    interval ``judged`` holds (what :func:`judge` returned); none where that has no interval."""
+    theory, interval, _ = judged
+    if not claim.rivals or interval is None:
+        return []
+    centre = theory.estimate if isinstance(theory, Interval) else theory
+    width = claim.precision.width(centre)
+    out = []
+    for rival in claim.rivals:
+        value = rival.theory(point.setting)
+        if value is None:
+            continue
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"claim {claim.id}: rival {rival.name!r} is {value} at {dict(point.setting)}")
+        verdict = claim.rule.verdict(value, interval).verdict
+        separation = (value - centre) / width
+        out.append(RivalResult(rival.name, value, (interval.estimate - value) / width, separation,
+                               abs(separation) > DISCRIMINATING_GAP, verdict))
+    return out
+
+
 def make_row(claim: Claim, point: Point, measurement: Measurement, judged: tuple, *, seed: int, level: float,
              s_seed: int, looks: int, seconds: float, cached: bool) -> SettingResult:
     """The row of a finished setting from its trials and ``judged`` (what :func:`judge` returned)."""
@@ -126,4 +183,4 @@ def make_row(claim: Claim, point: Point, measurement: Measurement, judged: tuple
         verdict=judgement.verdict, reason=judgement.reason, trials=measurement.trials,
         trials_used=used, diverged_trials=measurement.diverged_trials,
         diverged_layer=measurement.diverged_layer, looks=looks, seed=seed, setting_seed=s_seed,
-        seconds=seconds, cached=cached)
+        seconds=seconds, cached=cached, rivals=judge_rivals(claim, point, judged))

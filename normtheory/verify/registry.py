@@ -25,6 +25,9 @@ A :class:`Claim` bundles, stated in advance of any simulation:
   :class:`~normtheory.verify.stats.ComputedTheory`, a Monte Carlo computation where no closed
   form exists), the most intervals it computes per setting (its adaptive doublings), counted
   in the run's simultaneous level; 0 for a closed form;
+- ``rivals`` -- the forms the claimed one must be told from (:class:`Rival`: the paper's
+  infinite-width limit, an earlier form, an alternative definition), each judged by the same
+  rule on the same interval (:mod:`normtheory.verify.judging`);
 - ``probe_keys`` -- setting names that choose what is read from a simulation (a layer, say)
   rather than what is simulated: settings differing only there share their seed, hence
   their simulation.
@@ -145,6 +148,31 @@ class Measurement:
                    int(obj.get("diverged_trials", 0)), int(obj.get("backward_trials", 0)))
 
 
+#: a rival is discriminated at a setting where it lies more than this many δ from the claimed form
+DISCRIMINATING_GAP = 3.0
+
+
+@dataclass(frozen=True)
+class Rival:
+    """A form the claimed one must be told from, judged on the claim's own intervals.
+
+    ``theory(setting)`` is the rival's value (a float) at a setting of the claim's grid, or
+    None where it does not apply (a GroupNorm rival at a LayerNorm setting). ``provenance``
+    says in one line where the rival comes from (the paper's infinite-width limit, a form
+    the claimed one replaced, the alternative definition). A rival is *discriminated* at a
+    setting where it lies more than :data:`DISCRIMINATING_GAP`·δ from the claimed form, and
+    *rejected* where the claim's interval lies entirely outside ``rival ± δ``.
+    """
+
+    name: str
+    provenance: str
+    theory: Callable[[Mapping], float | None]
+
+    def __post_init__(self):
+        if not self.name or not self.provenance:
+            raise ValueError("a rival needs a name and a one-line provenance")
+
+
 @dataclass(frozen=True)
 class Claim:
     """A claim with its grid, closed form, simulator, statistic and pass rule."""
@@ -167,6 +195,7 @@ class Claim:
     notes: str = field(default="")
     probe_keys: tuple = ()
     theory_looks: int = 0
+    rivals: tuple = ()
 
     def __post_init__(self):
         if not self.id or not self.id.replace("_", "").isalnum():
@@ -177,6 +206,11 @@ class Claim:
             raise ValueError(f"claim {self.id}: backend must be one of {BACKENDS}, got {self.backend!r}")
         if isinstance(self.theory_looks, bool) or not isinstance(self.theory_looks, int) or self.theory_looks < 0:
             raise ValueError(f"claim {self.id}: theory_looks must be an integer >= 0, got {self.theory_looks!r}")
+        if self.rivals and not isinstance(self.rule, Equivalence):
+            raise ValueError(f"claim {self.id}: rivals need an Equivalence rule (a precision δ)")
+        names = [r.name for r in self.rivals]
+        if len(set(names)) != len(names) or not all(isinstance(r, Rival) for r in self.rivals):
+            raise ValueError(f"claim {self.id}: rivals must be Rival objects with distinct names")
         for mode in MODES:
             if not self.grid.get(mode):
                 raise ValueError(f"claim {self.id}: grid has no settings for mode {mode!r}")

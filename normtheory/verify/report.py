@@ -1,10 +1,10 @@
 """Verification output: the terminal table, the JSON file and the Markdown report.
 
-JSON schema (``normtheory verify --json PATH``), version ``normtheory.verify/2``; also in
+JSON schema (``normtheory verify --json PATH``), version ``normtheory.verify/3``; also in
 docs/verify-json.md::
 
     {
-      "schema": "normtheory.verify/2",
+      "schema": "normtheory.verify/3",
       "mode": "quick" | "full",
       "seed": int,                      # the run's --seed
       "verdict": "agree" | "disagree" | "undecided" | "error",   # the run's (see exit codes)
@@ -45,15 +45,36 @@ docs/verify-json.md::
          "seed": int,                   # the run's --seed
          "setting_seed": int,           # the seed of the first look at this setting
          "seconds": float,              # simulation time (0 when taken from the cache)
-         "cached": bool}
+         "cached": bool,
+         "rivals": [                    # each rival of the claim that applies here
+           {"rival": str, "theory": float,   # the rival's value
+            "gap": float,               # (estimate - rival)/δ
+            "separation": float,        # (rival - theory)/δ
+            "discriminating": bool,     # |separation| > 3
+            "verdict": "agree" | "disagree" | "undecided"}]}  # the claim's rule on the rival
+      ],
+      "rivals": [                       # one per (claim, rival)
+        {"claim": "B1", "rival": str, "provenance": str,
+         "status": "rejected" | "not rejected",
+         "discriminating": [{...}],     # the settings that discriminate it
+         "rejected_at": [{...}],        # the settings where it disagrees
+         "claim_agrees_where_rejected": bool}
       ]
     }
 
 Non-finite numbers are written as ``NaN``/``Infinity`` (Python's json default).
 
-Exit status (:func:`exit_status`, :data:`EXIT_CODES`): 0 every setting agrees; 1 some
-setting disagrees (a finding) and none errs; 2 usage or input error; 3 some setting is an
-error; 4 some setting is undecided (trial budget spent), none disagrees or errs.
+Rivals (:func:`rival_table`): a rival is *rejected* when it disagrees at some setting, and
+*not rejected* otherwise, a finding: the run's verdicts cannot tell the claimed form from
+it. A setting that discriminates a rival (it lies more than 3δ from the claimed form there)
+rejects it wherever the claimed form agrees (:mod:`normtheory.verify.judging`); a rival not
+rejected had no such setting, or the claimed form did not agree on any.
+
+Exit status (:func:`exit_status`, :data:`EXIT_CODES`): 0 every setting agrees and every
+rival is rejected; 1 some setting disagrees (a finding) and none errs; 2 usage
+or input error; 3 some setting is an error; 4 some setting is undecided (trial budget
+spent), none disagrees or errs; 5 every setting agrees but some rival was not rejected (a
+finding).
 """
 
 from __future__ import annotations
@@ -73,10 +94,11 @@ from normtheory.verify.stats import AGREE, DISAGREE, ERROR, UNDECIDED, combine_v
 SCHEMA = "normtheory.verify/2"
 TABLE_HEADERS = ("claim", "setting", "theory", "simulation (estimate ± CI)", "δ", "gap/δ", "trials",
                  "verdict")
-EXIT_CODES = {AGREE: 0, DISAGREE: 1, "usage": 2, ERROR: 3, UNDECIDED: 4}
-EXIT_HELP = ("exit status: 0 every setting agrees with its closed form; 1 some setting disagrees (a "
-             "finding); 2 usage or input error; 3 some setting is an error (a trial failed to "
-             "compute or overflowed); 4 some setting stayed undecided and none disagrees or errs")
+RIVAL_KEPT = "rival not rejected"
+EXIT_CODES = {AGREE: 0, DISAGREE: 1, "usage": 2, ERROR: 3, UNDECIDED: 4, RIVAL_KEPT: 5}
+REJECTED, NOT_REJECTED = "rejected", "not rejected"
+RIVAL_HEADERS = ("claim", "rival", "provenance", "setting", "rival value", "gap/δ", "rival verdict",
+                 "claimed form there")
 
 
 def _num(x: float) -> str:
@@ -137,8 +159,55 @@ def run_verdict(results: Sequence[ClaimResult]) -> str:
     return combine_verdicts(cr.verdict for cr in results)
 
 
+def rival_summary(results: Sequence[ClaimResult]) -> list[dict]:
+    """One entry per (claim, rival): its status (rejected or not), the settings that
+    discriminate it, those that reject it, and whether the claimed form agrees wherever it is
+    rejected."""
+    out = []
+    for cr in results:
+        for rival in cr.claim.rivals:
+            judged = [(row, row.rival(rival.name)) for row in cr.rows]
+            judged = [(row, rr) for row, rr in judged if rr is not None]
+            disc = [row.setting for row, rr in judged if rr.discriminating]
+            rejected = [row for row, rr in judged if rr.rejected]
+            status = REJECTED if rejected else NOT_REJECTED
+            out.append({"claim": cr.claim.id, "rival": rival.name, "provenance": rival.provenance,
+                        "status": status, "discriminating": disc,
+                        "rejected_at": [row.setting for row in rejected],
+                        "claim_agrees_where_rejected": all(row.verdict == AGREE for row in rejected)})
+    return out
+
+
+def rival_table(results: Sequence[ClaimResult], fmt: str = "simple") -> str:
+    """The rivals table: per claim and rival, every setting that discriminates it or rejects it
+    (rival value, gap of the estimate from it in δ, the rival's verdict, the claim's verdict
+    there), then a line with its status (and "no setting discriminates it" where none does)."""
+    status = {(s["claim"], s["rival"]): s for s in rival_summary(results)}
+    rows = []
+    for cr in results:
+        for rival in cr.claim.rivals:
+            for row in cr.rows:
+                rr = row.rival(rival.name)
+                if rr is not None and (rr.discriminating or rr.rejected):
+                    rows.append([cr.claim.id, rival.name, "", format_setting(row.setting), _num(rr.theory),
+                                 f"{rr.gap:+.2f}", rr.verdict, row.verdict])
+            st = status[cr.claim.id, rival.name]
+            if not st["discriminating"]:
+                rows.append([cr.claim.id, rival.name, "", "(no setting discriminates it)", "", "", "", ""])
+            rows.append([cr.claim.id, rival.name, rival.provenance, f"=> {st['status']}", "", "", "", ""])
+    return tabulate(rows, headers=RIVAL_HEADERS, tablefmt=fmt, disable_numparse=True)
+
+
+def rivals_kept(results: Sequence[ClaimResult]) -> list[dict]:
+    """The rivals the run does not reject (each a finding)."""
+    return [s for s in rival_summary(results) if s["status"] == NOT_REJECTED]
+
+
 def exit_status(results: Sequence[ClaimResult]) -> int:
-    return EXIT_CODES[run_verdict(results)]
+    verdict = run_verdict(results)
+    if verdict == AGREE and rivals_kept(results):
+        return EXIT_CODES[RIVAL_KEPT]
+    return EXIT_CODES[verdict]
 
 
 def to_json(results: Sequence[ClaimResult], *, mode: str, seed: int) -> dict:
@@ -159,6 +228,7 @@ def to_json(results: Sequence[ClaimResult], *, mode: str, seed: int) -> dict:
                     "source": cr.claim.source, "verdict": cr.verdict,
                     "settings": len(cr.rows), "counts": counts(cr)} for cr in results],
         "results": [r.to_dict() for r in rows],
+        "rivals": rival_summary(results),
     }
 
 
@@ -170,12 +240,19 @@ def markdown(results: Sequence[ClaimResult], *, mode: str, seed: int) -> str:
     """A Markdown report: summary, then per claim its statement, statistic, rule, table."""
     verdict = run_verdict(results)
     lines = [f"# normtheory verify ({mode}, seed {seed})", "",
-             f"Overall: **{verdict}** (exit status {EXIT_CODES[verdict]}). Verdicts: agree (the "
+             f"Overall: **{verdict}** (exit status {exit_status(results)}). Verdicts: agree (the "
              "interval lies inside theory ± δ), disagree (entirely outside; gap in units of δ), "
              "undecided (neither, after every look), error (a trial failed or overflowed). "
              f"Intervals at the simultaneous level {results[0].rows[0].level:.6f} over every "
              f"setting and look of the run.",
              "", summary(results, fmt="github"), ""]
+    if any(cr.claim.rivals for cr in results):
+        lines += ["## Rivals", "",
+                  "Each rival is judged by its claim's rule on the claim's own intervals. Shown: the "
+                  "settings where it lies more than 3δ from the claimed form (where the claimed form "
+                  "agrees, such a setting rejects it), and those where it disagrees (rejected); a "
+                  "rival not rejected is a finding: the run cannot tell the claimed form from it.", "",
+                  rival_table(results, fmt="github"), ""]
     for cr in results:
         c = cr.claim
         lines += [f"## {c.id}: {c.title} -- {cr.verdict}", "", c.statement, "",

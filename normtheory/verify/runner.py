@@ -10,7 +10,8 @@ For every claim and every setting of its grid (in the chosen mode) a run
 3. estimates the statistic with an interval at the run's simultaneous level, evaluates the
    closed form and applies the claim's verdict rule (:mod:`normtheory.verify.judging`),
 4. while the verdict is undecided and looks remain, runs the next look and judges the
-   trials of all looks together (:mod:`normtheory.verify.schedule`).
+   trials of all looks together (:mod:`normtheory.verify.schedule`),
+5. judges the claim's rivals on the final interval (:func:`normtheory.verify.judging.judge_rivals`).
 
 The looks run in this process or on an executor (:mod:`normtheory.verify.execution`); the
 rows are turned into tables, JSON and exit codes by :mod:`normtheory.verify.report`.
