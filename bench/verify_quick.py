@@ -9,7 +9,8 @@ cache:
 Prints the seconds of each run and the ratio to the budget (60 s for --quick, 900 s for
 --full; a ratio below 1 meets it), the exit status, and the per-claim verdicts. With
 ``--seeds K`` the warm run is repeated for seeds 0..K-1 and the settings left undecided or
-in error are counted per seed (the quick grid must decide every setting).
+in error are counted per seed (the quick grid must decide every setting), and the rivals
+left unrejected are named per seed (the quick grid must reject every rival).
 
 Usage: python bench/verify_quick.py [--full] [--claims IDS] [--seeds K]
 """
@@ -57,21 +58,23 @@ def main() -> None:
     budget = BUDGET_S[mode]
     with tempfile.TemporaryDirectory(prefix="numba-cache-") as numba_cache:
         runs = [("cold (numba compiles)", *timed_run(mode, numba_cache, args.claims))]
-        undecided = []
+        undecided, kept = [], []
         for seed in range(args.seeds):
             json_path = os.path.join(numba_cache, f"seed{seed}.json")
             runs.append((f"warm, seed {seed}", *timed_run(mode, numba_cache, args.claims, seed, json_path)))
             with open(json_path) as fh:
-                rows = json.load(fh)["results"]
-            undecided.append(sum(r["verdict"] in ("undecided", "error") for r in rows))
+                doc = json.load(fh)
+            undecided.append(sum(r["verdict"] in ("undecided", "error") for r in doc["results"]))
+            kept.append([f"{r['claim']}:{r['rival']}" for r in doc["rivals"] if r["status"] != "rejected"])
     print(f"normtheory verify --{mode}, 2 threads, budget {budget:.0f} s")
     for label, seconds, rc, _ in runs:
         print(f"  {label:22s} {seconds:7.1f} s   ratio to budget {seconds / budget:.2f}   "
               f"exit {rc}")
     print("settings undecided or in error, per seed: "
           + ", ".join(f"seed {s}: {n}" for s, n in enumerate(undecided)))
-    summary = runs[-1][3].split("\n\n")[-1]
-    print(summary)
+    print("rivals not rejected, per seed: "
+          + ", ".join(f"seed {s}: {' '.join(names) or 'none'}" for s, names in enumerate(kept)))
+    print("\n\n".join(runs[-1][3].split("\n\n")[1:]))  # the summary and the rivals table
 
 
 if __name__ == "__main__":

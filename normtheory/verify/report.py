@@ -91,7 +91,7 @@ from normtheory.verify.judging import ClaimResult, SettingResult
 from normtheory.verify.schedule import LOOKS
 from normtheory.verify.stats import AGREE, DISAGREE, ERROR, UNDECIDED, combine_verdicts
 
-SCHEMA = "normtheory.verify/2"
+SCHEMA = "normtheory.verify/3"
 TABLE_HEADERS = ("claim", "setting", "theory", "simulation (estimate ± CI)", "δ", "gap/δ", "trials",
                  "verdict")
 RIVAL_KEPT = "rival not rejected"
