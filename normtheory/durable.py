@@ -17,6 +17,11 @@ either harmless or a clear error naming the file, never a silently wrong result:
   mixture. :func:`read_json` and :func:`load_torch` turn a damaged file into
   :class:`CorruptFile` (a checkpoint's zip CRCs are checked, since ``torch.load`` does not).
 
+Files get the mode the user's umask gives a new file (``0o666 & ~umask``), as ``open``
+would, not ``mkstemp``'s private ``0o600``. JSON files are strict JSON
+(:func:`strict_json`): a non-finite number is written as ``null``, never as ``NaN`` or
+``Infinity``, which strict parsers reject.
+
 A kill during an atomic write can leave a hidden ``.NAME.*.tmp`` file next to ``NAME``;
 it is never read, and the next write of ``NAME`` does not depend on it.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import warnings
@@ -42,6 +48,39 @@ class CorruptFile(ValueError):
 
 class TornLineWarning(UserWarning):
     """A JSONL log ended in a line that an interrupted write left incomplete; it was dropped."""
+
+
+def _umask() -> int:
+    """The process's umask (read from /proc where it is, else set and restored)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def strict_json(obj):
+    """``obj`` with every non-finite float (``nan``, ``±inf``, numpy's too) replaced by None,
+    and numpy scalars by Python numbers, so that ``json.dumps(..., allow_nan=False)`` writes
+    strict JSON."""
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "shape", None) == ():  # a numpy scalar
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def dumps_strict(obj, **kwargs) -> str:
+    """``json.dumps`` of :func:`strict_json` ``(obj)``, refusing anything that is not strict JSON."""
+    return json.dumps(strict_json(obj), allow_nan=False, **kwargs)
 
 
 def _crc(record: dict) -> str:
@@ -174,6 +213,7 @@ def atomic_write(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # as open() would create it, not mkstemp's 0o600
         with os.fdopen(fd, mode, **open_kwargs) as fh:
             yield fh
             fh.flush()
@@ -199,7 +239,8 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, obj, *, indent: int | None = 2) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=indent, allow_nan=True) + "\n")
+    """``obj`` as strict JSON (non-finite numbers as ``null``, :func:`strict_json`), atomically."""
+    return atomic_write_text(path, dumps_strict(obj, indent=indent) + "\n")
 
 
 def atomic_save_torch(path: str | Path, obj) -> Path:

@@ -42,6 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the results as JSON (schema: docs/verify-json.md)")
     parser.add_argument("--report", metavar="PATH", default=None,
                         help="write a Markdown report")
+    parser.add_argument("--csv", metavar="PATH", default=None,
+                        help="write the results as CSV, one line per setting")
     parser.add_argument("--cache-dir", metavar="DIR", default=DEFAULT_CACHE_DIR,
                         help=f"finished simulations are kept here so that an interrupted run "
                              f"resumes (default {DEFAULT_CACHE_DIR}/)")
@@ -50,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_progress_flag(parser, "--no-progress")
     executors.add_arguments(parser)
     parser.add_argument("--list", action="store_true",
-                        help="list the claims with their statements, closed-form kind, precision "
-                             "and verdict rules, then exit")
+                        help="list the claims with their statements, closed-form kind, precision, "
+                             "verdict rules and rivals, then exit (with --json PATH: as JSON, - for "
+                             "standard output)")
 
 
 def _check_writable(path: str | None, option: str) -> None:
@@ -82,9 +85,15 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
             executors.check_args(args)
             _check_writable(args.json, "--json")
             _check_writable(args.report, "--report")
+            _check_writable(args.csv, "--csv")
+        elif args.json not in (None, "-"):
+            _check_writable(args.json, "--json")
     except ValueError as exc:
         print(f"normtheory verify: error: {exc}", file=sys.stderr)
         return report.EXIT_CODES["usage"]
+    if args.list and args.json:
+        report.write_list_json(args.json, claims)
+        return 0
     if args.list:
         for c in claims:
             print(f"{c.id} [{c.family}] {c.title}\n  {c.statement}\n  closed form: {c.form}"
@@ -116,6 +125,8 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
         print(report.rival_table(results))
     if args.json:
         report.write_json(args.json, results, mode=args.mode, seed=args.seed)
+    if args.csv:
+        report.write_csv(args.csv, results)
     if args.report:
         report.write_markdown(args.report, results, mode=args.mode, seed=args.seed)
     return report.exit_status(results)

@@ -17,7 +17,9 @@ docs/verify-json.md::
                  | "infinite-width limit" | "large-depth limit" | "calibrated"
                  | "ordering" | "asymptotic regime",
          "statistic": str, "interval": str, "rule": str, "precision": str | null,
-         "source": str, "verdict": "agree" | "disagree" | "undecided" | "error",
+         "source": str, "notes": str,
+         "rivals": [{"rival": str, "provenance": str}],
+         "verdict": "agree" | "disagree" | "undecided" | "error",
          "settings": int, "counts": {verdict: int}}
       ],
       "results": [                      # one per (claim, setting)
@@ -28,13 +30,13 @@ docs/verify-json.md::
          "theory_low": float, "theory_high": float,  # a computed theory's interval at
                                         # `level` (== theory for a closed form)
          "theory_replicates": int,      # a computed theory's replicates (0: closed form)
-         "estimate": float,             # the simulated statistic (NaN on error)
+         "estimate": float | null,      # the simulated statistic (null on error)
          "ci_low": float, "ci_high": float,  # its interval at `level`
          "level": float,
          "method": "t" | "delta" | "batch-means" | "log-t" | "log-normal",
-         "delta": float,                # δ in the statistic's units (NaN for orderings, bounds)
-         "gap": float,                  # (estimate - theory)/δ
-         "ratio": float,                # estimate / theory
+         "delta": float | null,         # δ in the statistic's units (null for orderings, bounds)
+         "gap": float | null,           # (estimate - theory)/δ
+         "ratio": float | null,         # estimate / theory
          "verdict": "agree" | "disagree" | "undecided" | "error",
          "reason": str,                 # why it is not agree ("" on agree)
          "trials": int,                 # independent random networks requested (all looks)
@@ -62,7 +64,10 @@ docs/verify-json.md::
       ]
     }
 
-Non-finite numbers are written as ``NaN``/``Infinity`` (Python's json default).
+``normtheory verify --list --json PATH`` writes ``{"schema": ..., "claims": [...]}`` with
+the ``claims`` entries above less ``verdict``, ``settings`` and ``counts``; ``--csv PATH``
+writes the results as CSV (:func:`write_csv`). The file is strict JSON: a number that is not finite (the ``delta`` and ``gap`` of
+orderings and bounds, the estimate of an error row) is written as ``null``.
 
 Rivals (:func:`rival_table`): a rival is *rejected* when it disagrees at some setting, and
 *not rejected* otherwise, a finding: the run's verdicts cannot tell the claimed form from
@@ -79,14 +84,15 @@ finding).
 
 from __future__ import annotations
 
-import json
+import csv
+import io
 import math
 from pathlib import Path
 from typing import Sequence
 
 from tabulate import tabulate
 
-from normtheory.durable import atomic_write_text
+from normtheory.durable import atomic_write_json, atomic_write_text, dumps_strict, strict_json
 from normtheory.verify.judging import ClaimResult, SettingResult
 from normtheory.verify.schedule import LOOKS
 from normtheory.verify.stats import AGREE, DISAGREE, ERROR, UNDECIDED, combine_verdicts
@@ -220,20 +226,55 @@ def to_json(results: Sequence[ClaimResult], *, mode: str, seed: int) -> dict:
         "exit_status": exit_status(results),
         "level": rows[0].level if rows else None,
         "looks": LOOKS,
-        "claims": [{"claim": cr.claim.id, "family": cr.claim.family, "title": cr.claim.title,
-                    "statement": cr.claim.statement, "form": cr.claim.form,
-                    "statistic": cr.claim.statistic, "interval": cr.claim.interval,
-                    "rule": cr.claim.rule.text,
-                    "precision": cr.claim.precision.text if cr.claim.precision else None,
-                    "source": cr.claim.source, "verdict": cr.verdict,
-                    "settings": len(cr.rows), "counts": counts(cr)} for cr in results],
+        "claims": [{**claim_json(cr.claim), "verdict": cr.verdict, "settings": len(cr.rows), "counts": counts(cr)}
+                   for cr in results],
         "results": [r.to_dict() for r in rows],
         "rivals": rival_summary(results),
     }
 
 
+def claim_json(claim) -> dict:
+    """What a claim states, as JSON (the ``claims`` entries of the report, and ``--list --json``)."""
+    return {"claim": claim.id, "family": claim.family, "title": claim.title, "statement": claim.statement,
+            "form": claim.form, "statistic": claim.statistic, "interval": claim.interval,
+            "rule": claim.rule.text, "precision": claim.precision.text if claim.precision else None,
+            "source": claim.source, "notes": claim.notes,
+            "rivals": [{"rival": r.name, "provenance": r.provenance} for r in claim.rivals]}
+
+
+def write_list_json(path: str | Path, claims) -> None:
+    """The claims (``normtheory verify --list --json PATH``; ``-`` for standard output)."""
+    doc = {"schema": SCHEMA, "claims": [claim_json(c) for c in claims]}
+    if str(path) == "-":
+        print(dumps_strict(doc, indent=1))
+    else:
+        atomic_write_json(path, doc, indent=1)
+
+
+CSV_COLUMNS = ("claim", "setting", "theory", "theory_low", "theory_high", "estimate", "ci_low", "ci_high",
+               "level", "delta", "gap", "ratio", "verdict", "reason", "trials", "trials_used", "diverged_trials",
+               "looks", "seed", "setting_seed")
+
+
+def write_csv(path: str | Path, results: Sequence[ClaimResult]) -> None:
+    """One line per setting: the columns of :data:`CSV_COLUMNS`, then one column per setting
+    parameter (``setting.width``, ...; empty where a claim has no such parameter). Non-finite
+    numbers are empty cells."""
+    rows = [r for cr in results for r in cr.rows]
+    keys = list(dict.fromkeys(k for r in rows for k in r.setting))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(CSV_COLUMNS) + [f"setting.{k}" for k in keys])
+    for r in rows:
+        d = strict_json(r.to_dict())
+        d["setting"] = format_setting(r.setting)
+        writer.writerow([("" if d[c] is None else d[c]) for c in CSV_COLUMNS]
+                        + [r.setting.get(k, "") for k in keys])
+    atomic_write_text(path, out.getvalue())
+
+
 def write_json(path: str | Path, results: Sequence[ClaimResult], *, mode: str, seed: int) -> None:
-    atomic_write_text(path, json.dumps(to_json(results, mode=mode, seed=seed), indent=1) + "\n")
+    atomic_write_json(path, to_json(results, mode=mode, seed=seed), indent=1)
 
 
 def markdown(results: Sequence[ClaimResult], *, mode: str, seed: int) -> str:

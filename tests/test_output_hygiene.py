@@ -1,0 +1,85 @@
+"""Files we write: strict JSON (null, never NaN) and the mode the user's umask gives."""
+
+import json
+import math
+import os
+import stat
+
+import numpy as np
+import pytest
+
+from normtheory.durable import atomic_write_json, atomic_write_text, dumps_strict, strict_json
+from normtheory.verify import report
+from tests.test_verify_framework import _run, _toy_claim
+
+
+def _strict_load(text: str):
+    def refuse(name):
+        raise ValueError(f"not strict JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_strict_json_writes_null_for_every_non_finite_number(tmp_path):
+    obj = {"a": math.nan, "b": [1.0, math.inf, -math.inf], "c": np.float64("nan"), "d": np.float32(2.5),
+           "e": {"f": (np.int64(3), None)}}
+    assert strict_json(obj) == {"a": None, "b": [1.0, None, None], "c": None, "d": 2.5, "e": {"f": [3, None]}}
+    path = atomic_write_json(tmp_path / "x.json", obj)
+    assert _strict_load(path.read_text())["b"] == [1.0, None, None]
+    with pytest.raises(ValueError, match="not strict"):
+        _strict_load(json.dumps({"a": math.nan}))
+    assert "NaN" not in dumps_strict([math.nan])
+
+
+def test_the_verify_json_is_strict_json(tmp_path):
+    # an ordering-free toy run has finite gaps; an error row has NaN estimates: both must parse
+    from tests.test_verify_framework import _toy_measure
+    from normtheory.verify.registry import Measurement
+
+    def failing(setting, trials, seed):
+        m = _toy_measure(setting, trials, seed)
+        m.data["ratio"][0] = math.nan
+        return Measurement(m.data, trials)
+
+    results = _run([_toy_claim(), _toy_claim(claim_id="TOYNAN", measure=failing)], tests=6)
+    path = tmp_path / "v.json"
+    report.write_json(path, results, mode="quick", seed=0)
+    doc = _strict_load(path.read_text())
+    bad = [r for r in doc["results"] if r["claim"] == "TOYNAN"]
+    assert bad and all(r["verdict"] == "error" and r["estimate"] is None and r["gap"] is None for r in bad)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_files_get_the_mode_the_umask_gives(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        path = atomic_write_text(tmp_path / f"f{mask:o}.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+def test_verify_list_json_names_every_claim_with_its_rivals(tmp_path, capsys):
+    from normtheory.cli import main
+    from normtheory.verify import registry
+
+    path = tmp_path / "claims.json"
+    assert main(["verify", "--list", "--json", str(path)]) == 0
+    doc = _strict_load(path.read_text())
+    registry.load_claims()
+    assert [c["claim"] for c in doc["claims"]] == [c.id for c in registry.registered()]
+    assert all({"statement", "form", "precision", "rivals"} <= set(c) for c in doc["claims"])
+    assert main(["verify", "--list", "--json", "-", "--claims", "B1"]) == 0
+    assert [c["claim"] for c in _strict_load(capsys.readouterr().out)["claims"]] == ["B1"]
+
+
+def test_verify_csv_has_one_line_per_setting_and_a_column_per_parameter(tmp_path):
+    import csv
+
+    results = _run([_toy_claim()])
+    path = tmp_path / "v.csv"
+    report.write_csv(path, results)
+    rows = list(csv.DictReader(path.open()))
+    assert len(rows) == 3 and [r["setting.gain"] for r in rows] == ["0.8", "1.0", "1.3"]
+    assert all(r["verdict"] == "agree" and float(r["ci_low"]) <= float(r["estimate"]) <= float(r["ci_high"])
+               for r in rows)
+    assert rows[0]["setting"] == "width=64 depth=4 gain=0.8"
