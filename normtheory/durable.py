@@ -125,29 +125,42 @@ class JsonlLog:
         :class:`TornLineWarning`), or with ``repair=False`` (a reader of a log that another
         process may be appending to) skipped without touching the file; any other
         unreadable line is :class:`CorruptFile`."""
+        return self.read_from(0, repair=repair)[0]
+
+    def read_from(self, start: int, *, first_line: int = 1,
+                  repair: bool = True) -> tuple[list[dict], int, int]:
+        """``(records, end, lines)``: the complete records from byte ``start`` (the start of
+        line ``first_line``, e.g. the ``end`` of an earlier read), the offset just past the
+        last of them and the number of lines read; torn and unreadable lines as in
+        :meth:`records` (an error names the line counted from ``first_line``)."""
         if not self.path.exists():
             self._checked = True
-            return []
-        data = self.path.read_bytes()
+            return [], 0, 0
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            data = fh.read()
         lines = data.split(b"\n")  # the last item is b"" when the file ends in a newline
-        records, offset = [], 0
+        records, offset, done = [], 0, 0
         for number, raw in enumerate(lines, start=1):
             last = number >= len(lines) - (lines[-1] == b"")
             if raw.strip():
                 try:
-                    records.append(self._parse(raw, number))
+                    records.append(self._parse(raw, first_line + number - 1))
                 except CorruptFile:
                     if not last:
                         raise
                     if repair:
-                        self._cut(offset, len(data) - offset)
+                        self._cut(start + offset, len(data) - offset)
                     break
             if number < len(lines):
                 offset += len(raw) + 1
+                done += 1
             elif raw and repair:  # a complete record without its newline: end the line
                 self._write(b"\n")
+                offset += len(raw) + 1
+                done += 1
         self._checked = self._checked or repair
-        return records
+        return records, start + offset, done
 
     def _cut(self, offset: int, dropped: int) -> None:
         os.truncate(self.path, offset)

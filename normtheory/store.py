@@ -11,15 +11,24 @@ The store is one file, ``<directory>/results-v1.jsonl`` (:data:`STORE_FILE`), a
 
     {"key": "<sha256 of kind+spec>", "kind": "verify.measurement", "spec": {...}, "value": {...}, "_crc": "..."}
 
-- **Append-only, one writer.** Only the process that drives a run (the client) appends;
-  workers of a Dask cluster return values and never touch the file. Each ``put`` is one
-  ``write`` and an ``fsync``, done as soon as the result arrives.
+- **Append-only, writers take turns.** Only the processes that drive runs (the clients)
+  append; workers of a Dask cluster return values and never touch the file. Each ``put``
+  takes an exclusive lock (``results-v1.jsonl.lock``, :mod:`filelock`), reads what other
+  clients appended since, and appends one line (one ``write`` and an ``fsync``) only if the
+  key is still missing: two clients on one directory never append a key twice, and a
+  lookup that misses reads the lines appended since, so a client reuses a result another
+  client finished. A result still being computed by another client is computed again (the
+  second ``put`` then appends nothing). The lock is an OS file lock (``flock``): it holds
+  between processes of one machine and on local file systems; on a network file system it
+  holds only where the file system supports such locks (NFSv4 does, and Lustre when mounted
+  with ``flock``).
 - **Crash-safe.** A kill loses at most the results not yet appended (the tasks still
   running); a torn last line is cut off with a warning when the store is next opened; any
   other damaged or altered line, or a line whose key does not match its spec, is a
   :class:`~normtheory.durable.CorruptFile` naming the file and line.
-- **Read once.** Opening the store reads the whole file into a dict ``key -> value``;
-  a key stored twice (two runs that both computed it) keeps its first value.
+- **Read incrementally.** Opening the store reads the whole file into a dict
+  ``key -> value``; later reads take only the lines appended since. A key stored twice (by
+  an older version without the lock) keeps its first value.
 """
 
 from __future__ import annotations
@@ -28,6 +37,8 @@ import hashlib
 import json
 from pathlib import Path
 from typing import Iterator, Mapping
+
+from filelock import FileLock
 
 from normtheory.durable import CorruptFile, JsonlLog
 
@@ -53,24 +64,39 @@ class ResultStore:
 
     def __init__(self, directory: str | Path, *, hint: str = HINT):
         self.directory = Path(directory)
+        self.hint = hint
         self.log = JsonlLog(self.directory / STORE_FILE, checksum=True, hint=hint)
         self._values: dict[str, tuple[str, dict, object]] = {}
-        for number, obj in enumerate(self.log.records(), start=1):
+        self._end, self._lines = 0, 0
+        self._refresh(repair=True)
+
+    def _refresh(self, *, repair: bool) -> None:
+        """Read the lines appended since the last read (``repair`` only under the lock: a
+        torn last line may be another client's write in progress)."""
+        if self.log.path.exists() and self.log.path.stat().st_size == self._end:
+            return
+        records, self._end, lines = self.log.read_from(self._end, first_line=self._lines + 1, repair=repair)
+        for number, obj in enumerate(records, start=self._lines + 1):
             try:
                 key, kind, spec, value = obj["key"], obj["kind"], obj["spec"], obj["value"]
                 ok = isinstance(spec, dict) and result_key(kind, spec) == key
             except (KeyError, TypeError, ValueError) as exc:
-                raise CorruptFile(f"{self.log.path}, record {number}: unreadable entry ({exc}); {hint}") from None
+                raise CorruptFile(f"{self.log.path}, record {number}: unreadable entry ({exc}); "
+                                  f"{self.hint}") from None
             if not ok:
-                raise CorruptFile(f"{self.log.path}, record {number}: the key does not match its spec; {hint}")
+                raise CorruptFile(f"{self.log.path}, record {number}: the key does not match its spec; {self.hint}")
             self._values.setdefault(key, (kind, spec, value))
+        self._lines += lines
 
     @property
     def path(self) -> Path:
         return self.log.path
 
     def get(self, key: str):
-        """The stored value under ``key``, or None."""
+        """The stored value under ``key`` (read again from the file on a miss: another client
+        may have stored it since), or None."""
+        if key not in self._values:
+            self._refresh(repair=False)
         entry = self._values.get(key)
         return None if entry is None else entry[2]
 
@@ -88,8 +114,13 @@ class ResultStore:
         key = result_key(kind, spec)
         if key in self._values:
             return key
-        self.log.append({"key": key, "kind": kind, "spec": spec, "value": value})
-        self._values[key] = (kind, spec, value)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with FileLock(f"{self.log.path}.lock"):
+            self._refresh(repair=True)
+            if key not in self._values:
+                self.log.append({"key": key, "kind": kind, "spec": spec, "value": value})
+                self._values[key] = (kind, spec, value)
+                self._refresh(repair=False)  # past our own line
         return key
 
     def entries(self, kind: str | None = None) -> Iterator[tuple[str, dict, object]]:

@@ -83,3 +83,43 @@ def test_the_serial_path_does_not_import_dask(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "rc 0" in out.stdout
     assert (tmp_path / STORE_FILE).exists()
+
+
+def _put_all(directory, keys, barrier):
+    from normtheory.store import ResultStore
+
+    store = ResultStore(directory)
+    barrier.wait()
+    for k in keys:
+        if store.lookup("kind", {"k": k}) is None:
+            store.put("kind", {"k": k}, {"value": k, "pid": __import__("os").getpid()})
+
+
+def test_two_clients_on_one_store_never_append_a_key_twice(tmp_path):
+    import multiprocessing
+
+    from normtheory.store import STORE_FILE, ResultStore
+
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    procs = [ctx.Process(target=_put_all, args=(tmp_path, list(range(7)), barrier)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    lines = (tmp_path / STORE_FILE).read_text().splitlines()
+    assert len(lines) == 7
+    assert ResultStore(tmp_path).count() == 7
+
+
+def test_a_client_reads_what_another_client_stored_since_it_opened(tmp_path):
+    from normtheory.store import ResultStore
+
+    first, second = ResultStore(tmp_path), ResultStore(tmp_path)
+    first.put("kind", {"a": 1}, [1.0])
+    assert second.lookup("kind", {"a": 1}) == [1.0]
+    second.put("kind", {"a": 1}, [2.0])  # already stored by the other client: nothing appended
+    first.put("kind", {"a": 2}, [3.0])
+    assert second.put("kind", {"a": 2}, [4.0]) and second.lookup("kind", {"a": 2}) == [3.0]
+    assert len(ResultStore(tmp_path)) == 2 and len(first.path.read_text().splitlines()) == 2
