@@ -83,3 +83,17 @@ def test_verify_csv_has_one_line_per_setting_and_a_column_per_parameter(tmp_path
     assert all(r["verdict"] == "agree" and float(r["ci_low"]) <= float(r["estimate"]) <= float(r["ci_high"])
                for r in rows)
     assert rows[0]["setting"] == "width=64 depth=4 gain=0.8"
+
+
+def test_the_figures_summary_counts_a_skipped_figure_as_skipped(monkeypatch, capsys, tmp_path):
+    from types import SimpleNamespace
+
+    from normtheory.figures import cli
+
+    lines = {"a": "computed a (1.0 s)", "b": "skipped  b: needs training logs, pass --runs DIR",
+             "c": "reused   c (0.0 s)"}
+    monkeypatch.setattr(cli, "_one", lambda name, *a, **k: lines[name])
+    args = SimpleNamespace(no_progress=True, out=str(tmp_path))
+    assert cli._run_all(args, ["a", "b", "c"], None, None) == 0
+    assert "2 of 3 figures done, 1 skipped in" in capsys.readouterr().out
+    assert cli.summary_line(6, 1, 1) == "4 of 6 figures done, 1 skipped, 1 failed"

@@ -42,7 +42,14 @@ def test_resume_refuses_a_changed_configuration(tmp_path, capsys, change, field)
 def test_every_number_is_checked_before_any_work(tmp_path, capsys, option, value):
     status, err = _train(tmp_path, option, value, capsys=capsys)
     assert status == 2 and err.startswith(f"normtheory train: error: {option} must be")
-    assert not (tmp_path / "run" / "config.json").exists()
+    assert not (tmp_path / "run").exists()  # a rejected run leaves no empty --out
+
+
+def test_a_rejected_run_leaves_no_empty_out_but_keeps_a_folder_that_was_there(tmp_path, capsys):
+    status, err = _train(tmp_path, "--dataset", "cifar100", "--data-dir", str(tmp_path / "missing"), capsys=capsys)
+    assert status == 2 and not (tmp_path / "run").exists()
+    (tmp_path / "run").mkdir()
+    assert _train(tmp_path, "--epochs", "0")[0] == 2 and (tmp_path / "run").is_dir()
 
 
 def test_damaged_files_are_one_line_errors(tmp_path, capsys):

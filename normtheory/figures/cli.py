@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, *, names: Sequence[str] | None = None) -> int:
 
 def _run_all(args, names, store, executor) -> int:
     progress = not args.no_progress
-    failed = 0
+    failed = skipped = 0
     start = time.perf_counter()
     bar = None
     if progress:
@@ -104,17 +104,24 @@ def _run_all(args, names, store, executor) -> int:
                 bar.set_postfix_str(name)
             line = _one(name, args, progress, load, run_figure, style, store=store, executor=executor)
             failed += line.startswith("FAILED")
+            skipped += line.startswith("skipped")
             (bar.write if bar is not None else print)(line)
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    print(f"{len(names) - failed} of {len(names)} figures done in "
-          f"{time.perf_counter() - start:.1f} s; files in {args.out}/")
+    print(f"{summary_line(len(names), failed, skipped)} in {time.perf_counter() - start:.1f} s; "
+          f"files in {args.out}/")
     if failed:
         return usage_error("figures", f"{failed} of {len(names)} figures failed (FAILED lines above)")
     return 0
+
+
+def summary_line(total: int, failed: int, skipped: int) -> str:
+    """``"4 of 6 figures done, 1 skipped, 1 failed"``: a skipped figure is not counted as done."""
+    text = f"{total - failed - skipped} of {total} figures done"
+    return text + (f", {skipped} skipped" if skipped else "") + (f", {failed} failed" if failed else "")
 
 
 def _one(name, args, progress, load, run_figure, style, *, store=None, executor=None) -> str:

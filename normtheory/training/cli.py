@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from pathlib import Path
 
 from normtheory.cliflags import add_device_flag, add_progress_flag, add_seed_flag
 from normtheory.durable import check_writable_dir
@@ -94,6 +96,7 @@ def config_from(args):
 
 
 def run(args) -> int:
+    fresh = not Path(args.out).exists()
     try:
         config = config_from(args)
         check_writable_dir(args.out)
@@ -105,6 +108,9 @@ def run(args) -> int:
             return 0 if result["max_stable_lr"] is not None else 1
         summary = train(config, data, args.out, resume=args.resume, force=args.force, progress=not args.quiet)
     except INPUT_ERRORS as exc:
+        if fresh:  # a refused run leaves no empty --out behind
+            with contextlib.suppress(OSError):
+                Path(args.out).rmdir()
         return usage_error("train", exc)
     print(json.dumps(summary, indent=2))
     return 0 if summary["status"] == "finished" else 1
