@@ -14,4 +14,5 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+#: the public modules (``from normtheory import *`` imports them; each states its own ``__all__``)
+__all__ = ["__version__", "bounds", "stats", "names", "normalizers", "nets", "probes", "montecarlo", "store"]

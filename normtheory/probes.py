@@ -26,6 +26,9 @@ import torch
 
 
 #: stable-rank definitions: ours (the default) and the paper's code's
+__all__ = ["GRADIENT_PLACEMENTS", "STABLE_RANKS", "Overflow", "activation_variance", "as_columns",
+           "mean_cosine_similarity", "probe", "stable_rank"]
+
 STABLE_RANKS = ("samples", "rownorm")
 #: where a gradient norm is taken: ours (the default) and the paper's code's
 GRADIENT_PLACEMENTS = ("layer_output", "conv_output")

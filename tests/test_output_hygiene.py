@@ -97,3 +97,25 @@ def test_the_figures_summary_counts_a_skipped_figure_as_skipped(monkeypatch, cap
     assert cli._run_all(args, ["a", "b", "c"], None, None) == 0
     assert "2 of 3 figures done, 1 skipped in" in capsys.readouterr().out
     assert cli.summary_line(6, 1, 1) == "4 of 6 figures done, 1 skipped, 1 failed"
+
+
+def test_the_readme_tour_runs_as_written():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    tour = text.split("## A five-line tour", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", tour, re.S)
+    assert len(blocks) == 2
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
+
+
+def test_public_names():
+    import normtheory
+    from normtheory import probes
+
+    assert {"bounds", "stats", "probes", "montecarlo", "nets"} <= set(normtheory.__all__)
+    assert not {"np", "math", "torch"} & set(probes.__all__)
+    for name in probes.__all__:
+        assert hasattr(probes, name)
