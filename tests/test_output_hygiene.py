@@ -119,3 +119,17 @@ def test_public_names():
     assert not {"np", "math", "torch"} & set(probes.__all__)
     for name in probes.__all__:
         assert hasattr(probes, name)
+
+
+def test_simulation_records_carry_their_setting_and_concatenate():
+    from normtheory.montecarlo import simulate_mlp
+
+    sims = [simulate_mlp("groupnorm", width=w, batch=4, depth=2, trials=2, seed=1, group_size=4) for w in (8, 16)]
+    records = [r for s in sims for r in s.to_records()]
+    assert len(records) == 2 * 2 * 3
+    assert {(r["width"], r["norm"], r["group_size"], r["seed"]) for r in records} == {
+        (8, "groupnorm", 4, 1), (16, "groupnorm", 4, 1)}
+    assert all(r["diverged"] is False and "trials" not in r for r in records)
+    pd = pytest.importorskip("pandas")
+    frame = pd.concat([s.to_dataframe() for s in sims])
+    assert frame.groupby("width")["variance"].count().to_dict() == {8: 6, 16: 6}

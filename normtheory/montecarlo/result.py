@@ -43,17 +43,38 @@ class Simulation:
         """Per layer, the columns of :meth:`to_records` that label it besides ``layer``."""
         return [{} for _ in range(self.variance.shape[1])]
 
+    def setting_columns(self) -> dict:
+        """The settings the simulation ran with that label its records (scalars only; the
+        trial count is the number of trials, not a label)."""
+        return {k: v for k, v in self.settings.items()
+                if k != "trials" and (v is None or isinstance(v, (bool, int, float, str)))}
+
     def to_records(self) -> list[dict]:
-        """Tidy table: one record per (trial, layer)."""
+        """Tidy table: one record per (trial, layer), each with the setting's columns
+        (:meth:`setting_columns`: ``norm``, ``width``, ``depth``, ``batch``, ``seed``, ...), so that
+        the records of several simulations concatenate into one table; a diverged trial's
+        values after its divergence are NaN, and its records say ``diverged=True``."""
         out = []
         columns = self.layer_columns()
+        setting = self.setting_columns()
+        bad = {t for t, _ in self.diverged}
         for t in range(self.trials):
             for layer, labels in enumerate(columns):
-                rec = {"trial": t, "layer": layer, **labels}
+                rec = {**setting, "trial": t, "layer": layer, **labels, "diverged": t in bad}
                 for p in self.PROBES:
                     rec[p] = float(getattr(self, p)[t, layer])
                 out.append(rec)
         return out
+
+    def to_dataframe(self):
+        """:meth:`to_records` as a ``pandas.DataFrame`` (pandas is optional:
+        ``pip install 'normtheory[pandas]'``)."""
+        try:
+            import pandas as pd  # optional: only this method needs it
+        except ImportError:
+            raise ImportError("to_dataframe needs pandas: pip install 'normtheory[pandas]' "
+                              "(or use to_records(), a list of dicts)") from None
+        return pd.DataFrame.from_records(self.to_records())
 
 
 @dataclass
