@@ -61,3 +61,10 @@ def test_the_json_schema_page_is_the_report_docstring():
     doc_lines = [ln[4:] for ln in report.__doc__.split("::\n\n", 1)[1].split("\n\n")[0].split("\n")]
     assert schema.split("\n") == doc_lines
     assert " ".join(page.split("```", 2)[2].split()) in " ".join(report.__doc__.split())
+
+
+def test_the_claims_page_is_the_registry():
+    from normtheory.verify import registry, report
+    registry.load_claims()
+    assert (ROOT / "docs" / "claims.md").read_text() == report.catalogue(registry.registered()), \
+        "regenerate with: normtheory verify --list --report docs/claims.md"

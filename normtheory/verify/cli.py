@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from normtheory.cliflags import add_progress_flag, add_seed_flag, add_size_flags
+from normtheory.durable import atomic_write_text
 from normtheory.runs import executors
 from normtheory.verify import registry, report
 from normtheory.verify.cache import DEFAULT_CACHE_DIR
@@ -54,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--list", action="store_true",
                         help="list the claims with their statements, closed-form kind, precision, "
                              "verdict rules and rivals, then exit (with --json PATH: as JSON, - for "
-                             "standard output)")
+                             "standard output; with --report PATH: as a Markdown catalogue)")
 
 
 def _check_writable(path: str | None, option: str) -> None:
@@ -86,13 +87,17 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
             _check_writable(args.json, "--json")
             _check_writable(args.report, "--report")
             _check_writable(args.csv, "--csv")
-        elif args.json not in (None, "-"):
-            _check_writable(args.json, "--json")
+        else:
+            _check_writable(args.json if args.json != "-" else None, "--json")
+            _check_writable(args.report, "--report")
     except ValueError as exc:
         print(f"normtheory verify: error: {exc}", file=sys.stderr)
         return report.EXIT_CODES["usage"]
-    if args.list and args.json:
-        report.write_list_json(args.json, claims)
+    if args.list and (args.json or args.report):
+        if args.json:
+            report.write_list_json(args.json, claims)
+        if args.report:
+            atomic_write_text(args.report, report.catalogue(claims))
         return 0
     if args.list:
         for c in claims:

@@ -251,6 +251,33 @@ def write_list_json(path: str | Path, claims) -> None:
         atomic_write_json(path, doc, indent=1)
 
 
+def catalogue(claims) -> str:
+    """The claims catalogue in Markdown (docs/claims.md; ``normtheory verify --list --report PATH``):
+    per claim its statement, kind of closed form, precision, statistic, interval, verdict rule,
+    rivals, source and the size of its grids."""
+    families = list(dict.fromkeys(c.family for c in claims))
+    lines = ["# The claims", "",
+             "Every claim `normtheory verify` checks, as the registry states it (this page is written by "
+             "`normtheory verify --list --report docs/claims.md`; a test keeps it equal to the registry). "
+             "The verdicts, intervals and rivals are explained in the README's \"Checking the claims\"; "
+             "the closed forms in docs/theory.md; the networks and probes in docs/settings.md.", ""]
+    for family in families:
+        lines += [f"## {family}", ""]
+        for c in (c for c in claims if c.family == family):
+            lines += [f"### {c.id}: {c.title}", "", c.statement, "",
+                      f"- Closed form: {c.form}; precision: {precision_text(c)}",
+                      f"- Statistic: {c.statistic}", f"- Interval: {c.interval}", f"- Verdict rule: {c.rule.text}",
+                      f"- Settings: {len(c.points('quick'))} quick, {len(c.points('full'))} full"]
+            if c.source:
+                lines.append(f"- Source: {c.source}")
+            if c.notes:
+                lines.append(f"- Notes: {c.notes}")
+            for r in c.rivals:
+                lines.append(f"- Rival `{r.name}`: {r.provenance}")
+            lines.append("")
+    return "\n".join(lines)
+
+
 CSV_COLUMNS = ("claim", "setting", "theory", "theory_low", "theory_high", "estimate", "ci_low", "ci_high",
                "level", "delta", "gap", "ratio", "verdict", "reason", "trials", "trials_used", "diverged_trials",
                "looks", "seed", "setting_seed")
