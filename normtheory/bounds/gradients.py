@@ -133,10 +133,12 @@ POSITIONS = ("interior", "top")
 
 
 @lru_cache(maxsize=None)
-def interior_growth_expr(centered: bool = True):
+def interior_growth_expr(centered: bool = True, weight_step: bool = True):
     """``(n, d, factor)``: the per-layer growth below a normalized layer for per-sample
     statistics over ``n`` entries in a linear MLP of width ``d``, from the four steps of the
-    module docstring; ``factor`` does not depend on ``d``."""
+    module docstring; ``factor`` does not depend on ``d``. ``weight_step=False`` drops step 4
+    (``g_x`` taken isotropic in all ``d`` directions): the earlier form
+    ``d(n − 2)/((d − 1)(n − 3))``, which claim B1 keeps as a rival."""
     n, d, s = sp.symbols("n d s", positive=True)
     groups = d / n
     k, inv = inverse_chi2_mean_expr()
@@ -145,7 +147,7 @@ def interior_growth_expr(centered: bool = True):
     removed_out = groups * (1 - n / d) * s  # y_k, overlapping y by n/d
     kept = incoming - removed_ones - removed_out
     inv_var = n * inv.subs(k, stat_dof(n, centered))  # step 3: E[1/s_k²]
-    weight = (d - 1) / d  # step 4: only W Q acts, tr(Q)/d
+    weight = (d - 1) / d if weight_step else 1  # step 4: only W Q acts, tr(Q)/d
     return n, d, sp.factor(sp.simplify(kept * inv_var * weight / incoming))
 
 
