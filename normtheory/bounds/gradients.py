@@ -91,8 +91,9 @@ Parametric normalizers and plain: the weight (unit-norm rows, or He ``N(0, 2/d)`
 ``E‖Wᵀ g‖² = ‖g‖²·gain_w²`` and the nonlinearity multiplies by ``E[phi'(z)²]``: 1 for the
 He ReLU, but ``gain² · 1/2 = π/(π − 1)`` for the zero-mean ReLU of weightnorm and the scaled
 ReLU of sws (their gain ``sqrt(2π/(π−1))`` preserves the forward second moment, not the
-backward one): :func:`parametric_relu_growth_expr`, an infinite-width limit (Monte Carlo at
-``d = 256``: about 1.455 against 1.4674). In linear nets the weight alone acts: exactly 1.
+backward one): :func:`parametric_relu_growth_expr`, an infinite-width limit, checked against
+the rival 1 by claim B3p (``normtheory verify --claims B3p``). In linear nets the weight
+alone acts: exactly 1.
 
 CNNs (``spatial > 1``): the ``n = g·H·W`` entries of a statistic are spatially correlated and
 the convolution is not a dense Gaussian matrix; the isotropic form is an approximation.
