@@ -91,8 +91,9 @@ Parametric normalizers and plain: the weight (unit-norm rows, or He ``N(0, 2/d)`
 ``E‖Wᵀ g‖² = ‖g‖²·gain_w²`` and the nonlinearity multiplies by ``E[phi'(z)²]``: 1 for the
 He ReLU, but ``gain² · 1/2 = π/(π − 1)`` for the zero-mean ReLU of weightnorm and the scaled
 ReLU of sws (their gain ``sqrt(2π/(π−1))`` preserves the forward second moment, not the
-backward one): :func:`parametric_relu_growth_expr`, an infinite-width limit (Monte Carlo at
-``d = 256``: about 1.455 against 1.4674). In linear nets the weight alone acts: exactly 1.
+backward one): :func:`parametric_relu_growth_expr`, an infinite-width limit, checked against
+the rival 1 by claim B3p (``normtheory verify --claims B3p``). In linear nets the weight
+alone acts: exactly 1.
 
 CNNs (``spatial > 1``): the ``n = g·H·W`` entries of a statistic are spatially correlated and
 the convolution is not a dense Gaussian matrix; the isotropic form is an approximation.
@@ -133,10 +134,12 @@ POSITIONS = ("interior", "top")
 
 
 @lru_cache(maxsize=None)
-def interior_growth_expr(centered: bool = True):
+def interior_growth_expr(centered: bool = True, weight_step: bool = True):
     """``(n, d, factor)``: the per-layer growth below a normalized layer for per-sample
     statistics over ``n`` entries in a linear MLP of width ``d``, from the four steps of the
-    module docstring; ``factor`` does not depend on ``d``."""
+    module docstring; ``factor`` does not depend on ``d``. ``weight_step=False`` drops step 4
+    (``g_x`` taken isotropic in all ``d`` directions): the earlier form
+    ``d(n − 2)/((d − 1)(n − 3))``, which claim B1 keeps as a rival."""
     n, d, s = sp.symbols("n d s", positive=True)
     groups = d / n
     k, inv = inverse_chi2_mean_expr()
@@ -145,7 +148,7 @@ def interior_growth_expr(centered: bool = True):
     removed_out = groups * (1 - n / d) * s  # y_k, overlapping y by n/d
     kept = incoming - removed_ones - removed_out
     inv_var = n * inv.subs(k, stat_dof(n, centered))  # step 3: E[1/s_k²]
-    weight = (d - 1) / d  # step 4: only W Q acts, tr(Q)/d
+    weight = (d - 1) / d if weight_step else 1  # step 4: only W Q acts, tr(Q)/d
     return n, d, sp.factor(sp.simplify(kept * inv_var * weight / incoming))
 
 

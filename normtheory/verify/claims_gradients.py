@@ -15,16 +15,31 @@ independent networks. The mean of the per-layer ratio ``‖∂ℓ/∂X_{l-1}‖�
 another number when the statistics have few entries (LN, d = 16, batch 16: 1.128 against
 the ratio of expectations 1.079 and the closed form 1.0769), so it is not used. The
 networks are shallow (10-12 layers): the sums are dominated by the largest gradients,
-whose spread grows with depth. The grids start at ``n = 8`` (``E[1/χ²_k]²`` finite).
+whose spread grows with depth. The grids start at ``n = 7`` (the statistic's variance
+needs ``E[(1/χ²_k)²]`` finite, ``k > 4``; ``k = n − 1`` for centred statistics).
+
+Rivals (:class:`~normtheory.verify.registry.Rival`, judged on the same intervals): each
+grid holds, in both modes, a setting where the rival lies more than 3δ from the claimed
+form and the claimed form is expected to agree.
 
 - B1 (linear MLPs, per-sample statistics: LN, GN): the interior form, exact at every
-  width; precision δ = 1% (a per-layer rate).
+  width; precision δ = 1% (a per-layer rate). Rivals: the variance-only rate
+  ``(n−1)/(n−2)``, a factor ``1 − 1/(n−2)²`` below, more than 3δ only for ``n <= 7``:
+  GN with ``g = 7`` (``k = 6``), 16 groups per sample, batch 32 and depth 6 (the cheapest
+  narrow interval found: about ±0.6% at 512 networks). δ = 0.5% would let ``n = 8``-``10``
+  discriminate instead, but needs four times the trials at every setting of the claim; the
+  form is exact, so ``n = 7`` tests the same statement. The earlier form without step 4 of
+  :mod:`normtheory.bounds.gradients` is ``d/(d−1)`` above: LN at ``d <= 32``.
 - B1b (linear MLPs, batch statistics: BN, both VNs): the same statistic against the
   infinite-width forms (see :mod:`normtheory.bounds.gradients`); δ = 1%; the full grid has
   two widths to show the finite-width drift. The paper's VN (``variancenorm``) has no
   constant rate: its theory is the ratio of the interior sums of the infinite-width profile
   over depth (:func:`normtheory.bounds.variancenorm_interior_growth`); the uncentred VN
-  (``variancenorm_uncentred``) has ``(B−1)/(B−2)``.
+  (``variancenorm_uncentred``) has ``(B−1)/(B−2)``. Rivals: BN's form and the uncentred
+  VN's swapped (``(B−2)/(B−3)`` against ``(B−1)/(B−2)``: ``1/(B−2)²`` below BN's,
+  ``1/((B−1)(B−3))`` above the uncentred VN's, more than 3δ for ``B <= 7``: ``B = 7``,
+  width 1024, where the finite-width deficit of the limit is about −0.3%), and the paper's
+  VN taken for the uncentred VN's constant (11% below at ``B = 8``, 2.4% at ``B = 16``).
 - B1t (the top layer, exact given the layer's input Gram; BN and the uncentred VN, the
   paper's VN has no top-layer form): the measured top-layer ratio
   minus the exact value given that network's Gram, computed when judging (from the Gram's
@@ -34,7 +49,7 @@ whose spread grows with depth. The grids start at ``n = 8`` (``E[1/χ²_k]²`` f
   theory column: the predicted difference; agree when the interval lies above 0 (IN
   worst, LN best), disagree when below. The table over group sizes and the recommended group size are
   :func:`normtheory.bounds.speed_stability` / ``recommend_group_size`` (figure 5).
-- B3 (ReLU MLPs) and B3b (ReLU CNN): :mod:`normtheory.verify.claims_gradients_relu`.
+- B3, B3p (ReLU MLPs) and B3b (ReLU CNN): :mod:`normtheory.verify.claims_gradients_relu`.
 """
 
 from __future__ import annotations
@@ -45,7 +60,7 @@ from normtheory import bounds
 from normtheory.montecarlo.top_layer import top_layer_samples
 from normtheory.stats import mean_interval, ratio_interval
 from normtheory.verify import simulations
-from normtheory.verify.registry import Claim, Measurement, Point, register
+from normtheory.verify.registry import Claim, Measurement, Point, Rival, register
 from normtheory.verify.stats import Equivalence, Precision
 
 _T = simulations.T_INTERVAL
@@ -107,11 +122,32 @@ _DELTA = "delta method for E[a]/E[b] over independent random networks (a, b: the
 
 
 def growth_claim(**fields) -> Claim:
-    """A per-layer gradient-growth claim (B1, B1b, B3): the interior ratio of expectations
+    """A per-layer gradient-growth claim (B1, B1b, B3, B3p): the interior ratio of expectations
     against bounds.gradient_growth_per_layer at 1% precision."""
     return register(Claim(family="gradients", statistic=_GROWTH_STAT, interval=_DELTA,
                           rule=Equivalence(RATE_PRECISION), theory=_theory_growth, measure=_measure_growth,
                           estimate=_estimate_growth, source=GROWTH_SOURCE, **fields))
+
+
+def _per_sample_rival(*, centered: bool = True, weight_step: bool = True):
+    """The theory of a rival per-sample form, :func:`normtheory.bounds.interior_growth_expr`
+    with these options, at a setting's ``n`` and width."""
+    def theory(s):
+        n, d, form = bounds.interior_growth_expr(centered, weight_step)
+        count = bounds.stat_count(s["norm"], width=s["width"], group_size=s.get("group_size"))
+        return float(form.subs({n: count, d: s["width"]}))
+    return theory
+
+
+def batch_limit_rival(norm: str, *, centered: bool):
+    """The theory of a rival batch-statistics form at the settings of ``norm`` (None
+    elsewhere): :func:`normtheory.bounds.interior_batch_limit_expr` at the setting's batch."""
+    def theory(s):
+        if s["norm"] != norm:
+            return None
+        B, form = bounds.interior_batch_limit_expr(centered)
+        return float(form.subs(B, s["batch"]))
+    return theory
 
 
 growth_claim(
@@ -122,12 +158,22 @@ growth_claim(
               "(bounds.gradient_growth_per_layer).",
     form="exact",
     grid={"quick": growth_points([("layernorm", 32, 16, None), ("groupnorm", 64, 16, 32),
-                            ("groupnorm", 64, 16, 16)], branch="linear", depth=10, trials=512),
+                            ("groupnorm", 64, 16, 16)], branch="linear", depth=10, trials=512)
+          + growth_points([("groupnorm", 112, 32, 7)], branch="linear", depth=6, trials=512),
           "full": growth_points([("groupnorm", w, 16, g) for w in (64, 256) for g in (8, 16, 32)]
                           + [("layernorm", w, 16, None) for w in (16, 32, 128)],
-                          branch="linear", depth=12, trials=2048)},
+                          branch="linear", depth=12, trials=2048)
+          + growth_points([("groupnorm", 112, 32, 7)], branch="linear", depth=6, trials=2048)},
+    rivals=(Rival("variance-only (n-1)/(n-2)", "the same derivation without the mean removed "
+                  "(bounds.interior_growth_expr(centered=False))", _per_sample_rival(centered=False)),
+            Rival("without step 4: d(n-2)/((d-1)(n-3))", "an earlier form of normtheory: the derivation "
+                  "with step 4 (back through W) dropped (bounds.interior_growth_expr(weight_step=False))",
+                  _per_sample_rival(weight_step=False))),
     version="5",  # 4: per-sample statistics only (batch statistics are B1b); 5: interior sums
-    notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN.")
+    notes="IN and FRN have one entry per statistic in an MLP (no finite growth): see B3's CNN. δ = 1%: the "
+          "variance-only rival lies 1/(n-2)² below, more than 3δ only for n <= 7, hence GN g = 7 (4δ; k = 6 > 4, "
+          "so the statistic's variance is finite); the earlier form lies d/(d-1) above (LN d = 32: 3.2δ, "
+          "d = 16: 6.7δ). δ = 0.5% would need four times the trials at every setting.")
 
 growth_claim(
     id="B1b", title="gradient growth per layer in linear nets, batch statistics",
@@ -140,11 +186,26 @@ growth_claim(
     form="infinite-width limit",
     grid={"quick": growth_points([("batchnorm", 1024, 16, None), ("variancenorm", 1024, 16, None),
                             ("variancenorm_uncentred", 1024, 16, None)],
-                           branch="linear", depth=10, trials=32),
+                           branch="linear", depth=10, trials=32)
+          + growth_points([("batchnorm", 1024, 7, None), ("variancenorm_uncentred", 1024, 7, None),
+                           ("variancenorm", 1024, 8, None)], branch="linear", depth=10, trials=128),
           "full": growth_points([("batchnorm", w, b, None) for w in (64, 512) for b in (8, 16, 32)]
                           + [("variancenorm", w, b, None) for w in (64, 512) for b in (8, 16)]
-                          + [("variancenorm_uncentred", 512, b, None) for b in (8, 16)],
-                          branch="linear", depth=12, trials=256)})
+                          + [("variancenorm_uncentred", 512, b, None) for b in (8, 16)]
+                          + [(norm, 1024, 7, None) for norm in ("batchnorm", "variancenorm_uncentred")],
+                          branch="linear", depth=12, trials=256)},
+    rivals=(Rival("BN variance-only (B-1)/(B-2)", "BN's derivation without the batch mean removed: the "
+                  "uncentred VN's limit (bounds.interior_batch_limit_expr(centered=False))",
+                  batch_limit_rival("batchnorm", centered=False)),
+            Rival("uncentred VN centred (B-2)/(B-3)", "the uncentred VN's derivation with the batch mean "
+                  "removed: BN's limit (bounds.interior_batch_limit_expr(centered=True))",
+                  batch_limit_rival("variancenorm_uncentred", centered=True)),
+            Rival("paper's VN as uncentred (B-1)/(B-2)", "the paper's VN taken for the uncentred VN, a "
+                  "constant rate without its batch-mean mode (bounds.interior_batch_limit_expr(centered=False))",
+                  batch_limit_rival("variancenorm", centered=False))),
+    notes="δ = 1%: (B-2)/(B-3) and (B-1)/(B-2) lie more than 3δ apart only for B <= 7 (B = 7: 4δ from BN's "
+          "form, 4.2δ from the uncentred VN's); the paper's VN lies 11δ above (B-1)/(B-2) at B = 8. Width 1024 "
+          "there: the finite-width deficit of the limits is about -0.3% at B = 7 (-1.1/d relative at B = 16).")
 
 
 # --- B1t: the top layer, exactly at finite width ----------------------------------------------
