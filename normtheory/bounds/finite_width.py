@@ -70,19 +70,26 @@ def pair_moment_expr(activation: str, m: int, n: int):
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     c = sp.symbols("c", real=True)
-    t, r = sp.symbols("t r", real=True)
+    t = sp.symbols("t", real=True)
     theta = sp.symbols("vartheta", positive=True)
-    k = m + n
-    radial = sp.integrate(r ** (k + 1) * sp.exp(-r ** 2 / 2), (r, 0, sp.oo))
     low, high = 0, 2 * sp.pi
-    if activation == "relu":  # the arc where every factor with a positive power is active
+    if activation == "relu" and m:  # the arc where every factor with a positive power is active
         low, high = -sp.pi / 2, sp.pi / 2
         if n:
-            low, high = theta - sp.pi / 2, (sp.pi / 2 if m else theta + sp.pi / 2)
+            low = theta - sp.pi / 2
+    elif activation == "relu" and n:
+        low, high = theta - sp.pi / 2, theta + sp.pi / 2
     angular = sp.integrate(sp.expand(sp.expand_trig(sp.cos(t) ** m * sp.cos(t - theta) ** n)), (t, low, high))
-    expr = sp.expand_trig(radial * angular / (2 * sp.pi))
+    expr = sp.expand_trig(_radial_moment(m + n) * angular / (2 * sp.pi))
     expr = expr.subs(sp.sin(theta), sp.sqrt(1 - c ** 2)).subs(sp.cos(theta), c).subs(theta, sp.acos(c))
-    return c, sp.simplify(expr)
+    return c, sp.expand(expr)
+
+
+@lru_cache(maxsize=None)
+def _radial_moment(k: int):
+    """``∫_0^∞ r^{k+1} e^{−r²/2} dr`` (the radial factor of a moment of order ``k``)."""
+    r = sp.symbols("r", positive=True)
+    return sp.integrate(r ** (k + 1) * sp.exp(-r ** 2 / 2), (r, 0, sp.oo))
 
 
 @lru_cache(maxsize=None)
@@ -109,11 +116,11 @@ def cosine_layer_expr(activation: str):
     grad = sp.Matrix([sp.diff(g, x) for x in args])
     hess = sp.hessian(g, args)
     at = dict(zip(args, mu))
-    f = sp.simplify(g.subs(at))
+    f = g.subs(at)
     h = hess.subs(at)
-    b = sp.simplify(sp.Rational(1, 2) * sum(h[i, j] * cov[i, j] for i in range(3) for j in range(3)))
+    b = sp.Rational(1, 2) * sum(h[i, j] * cov[i, j] for i in range(3) for j in range(3))
     gv = grad.subs(at)
-    s = sp.simplify((gv.T * cov * gv)[0, 0])
+    s = (gv.T * cov * gv)[0, 0]
     return c, f, b, s
 
 
