@@ -157,7 +157,8 @@ def relu_cosine_finite_width(c0, depth, width):
     out = np.empty(depth + 1)
     out[0] = rho + m
     for i in range(depth):
-        m, v = float(f1(rho)) * m + 0.5 * float(f2(rho)) * v + float(b(rho)) / d, float(f1(rho)) ** 2 * v + float(s(rho)) / d
+        slope, curvature = float(f1(rho)), float(f2(rho))
+        m, v = slope * m + 0.5 * curvature * v + float(b(rho)) / d, slope ** 2 * v + float(s(rho)) / d
         rho = float(f(rho))
         out[i + 1] = rho + m
     return out
