@@ -16,7 +16,9 @@ of docs/settings.md; :mod:`normtheory.montecarlo` simulates the same networks.
   :func:`top_growth_isotropic`, :func:`top_growth_per_sample`
 - rank and similarity (R1-R4): :func:`rank_lower_bound`, :func:`rank_collapse_rate`,
   :func:`relu_correlation_map`, :func:`relu_correlation_iterate`,
-  :func:`relu_similarity_gap_asymptotic`
+  :func:`relu_similarity_gap_asymptotic`; at finite width, the leading 1/width correction:
+  :func:`relu_cosine_finite_width` (one layer: :func:`cosine_layer_correction`,
+  :func:`cosine_layer_expr`, :func:`pair_moment_expr`)
 - trade-off (B2): :func:`speed_stability`, :func:`recommend_group_size`
 """
 
@@ -26,6 +28,12 @@ from normtheory.bounds.correlation import (
     relu_correlation_map_expr,
     relu_similarity_asymptotic_expr,
     relu_similarity_gap_asymptotic,
+)
+from normtheory.bounds.finite_width import (
+    cosine_layer_correction,
+    cosine_layer_expr,
+    pair_moment_expr,
+    relu_cosine_finite_width,
 )
 from normtheory.bounds.forward import (
     expected_std,

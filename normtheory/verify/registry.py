@@ -67,7 +67,7 @@ CLAIM_MODULES = {
 #: modules of further claims, imported with a family (they register claims of that family)
 EXTRA_CLAIM_MODULES = {"forward": ("normtheory.verify.claims_finite_width",),
                        "gradients": ("normtheory.verify.claims_gradients_relu",),
-                       "rank": ("normtheory.verify.claims_rank_finite_width",)}
+                       "rank": ("normtheory.verify.claims_rank_finite_width", "normtheory.verify.claims_corrections")}
 
 
 @dataclass(frozen=True)
