@@ -18,6 +18,16 @@ with the branch ``f = N(phi(X) Wᵀ)`` (linear or ReLU ``phi``), simulated by
   The closed forms are Gaussian mean-field (infinite-width) results; the quick grids use
   the settings where the limit is reached within a fraction of δ (width 256, linear
   branches, large groups), the full grids the finite widths where it is not.
+  F1's rivals (:data:`F1_RIVALS`, judged on F1's intervals): GroupNorm's correlation as
+  ``E cos`` in ``g`` dimensions and its infinite-group limit (told apart from the claimed
+  ``g − 1`` dimensions with groups of 2: 4.2δ and 10δ at width 1024, alpha 0.5, layer 20),
+  FRN's moments by Gauss–Hermite quadrature (3.9-4.5δ where the ReLU stream's correlation is
+  high: correlated inputs, ``input_corr`` 0.3, alpha 0.7; 3.02δ at depth 50), and each
+  Variance Normalization's form for the other (14-26δ with ReLU branches). For sign-like
+  outputs (FRN, GN with groups of 2) the Gaussian form is not quite the infinite-width limit:
+  the stream's entries (the input plus ``alpha`` times sums of ``±1``) are not Gaussian, and
+  the weight-free chain of F6 stays 0.3-1δ below it at widths 256 to 4096 (about 1δ at
+  alpha 2), so these settings are at width 1024 and small alpha.
 - F4 (post-activation ResNet-56) and F5 (pre-activation ResNet-56, the CNN form of F1/F2):
   no closed form covers these networks (zero padding, the ReLU after the addition), only
   the asymptotic per-block rate (:func:`normtheory.bounds.growth_rate`: 1 for a branch
@@ -112,7 +122,8 @@ F1_RIVALS = (
     Rival("GN in g dims", "GroupNorm's cross-sample correlation as E cos in k = g dimensions, the centring's lost "
           "dimension ignored (the form k = g − 1 replaced; bounds.groups)",
           _rival_for(("groupnorm",), form="groupnorm_g_dims")),
-    Rival("GN infinite group", "GroupNorm's infinite-group limit: output correlation ρ (bounds.moments, group_size=None)",
+    Rival("GN infinite group",
+          "GroupNorm's infinite-group limit: output correlation ρ (bounds.moments, group_size=None)",
           _rival_for(("groupnorm",), group_size=None)),
     Rival("FRN quadrature", "FRN's sign(h) moments by Gauss–Hermite quadrature (the form the exact (2/π) arcsin ρ "
           "replaced; bounds.moments.quadrature_moments)", _rival_for(("frn",), form="frn_quadrature")),
