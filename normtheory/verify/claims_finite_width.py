@@ -157,8 +157,8 @@ def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator,
 _finite_width_claim(
     "F6", "finite width: linear growth (EvoNorm, GN, FRN, NF-style ReLU branches)",
     "At finite width and batch, the activation variance of a residual MLP with an EvoNorm, "
-    "GroupNorm (g = 8) or FRN ReLU branch, or with NF-style scaling and a ReLU branch, equals the mean of the weight-free "
-    "chain that is exact in law (the branch pre-activation is Gaussian given the layer's "
+    "GroupNorm (g = 8) or FRN ReLU branch, or with NF-style scaling and a ReLU branch, equals the mean of the "
+    "weight-free chain that is exact in law (the branch pre-activation is Gaussian given the layer's "
     "input); the mean-field forms of F1 and F3 are its infinite-width limit, and miss it by more "
     "than 3δ for EvoNorm. " + ENGINE_TEXT,
     mlp_points(("evonorm_s0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
