@@ -88,15 +88,15 @@ ODE_MAX_STEP = 1e-3
 _LOG_MAX = math.log(np.finfo(float).max)
 
 
-def _step(norm, nonlinearity, alpha, nf, group_size, v, s, m):
+def _step(norm, nonlinearity, alpha, nf, group_size, form, v, s, m):
     """One block of the mean-field recursion: the increments ``(Δv, Δ(v − s), Δm)``."""
     scale = v if nf else 1.0
-    vf, sf = branch_moments(norm, nonlinearity, v / scale, s / scale, group_size=group_size)
+    vf, sf = branch_moments(norm, nonlinearity, v / scale, s / scale, group_size=group_size, form=form)
     mu = branch_mean(norm, nonlinearity, v / scale, s / scale)
     return alpha ** 2 * vf + 2 * alpha * m * mu, alpha ** 2 * (vf - sf), alpha * mu
 
 
-def _moments_at(norm, nonlinearity, depths, alpha, var0, input_corr, nf, group_size=None):
+def _moments_at(norm, nonlinearity, depths, alpha, var0, input_corr, nf, group_size=None, form=None):
     """Mean-field ``(v_l, v_l − s_l)`` of ``X_l`` at the integer ``depths`` (``+inf`` once
     ``v`` overflows), with the entries' mean ``m_l``: a branch whose output has mean ``μ``
     (EvoNorm) adds ``α μ`` to ``m`` and the cross term ``2 α m μ`` to both ``v`` and ``s``
@@ -127,7 +127,7 @@ def _moments_at(norm, nonlinearity, depths, alpha, var0, input_corr, nf, group_s
     the ODE's field is noise there."""
     depths = np.asarray(depths, dtype=np.int64)
     top = int(depths.max()) if depths.size else 0
-    step = lambda v_, s_, m_: _step(norm, nonlinearity, alpha, nf, group_size, v_, s_, m_)  # noqa: E731
+    step = lambda v_, s_, m_: _step(norm, nonlinearity, alpha, nf, group_size, form, v_, s_, m_)  # noqa: E731
     vs, ds = np.full(depths.shape, np.inf), np.full(depths.shape, np.inf)
     v, s, m = var0, input_corr * var0, 0.0
     d = v - s
@@ -229,10 +229,10 @@ def _alpha(alpha) -> float:
     return alpha
 
 
-def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, group_size=None):
+def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, group_size=None, form=None):
     norm = check_name(norm)
-    if group_size is not None:
-        branch_moments(norm, "linear", 1.0, 0.0, group_size=group_size)  # validates group_size
+    if group_size is not None or form is not None:
+        branch_moments(norm, "linear", 1.0, 0.0, group_size=group_size, form=form)  # validates both
     depths = depth_array(depth)
     alpha = _alpha(alpha)
     var0 = positive(var0, "var0")
@@ -250,7 +250,7 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, gro
         with np.errstate(over="ignore"):  # geometric growth past the float range: +inf
             out = np.asarray(fn(depths.astype(float)), dtype=float) * np.ones_like(depths, dtype=float)
     else:
-        vs, ds = _moments_at(norm, nonlinearity, depths.ravel(), alpha, var0, input_corr, nf, group_size)
+        vs, ds = _moments_at(norm, nonlinearity, depths.ravel(), alpha, var0, input_corr, nf, group_size, form)
         # an overflowed second moment: the variance is +inf (not inf − inf = NaN)
         out = np.where(np.isinf(vs), np.inf, ds).reshape(depths.shape)
     if batch is not None and norm in UNIT_BATCH_VARIANCE:
@@ -262,7 +262,7 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, gro
 
 
 def resnet_variance(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None, input_corr=0.0,
-                    group_size=None):
+                    group_size=None, form=None):
     """Expected activation variance after ``depth`` residual blocks (claims F1, F2).
 
     ``nonlinearity`` selects the linear or ReLU branch of docs/settings.md; ``batch`` gives
@@ -271,8 +271,13 @@ def resnet_variance(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", 
     output covariance of :mod:`normtheory.bounds.groups` (``None``: the infinite-group
     limit); vectorized over ``depth``. Depths beyond 2000 without a closed form come from the
     depth ODE of :func:`_moments_at` (relative error below 1e-6 against the exact recursion).
+    ``form``: a rival form of the branch moments (:data:`normtheory.bounds.moments.RIVAL_FORMS`;
+    the rivals of claim F1), iterated by the same recursion; it changes only the cross-sample
+    covariance of a correlated input, so where the closed forms apply (independent samples,
+    ``s_l = 0``) it gives the claimed value.
     """
-    return _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf=False, group_size=group_size)
+    return _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf=False, group_size=group_size,
+                     form=form)
 
 
 def resnet_variance_skipinit(norm, depth, *, var0=1.0, batch=None, nonlinearity="linear", group_size=None):

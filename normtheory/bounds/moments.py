@@ -160,6 +160,14 @@ def output_moments(name: str, v: float, s: float) -> tuple[float, float]:
             raise ValueError(f"variancenorm needs a batch variance v - s > 0, got v={v}, s={s}")
         v_f, s_f = _variancenorm_moments_fn()(v, s)
         return float(v_f), float(s_f)
+    return quadrature_moments(name, v, s)
+
+
+def quadrature_moments(name: str, v: float, s: float) -> tuple[float, float]:
+    """``(E y², E_c[(E_g y)²])`` of the output ``y`` of :func:`branch_output_expr` by
+    Gauss–Hermite quadrature over ``(c, g)`` (80 nodes per axis): accurate for continuous
+    outputs; for frn's ``sign`` it is the form :func:`output_moments` replaced (nodes on the
+    discontinuity ``c + g = 0``), kept as that form's rival (:data:`RIVAL_FORMS`)."""
     w, y = _quadrature(name, v, s)
     return float(w @ (y ** 2) @ w), float(w @ (y @ w) ** 2)
 
@@ -202,14 +210,31 @@ def phi_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float
     return 2 * (v / 2), 2 * half_cross  # He gain 2 with a plain ReLU
 
 
-def branch_moments(norm: str, nonlinearity: str, v: float, s: float, *, group_size=None) -> tuple[float, float]:
+#: forms of a branch's output moments that the claimed ones are told from (the rivals of claim F1):
+#: ``"groupnorm_g_dims"``, GroupNorm's output covariance as ``E cos`` in ``g`` dimensions (the
+#: earlier form, which ignored the dimension the group's centring removes); ``"frn_quadrature"``,
+#: FRN's ``sign(h)`` moments by the Gauss–Hermite quadrature of :func:`quadrature_moments` (the
+#: earlier form, replaced by the exact orthant integral of :func:`sign_correlation_expr`)
+RIVAL_FORMS = {"groupnorm_g_dims": "groupnorm", "frn_quadrature": "frn"}
+
+
+def branch_moments(norm: str, nonlinearity: str, v: float, s: float, *, group_size=None,
+                   form=None) -> tuple[float, float]:
     """``(v_f, s_f)`` of the branch ``N(phi(X) Wᵀ)`` for input moments ``(v, s)``.
 
     ``group_size`` (groupnorm): the output covariance over a group of ``g`` entries,
     ``E cos`` in ``g − 1`` dimensions (:func:`normtheory.bounds.groups.group_cosine`);
     ``None`` gives the infinite-group limit ``ρ``. For evonorm_s0 the group std is taken at
-    its infinite-group value whatever ``group_size`` (an approximation for small groups)."""
+    its infinite-group value whatever ``group_size`` (an approximation for small groups).
+    ``form``: ``None`` for the claimed moments, or a rival form of :data:`RIVAL_FORMS` (for
+    the normalizer it names; ``"groupnorm_g_dims"`` needs a ``group_size``)."""
     norm = check_name(norm)
+    if form is not None:
+        if RIVAL_FORMS.get(form) != norm:
+            raise ValueError(f"form must be None or one of {sorted(RIVAL_FORMS)} for its normalizer "
+                             f"({RIVAL_FORMS}), got {form!r} for {norm}")
+        if form == "groupnorm_g_dims" and group_size is None:
+            raise ValueError("form='groupnorm_g_dims' needs a group_size")
     g = None
     if group_size is not None:
         if norm not in GROUPED_NAMES:
@@ -223,7 +248,9 @@ def branch_moments(norm: str, nonlinearity: str, v: float, s: float, *, group_si
     if norm == "batchnorm":
         return 1.0, 0.0
     if norm == "groupnorm" and g is not None:
-        return 1.0, group_cosine(g - 1, sh / vh)
+        return 1.0, group_cosine(g if form == "groupnorm_g_dims" else g - 1, sh / vh)
+    if form == "frn_quadrature":
+        return quadrature_moments(norm, vh, sh)
     if norm in _PER_SAMPLE:
         return 1.0, sh / vh
     return output_moments(norm, vh, sh)

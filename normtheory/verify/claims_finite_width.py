@@ -29,6 +29,24 @@ tests/test_exact_in_law.py).
   needing 10⁶ replicates): the grid uses shallower networks and the widths where both
   sides reach δ/4 to δ/2 within the trial budget.
 
+δ (2%, 3%) is F1's and F2's, fixed before the rivals: the mean-field rival lies 3.5δ or more
+from the chain at the discriminating settings, more than 3δ.
+
+Rival: the mean-field closed form of F1/F3 (F6) or F2 (F6b) at the same setting, the chain's
+infinite-width limit (judged on the claim's intervals). It lies more than 3δ from the chain
+where the finite-width excess is large: EvoNorm branches (5-6δ in the quick grid), and for
+F6b small widths (width 32, depth 4, alpha 1.5: 3.5δ at layer 4 in the quick grid; width 64
+at depth 10-20 in the full grid). A setting where the excess exceeds 3δ has heavy tails: the
+chain needs 262144 replicates to reach δ/4 there (about 3 s in the quick grid; width 32,
+depth 6, alpha 1, 4.6δ away, took 6.5 s).
+
+Engines: the network side is :func:`normtheory.montecarlo.simulate_mlp`'s automatic choice,
+explicit weights below width 256 and for WN and SWS, the Gram engine at width 256 and above;
+the settings with ``engine="explicit"`` (one per normalizer at width 256) run on explicit
+weights, so that the chain is checked against a simulation that does not share its
+fresh-weight derivation (the Gram engine rests on the same argument). They share the chain
+of the Gram setting that differs only in the engine.
+
 The same machinery, with the non-residual chain's cosine probe (``options``), is R4c's theory
 (:mod:`normtheory.verify.claims_rank_finite_width`).
 
@@ -45,11 +63,12 @@ from normtheory.montecarlo.exact_in_law import BATCH_STATISTICS, probe_chain
 from normtheory.runs.seeds import derived_seed, setting_key
 from normtheory.stats import lognormal_mean_interval, mean_interval
 from normtheory.verify.claims_forward import (
+    _theory_variance,
     log_normal_mean,
     measure_variance,
     mlp_points,
 )
-from normtheory.verify.registry import Claim, register
+from normtheory.verify.registry import Claim, Rival, register
 from normtheory.verify.simulations import trial_mean
 from normtheory.verify.stats import (
     ComputedTheory,
@@ -111,12 +130,18 @@ def computed_theory(estimator, precision, options=residual_variance_options):
     return theory
 
 
-_STAT = ("E[activation-variance probe of X_l] at l = depth/2 and l = depth (as F1-F3); the "
-         "theory is the mean of the weight-free chain, exact in law at this width and batch")
+_STAT = ("E[activation-variance probe of X_l] at l = depth/2 and l = depth (as F1-F3), simulated on explicit "
+         "weights below width 256 and for WN and SWS, on the Gram engine at width 256 and above unless the setting "
+         "says engine=explicit; the theory is the mean of the weight-free chain, exact in law at this width and batch")
+#: the claims' statement on the engines of the network side
+ENGINE_TEXT = ("The network side runs on explicit weights (every width below 256, WN and SWS, and the "
+               "settings with engine=explicit at width 256), so the chain is checked against a simulation "
+               "that does not share its fresh-weight derivation; the Gram engine (which does) runs the other "
+               "settings at width 256.")
 CHAIN_SOURCE = "normtheory.montecarlo.exact_in_law (derived there; an exact computation, not a closed form)"
 
 
-def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator, interval):
+def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator, interval, rival):
     precision = Precision(delta)
     return register(Claim(
         id=cid, family="forward", title=title, statement=statement, statistic=_STAT, interval=interval,
@@ -124,15 +149,18 @@ def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator,
         grid={"quick": quick, "full": full}, theory=computed_theory(estimator, precision),
         measure=measure_variance,
         estimate=trial_mean("variance") if estimator is mean_interval else log_normal_mean("variance"),
-        source=CHAIN_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS, notes=THEORY_NOTES))
+        source=CHAIN_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS, notes=THEORY_NOTES,
+        rivals=(Rival("mean field", f"the infinite-width (Gaussian mean-field) closed form of {rival} at the same "
+                      "setting (bounds.resnet_variance)", _theory_variance),)))
 
 
 _finite_width_claim(
     "F6", "finite width: linear growth (EvoNorm, GN, FRN, NF-style ReLU branches)",
     "At finite width and batch, the activation variance of a residual MLP with an EvoNorm, "
-    "GroupNorm (g = 8) or FRN ReLU branch, or with NF-style scaling and a ReLU branch, equals the mean of the weight-free "
-    "chain that is exact in law (the branch pre-activation is Gaussian given the layer's "
-    "input); the mean-field forms of F1 and F3 are its infinite-width limit.",
+    "GroupNorm (g = 8) or FRN ReLU branch, or with NF-style scaling and a ReLU branch, equals the mean of the "
+    "weight-free chain that is exact in law (the branch pre-activation is Gaussian given the layer's "
+    "input); the mean-field forms of F1 and F3 are its infinite-width limit, and miss it by more "
+    "than 3δ for EvoNorm. " + ENGINE_TEXT,
     mlp_points(("evonorm_s0",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
                 remedy="none", trials=128),
     mlp_points(("evonorm_s0",), ("relu",), widths=(64, 256), batch=32, depth=50, alphas=(1.0,),
@@ -148,10 +176,17 @@ _finite_width_claim(
     + mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5, 1.0),
                   remedy="nf", trials=2048)
     + mlp_points(("weightnorm",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(1.0,),
-                  remedy="nf", trials=1024),
+                  remedy="nf", trials=1024)
+    # explicit weights at width 256, one setting per normalizer (the chain checked against a
+    # simulation that does not share its derivation)
+    + mlp_points(("evonorm_s0", "evonorm_b0", "groupnorm", "frn"), ("relu",), widths=(256,), batch=32, depth=20,
+                  alphas=(1.0,), remedy="none", trials=128, engine="explicit")
+    + mlp_points(("plain", "weightnorm"), ("relu",), widths=(256,), batch=32, depth=20, alphas=(1.0,),
+                  remedy="nf", trials=256, engine="explicit"),
     delta=0.02, estimator=mean_interval,
     interval="mean over independent random networks ± t·s/sqrt(n); the theory: mean over "
-             "independent chain replicates ± t·s/sqrt(n)")
+             "independent chain replicates ± t·s/sqrt(n)",
+    rival="F1/F3")
 
 _finite_width_claim(
     "F6b", "finite width: geometric growth (ReLU branches with WN, SWS or none)",
@@ -159,9 +194,9 @@ _finite_width_claim(
     "WN, SWS or no normalizer equals the mean of the weight-free chain that is exact in law "
     "(the branch pre-activation is Gaussian, or Gaussian over an independent χ² norm, given "
     "the layer's input); with WN or none it grows faster than F2's mean-field rate, the "
-    "excess shrinking like 1/width.",
-    mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=10, alphas=(0.5,),
-                remedy="none", trials=512),
+    "excess shrinking like 1/width (more than 3δ at width 32 or 64 and depth 4 to 20). " + ENGINE_TEXT,
+    mlp_points(("plain",), ("relu",), widths=(32,), batch=32, depth=4, alphas=(1.5,),
+                remedy="none", trials=4096),
     mlp_points(("plain",), ("relu",), widths=(64,), batch=32, depth=20, alphas=(0.5,),
                 remedy="none", trials=2048)
     + mlp_points(("plain",), ("relu",), widths=(256,), batch=32, depth=20, alphas=(1.0,),
@@ -169,7 +204,10 @@ _finite_width_claim(
     + mlp_points(("plain", "weightnorm", "sws"), ("relu",), widths=(64,), batch=32, depth=10,
                   alphas=(1.0,), remedy="none", trials=4096)
     + mlp_points(("weightnorm", "sws"), ("relu",), widths=(256,), batch=32, depth=10,
-                  alphas=(1.0,), remedy="none", trials=256),
+                  alphas=(1.0,), remedy="none", trials=256)
+    + mlp_points(("plain",), ("relu",), widths=(256,), batch=32, depth=10, alphas=(1.0,), remedy="none",
+                  trials=512, engine="explicit"),
     delta=0.03, estimator=lognormal_mean_interval,
     interval="Cox's log-normal interval for the mean over independent random networks; the "
-             "theory: the same over independent chain replicates")
+             "theory: the same over independent chain replicates",
+    rival="F2")
