@@ -189,8 +189,8 @@ FLOAT_FLOOR = 40.0
 
 def collapse_window(norm: str, width: int, batch: int, *, decay: float = COLLAPSE_DECAY) -> tuple[int, int]:
     """``(fit_from, depth)`` of the window where ``log(srank − 1)`` of a deep linear net falls at
-    the rate of :func:`rank_collapse_rate` (claim R3's slope fit, the rank-collapse figure), from the predicted rate ``ρ`` of
-    :func:`rank_collapse_rate` (nothing read from simulations).
+    the rate of :func:`rank_collapse_rate` (claim R3's slope fit, the rank-collapse figure), from
+    the predicted rate ``ρ`` of :func:`rank_collapse_rate` (nothing read from simulations).
 
     Past the first layers the representation's rows are ``x_a ∝ a_1 σ_1 v_1 + a_2 σ_2 v_2 +
     ...`` with ``(a_1, a_2)`` independent standard normals (a row of ``X_0`` on the top
@@ -199,8 +199,8 @@ def collapse_window(norm: str, width: int, batch: int, *, decay: float = COLLAPS
     ``t_a = (a_2/a_1) σ_2/σ_1``: Cauchy-distributed ratios, and ``srank − 1`` falls at the
     rate ``ρ`` only once every ``|t_a| ≪ 1``. ``P(|a_1/a_2| < ε) = (2/π) arctan ε ≤ 2ε/π``,
     so some sample of the ``B`` has ``|t_a| > 1`` with probability about (at most, up to
-    the O(1) factor in ``σ_2/σ_1``) ``(2B/π) e^{−ρ l/2}``; ``fit_from`` is where that is ``e^{−TRANSIENT_MARGIN}``, and the
-    window then spans a predicted decay ``e^{−decay}`` (:data:`COLLAPSE_DECAY` by default,
+    the O(1) factor in ``σ_2/σ_1``) ``(2B/π) e^{−ρ l/2}``; ``fit_from`` is where that is
+    ``e^{−TRANSIENT_MARGIN}``, and the window then spans a predicted decay ``e^{−decay}`` (:data:`COLLAPSE_DECAY` by default,
     :data:`R3_DECAY` for claim R3). The unnormalized net has no per-sample scales; the same
     window keeps one rule for both. A window whose end reaches a predicted decay beyond
     ``e^{−FLOAT_FLOOR}`` (``ρ · depth > FLOAT_FLOOR``: float64 rounding, not the rate, sets
