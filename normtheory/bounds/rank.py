@@ -201,10 +201,10 @@ def collapse_window(norm: str, width: int, batch: int, *, decay: float = COLLAPS
     so some sample of the ``B`` has ``|t_a| > 1`` with probability about (at most, up to
     the O(1) factor in ``σ_2/σ_1``) ``(2B/π) e^{−ρ l/2}``; ``fit_from`` is where that is
     ``e^{−TRANSIENT_MARGIN}``, and the window then spans a predicted decay ``e^{−decay}``
-    (:data:`COLLAPSE_DECAY` by default, :data:`R3_DECAY` for claim R3). The unnormalized net has no per-sample scales; the same
-    window keeps one rule for both. A window whose end reaches a predicted decay beyond
-    ``e^{−FLOAT_FLOOR}`` (``ρ · depth > FLOAT_FLOOR``: float64 rounding, not the rate, sets
-    ``srank − 1`` there) is refused (``ValueError``)."""
+    (:data:`COLLAPSE_DECAY` by default, :data:`R3_DECAY` for claim R3). The unnormalized net
+    has no per-sample scales; the same window keeps one rule for both. A window whose end
+    reaches a predicted decay beyond ``e^{−FLOAT_FLOOR}`` (``ρ · depth > FLOAT_FLOOR``:
+    float64 rounding, not the rate, sets ``srank − 1`` there) is refused (``ValueError``)."""
     if not decay > 0:
         raise ValueError(f"decay must be > 0, got {decay!r}")
     rate = rank_collapse_rate(width, norm)
