@@ -18,7 +18,8 @@ LayerNorm centres each sample and rescales it: its representation is
 ``D · X_1 · Π_{l≥2} (W_lᵀ P)`` with ``P = I − 11ᵀ/d`` and ``D`` diagonal, so the product acts
 in the ``n = d − 1`` dimensions orthogonal to ``1`` (see :func:`collapse_dimension`); the
 per-sample scales ``D`` leave the large-depth rate unchanged but slow its onset (see
-:func:`rank_collapse_rate`).
+:func:`rank_collapse_rate`). :func:`product_collapse_rate` is the rate at any ``n``: claim
+R3's rivals take the other dimension count (``n = d`` with LayerNorm, ``n = d − 1`` without).
 """
 
 from __future__ import annotations
@@ -136,43 +137,60 @@ def collapse_dimension(width: int, norm: str = "plain") -> int:
     return n
 
 
-def rank_collapse_rate(width: int, norm: str = "plain") -> float:
-    """Per-layer decay rate ``2 (λ_1 − λ_2)`` of ``log(stable rank − 1)`` (claim R3) in a deep
-    linear net of width ``width`` with ``norm`` ``"plain"`` (the default: no normalizer) or
-    ``"layernorm"``: the top Lyapunov gap of products of ``n × n`` Gaussian matrices,
-    ``ψ(n/2) − ψ((n − 1)/2)``, with ``n`` from :func:`collapse_dimension` (``d``, or ``d − 1``
-    for LayerNorm's centring). A large-depth limit at finite width: in a LayerNorm net
-    ``log(srank − 1) = 2 log(σ_2/σ_1) + log var_a(t_a) + ...`` where ``t_a`` is the ratio of a
-    sample's components along the top two singular directions (``σ_2/σ_1`` times a ratio of
-    two independent standard normals, a Cauchy variable); while some sample of the batch
-    has ``|t_a| ≳ 1`` (probability about ``(2B/π) σ_2/σ_1``) the excess does not yet fall at
-    this rate, so the rate is reached only once ``σ_2/σ_1 ≪ π/(2B)`` (claim R3 fits its slope
-    past that layer).
+def product_collapse_rate(n: int) -> float:
+    """Per-layer decay rate ``2 (λ_1 − λ_2) = ψ(n/2) − ψ((n − 1)/2)`` of ``log(stable rank − 1)``
+    under products of ``n × n`` Gaussian matrices, whatever the network: :func:`rank_collapse_rate`
+    at ``n`` from :func:`collapse_dimension`, and claim R3's rivals at the other dimension count.
 
-    Below ``SERIES_MIN_WIDTH = 64`` (in ``n``) the exact digamma difference of
-    :func:`lyapunov_gap_expr` (evaluated by sympy, which sums ``n/2`` harmonic terms: too
-    slow at large widths, over a minute at ``10⁶``); from 64 on the series of
-    :func:`lyapunov_gap_series_expr` through ``n⁻⁹``, whose truncation error is below
-    ``14 n⁻¹⁰`` (the next coefficient is ``−27/2`` and the later ones stay small at
-    ``n ≥ 64``): a relative error below ``1e-15`` at ``n = 64`` and less above, i.e. at
-    the level of float64 rounding (tests hold it to the exact value within ``1e-13``)."""
-    n = collapse_dimension(width, norm)
+    Below ``SERIES_MIN_WIDTH = 64`` the exact digamma difference of :func:`lyapunov_gap_expr`
+    (evaluated by sympy, which sums ``n/2`` harmonic terms: too slow at large ``n``, over a
+    minute at ``10⁶``); from 64 on the series of :func:`lyapunov_gap_series_expr` through
+    ``n⁻⁹``, whose truncation error is below ``14 n⁻¹⁰`` (the next coefficient is ``−27/2`` and
+    the later ones stay small at ``n ≥ 64``): a relative error below ``1e-15`` at ``n = 64``
+    and less above, i.e. at the level of float64 rounding (tests hold it to the exact value
+    within ``1e-13``)."""
+    n = positive_int(n, "n")
+    if n < 2:
+        raise ValueError(f"n must be at least 2 (a product of {n} x {n} matrices has no second Lyapunov exponent)")
     if n >= SERIES_MIN_WIDTH:
         return float(_series_fn()(float(n)))
     d, gap = lyapunov_gap_expr()
     return float(2 * gap.subs(d, n))
 
 
+def rank_collapse_rate(width: int, norm: str = "plain") -> float:
+    """Per-layer decay rate ``2 (λ_1 − λ_2)`` of ``log(stable rank − 1)`` (claim R3) in a deep
+    linear net of width ``width`` with ``norm`` ``"plain"`` (the default: no normalizer) or
+    ``"layernorm"``: the top Lyapunov gap of products of ``n × n`` Gaussian matrices,
+    ``ψ(n/2) − ψ((n − 1)/2)`` (:func:`product_collapse_rate`), with ``n`` from
+    :func:`collapse_dimension` (``d``, or ``d − 1`` for LayerNorm's centring). A large-depth
+    limit at finite width: in a LayerNorm net ``log(srank − 1) = 2 log(σ_2/σ_1) + log var_a(t_a) + ...``
+    where ``t_a`` is the ratio of a sample's components along the top two singular directions
+    (``σ_2/σ_1`` times a ratio of two independent standard normals, a Cauchy variable); while
+    some sample of the batch has ``|t_a| ≳ 1`` (probability about ``(2B/π) σ_2/σ_1``) the
+    excess does not yet fall at this rate, so the rate is reached only once
+    ``σ_2/σ_1 ≪ π/(2B)`` (claim R3 fits its slope past that layer)."""
+    return product_collapse_rate(collapse_dimension(width, norm))
+
+
 # --- where the collapse rate shows (claim R3's fit window) -----------------------------------
 
-COLLAPSE_DECAY = 8.0  # R3 fit window: predicted log-decay of (srank - 1) over it
-TRANSIENT_MARGIN = 4.0  # R3 fit start: log of 1 / (predicted chance of a sample off the top direction)
+COLLAPSE_DECAY = 8.0  # fit window (rank-collapse figure): predicted log-decay of (srank - 1) over it
+TRANSIENT_MARGIN = 4.0  # fit start: log of 1 / (predicted chance of a sample off the top direction)
+#: claim R3's fit window: a predicted log-decay of (srank - 1) this deep over it (a slope's variance
+#: falls like 1 / window length), its end kept above :data:`FLOAT_FLOOR`
+R3_DECAY = 28.0
+#: the deepest predicted log-decay of (srank - 1) a window may reach: the float64 simulation's srank - 1
+#: stops falling at the rate near e^-42 (LN, width 8, batch 8, 1000 networks of
+#: normtheory.montecarlo.simulate_mlp: slope/rate 0.999, 1.000, 0.992 ± 0.025 over layers where the
+#: mean log(srank - 1) runs from -20 to -42, then 0.92 from -42 to -49 and 0.53 from -60 to -65)
+FLOAT_FLOOR = 40.0
 
 
-def collapse_window(norm: str, width: int, batch: int) -> tuple[int, int]:
+def collapse_window(norm: str, width: int, batch: int, *, decay: float = COLLAPSE_DECAY) -> tuple[int, int]:
     """``(fit_from, depth)`` of the window where ``log(srank − 1)`` of a deep linear net falls at
-    the rate of :func:`rank_collapse_rate` (claim R3's slope fit, the rank-collapse figure), from the predicted rate ``ρ`` of
-    :func:`rank_collapse_rate` (nothing read from simulations).
+    the rate of :func:`rank_collapse_rate` (claim R3's slope fit, the rank-collapse figure), from
+    the predicted rate ``ρ`` of :func:`rank_collapse_rate` (nothing read from simulations).
 
     Past the first layers the representation's rows are ``x_a ∝ a_1 σ_1 v_1 + a_2 σ_2 v_2 +
     ...`` with ``(a_1, a_2)`` independent standard normals (a row of ``X_0`` on the top
@@ -181,9 +199,19 @@ def collapse_window(norm: str, width: int, batch: int) -> tuple[int, int]:
     ``t_a = (a_2/a_1) σ_2/σ_1``: Cauchy-distributed ratios, and ``srank − 1`` falls at the
     rate ``ρ`` only once every ``|t_a| ≪ 1``. ``P(|a_1/a_2| < ε) = (2/π) arctan ε ≤ 2ε/π``,
     so some sample of the ``B`` has ``|t_a| > 1`` with probability about (at most, up to
-    the O(1) factor in ``σ_2/σ_1``) ``(2B/π) e^{−ρ l/2}``; ``fit_from`` is where that is ``e^{−TRANSIENT_MARGIN}``, and the
-    window then spans a predicted decay ``e^{−COLLAPSE_DECAY}``. The unnormalized net has no
-    per-sample scales; the same window keeps one rule for both."""
+    the O(1) factor in ``σ_2/σ_1``) ``(2B/π) e^{−ρ l/2}``; ``fit_from`` is where that is
+    ``e^{−TRANSIENT_MARGIN}``, and the window then spans a predicted decay ``e^{−decay}``
+    (:data:`COLLAPSE_DECAY` by default, :data:`R3_DECAY` for claim R3). The unnormalized net
+    has no per-sample scales; the same window keeps one rule for both. A window whose end
+    reaches a predicted decay beyond ``e^{−FLOAT_FLOOR}`` (``ρ · depth > FLOAT_FLOOR``:
+    float64 rounding, not the rate, sets ``srank − 1`` there) is refused (``ValueError``)."""
+    if not decay > 0:
+        raise ValueError(f"decay must be > 0, got {decay!r}")
     rate = rank_collapse_rate(width, norm)
     fit_from = int(np.ceil(2.0 * (np.log(2.0 * batch / np.pi) + TRANSIENT_MARGIN) / rate))
-    return fit_from, fit_from + int(np.ceil(COLLAPSE_DECAY / rate))
+    depth = fit_from + int(np.ceil(decay / rate))
+    if rate * depth > FLOAT_FLOOR:
+        raise ValueError(f"the window of {norm} at width {width}, batch {batch} and decay {decay:g} ends at a "
+                         f"predicted log-decay {rate * depth:.1f} of srank - 1, beyond FLOAT_FLOOR = {FLOAT_FLOOR:g} "
+                         "(float64 rounding sets srank - 1 there); use a smaller batch or decay")
+    return fit_from, depth

@@ -28,18 +28,37 @@ i.i.d. N(0, 1) entries (pairwise correlation ``input_corr``).
   large-depth rate, so the fit starts past the transient of LN's per-sample scales (see
   :func:`normtheory.bounds.collapse_window`): at ``fit_from`` the predicted chance that some sample of the
   batch is still dominated by the second singular direction, ``(2B/π) e^{−ρ l/2}``, is
-  ``e^{−TRANSIENT_MARGIN}``; the window then spans a predicted decay ``e^{−COLLAPSE_DECAY}``.
+  ``e^{−TRANSIENT_MARGIN}``; the window then spans a predicted decay ``e^{−R3_DECAY}``
+  (``e^{−28}``: the per-trial slope is a random walk's, its variance falling like one over
+  the window's length, about 0.41 of the rate per network), its end above the float64
+  floor ``e^{−FLOAT_FLOOR}`` where ``srank − 1`` stops falling at the rate.
   (Fitted over the second half of a net of predicted decay ``e^{−8}``, as in version 2,
   the LN slope at B = 32 was 0.77-0.81 of the rate (verify --full, d = 16-64): most trials still hold a sample whose
   row lies along the second direction; at B = 2 the same window gives the rate.)
-  Precision δ = 20% of the rate (a rate off by half is a disagree). ``srank − 1`` is the
-  probe's ``srank_excess`` (summed off the top eigenvector, no cancellation); at or below
-  0 (an exactly rank-1 representation) it has no logarithm: that trial is an error of the
-  setting, not dropped.
+  ``srank − 1`` is the probe's ``srank_excess`` (summed off the top eigenvector, no
+  cancellation); at or below 0 (an exactly rank-1 representation) it has no logarithm: that
+  trial is an error of the setting, not dropped.
+  Rivals: the other dimension count, ``−ψ(n/2) + ψ((n − 1)/2)`` at ``n = d`` for LN (the
+  uncentred product, R3's LN form before version 3) and at ``n = d − 1`` unnormalized
+  (:func:`normtheory.bounds.rank.product_collapse_rate`). They differ from the claimed forms
+  by a relative ``1/d`` or so: 15.2% (LN) and 17.9% (plain) at ``d = 8``, 6.9% and 7.4% at
+  ``d = 16``. Precision δ = 5% of the rate, chosen before the run: below a third of the
+  distance at ``d = 8`` (5.07% and 5.97%), so width 8 discriminates both rivals (3.04 δ and
+  3.58 δ), in the quick and the full grid; wide enough for the slope's finite-depth bias
+  (over windows of predicted decay ``e^{−32}``, batch 8, off the grid: −0.0 ± 0.6% (LN)
+  and −0.3 ± 0.6% (plain) of the rate at ``d = 8`` with 4000 networks, −1.3 ± 0.8% and
+  −0.2 ± 0.9% at ``d = 16`` with 2000). Batch 8 throughout: the transient, hence
+  ``fit_from``, grows with the batch, and a batch of 32 would leave no room for the window
+  above the floor. Grid: quick ``d = 8``; full ``d = 8, 16, 32`` (``d = 64`` at this δ
+  would need ~2400 layers for each of ~2000 networks).
 - R4 (ReLU MLPs, unnormalized (He init) and LN): the mean pairwise cosine similarity of
   ``X_l`` at ``l = depth/2`` and ``depth``, mean over networks with a t-interval;
   predicted ``κ^l(c_0)``, the ReLU correlation map iterated (an infinite-width result);
-  precision δ = 0.01 (absolute, on a similarity).
+  precision δ = 0.01 (absolute, on a similarity). Rival: the map's leading large-depth
+  asymptote ``1 − 9π²/(2l²)`` (:func:`normtheory.bounds.relu_similarity_gap_asymptotic`),
+  which the statement quotes; it is far below the iterate at the depths checked (−151 δ at
+  ``l = 5``, −32 δ at 10, −12 δ at 15, −2.1 δ at 30, where its ``1 − c_l`` is still 1.8
+  times the iterate's), so every grid discriminates it at its shallower layer.
 - R4b (ReLU MLPs, GN): similarity rises with the group size. Statistic: mean over
   networks of ``cos(g_large) − cos(g_small)`` at the last layer; sign predicted from the
   rank bound as in R2b; rule: interval above 0.
@@ -50,9 +69,10 @@ from __future__ import annotations
 import numpy as np
 
 from normtheory import bounds
+from normtheory.bounds.rank import R3_DECAY, product_collapse_rate
 from normtheory.runs.seeds import derived_seed
 from normtheory.verify import simulations
-from normtheory.verify.registry import Claim, Point, register
+from normtheory.verify.registry import Claim, Point, Rival, register
 from normtheory.verify.stats import BoundHolds, Equivalence, Precision
 
 BOUND_RULE = BoundHolds(min_fraction=0.5, floor=1.0)
@@ -171,11 +191,15 @@ _group_size_ordering(
 
 # --- R3: rank collapse rate -----------------------------------------------------------------
 
+#: R3's precision: a third of the distance to the nearer rival at width 8 is 5.07% (LN) and 5.97% (plain)
+R3_PRECISION = Precision(0.05)
+
+
 def _collapse_points(norms, widths, *, batch, trials):
     points = []
     for w in widths:
         for norm in norms:
-            fit_from, depth = bounds.collapse_window(norm, w, batch)
+            fit_from, depth = bounds.collapse_window(norm, w, batch, decay=R3_DECAY)
             points.append(Point({"norm": norm, "branch": "linear", "width": w, "batch": batch,
                                  "depth": depth, "fit_from": fit_from}, trials))
     return points
@@ -194,6 +218,14 @@ def _theory_collapse(s):
     return -bounds.rank_collapse_rate(s["width"], s["norm"])
 
 
+def _other_dimension(norm, n_of):
+    """A rival of R3 at the settings of ``norm``: the rate of products of ``n_of(width)`` square
+    matrices (:func:`normtheory.bounds.rank.product_collapse_rate`) instead of the claimed count."""
+    def theory(s):
+        return -product_collapse_rate(n_of(s["width"])) if s["norm"] == norm else None
+    return theory
+
+
 register(Claim(
     id="R3", family="rank", title="LN and unnormalized linear nets collapse to rank 1",
     statement="In deep linear MLPs with LayerNorm or no normalizer the stable rank tends to 1; "
@@ -205,30 +237,57 @@ register(Claim(
     statistic="E[least-squares slope of log(srank(X_l) - 1) over l = fit_from..depth] per network; "
               "fit_from: the layer where the predicted chance (2B/π)·exp(-ρ l/2) that a sample "
               "still lies along the second singular direction is e^-4; the window spans a "
-              "predicted decay e^-8",
-    interval=_T, rule=Equivalence(Precision(0.2)), form="large-depth limit",
-    grid={"quick": _collapse_points(("layernorm", "plain"), (16,), batch=16, trials=1024),
-          "full": _collapse_points(("layernorm", "plain"), (16, 32, 64), batch=32, trials=512)},
+              f"predicted decay e^-{R3_DECAY:g}",
+    interval=_T, rule=Equivalence(R3_PRECISION), form="large-depth limit",
+    grid={"quick": _collapse_points(("layernorm", "plain"), (8,), batch=8, trials=2048),
+          "full": _collapse_points(("layernorm", "plain"), (8, 16, 32), batch=8, trials=2048)},
     theory=_theory_collapse, measure=_measure_collapse, estimate=simulations.trial_mean("slope"),
     source="normtheory.bounds.rank_collapse_rate (derived here; Newman 1986 Lyapunov spectrum)",
+    rivals=(Rival("LN uncentred (n = d)",
+                  "R3's LayerNorm form before version 3: the product of d x d matrices, LN's centring ignored",
+                  _other_dimension("layernorm", lambda d: d)),
+            Rival("plain at n = d - 1", "the other dimension count for the unnormalized net (LN's n = d - 1)",
+                  _other_dimension("plain", lambda d: d - 1))),
+    notes=f"δ = {R3_PRECISION.delta:g} relative, chosen before the run: below a third of the distance to "
+          "the other dimension count at width 8 (15.2% LN, 17.9% plain; 3.04 δ and 3.58 δ), wide enough for "
+          "the slope's finite-depth bias (within 1.3% of the rate at widths 8 and 16, off the grid); see "
+          "normtheory.verify.claims_rank",
     version="3"))  # 2: srank - 1 <= 0 is a failed trial, not dropped; 3: LN at n = d - 1, window past the transient
 
 
 # --- R4: ReLU correlation map --------------------------------------------------------------
 
-def similarity_points(norms, widths, *, batch, depth, input_corr, trials):
+def similarity_points(norms, widths, *, batch, depth, input_corr, trials, engine=None):
+    """R4's rows: both layers ``depth/2`` and ``depth`` of each network; ``engine``, if given,
+    forces the simulation engine (``"explicit"``: explicit weights where ``engine="auto"`` would
+    take the Gram engine, width >= 256)."""
+    extra = {} if engine is None else {"engine": engine}
     return [Point({"norm": norm, "branch": "relu", "width": w, "batch": batch, "depth": depth,
-                   "input_corr": input_corr, "layer": layer}, trials)
+                   "input_corr": input_corr, "layer": layer, **extra}, trials)
             for w in widths for norm in norms for layer in (depth // 2, depth)]
 
 
+def _similarity_sim(s, trials, seed):
+    """The ReLU MLP of an R4 setting: ``simulate_mlp`` with ``engine="auto"``, or the setting's ``engine``."""
+    if "engine" not in s:
+        return simulations.mlp_at(s, trials=trials, seed=seed)
+    return simulations.mlp(trials=trials, seed=seed, engine=s["engine"], norm=s["norm"], width=s["width"],
+                           depth=s["depth"], batch=s["batch"], nonlinearity=s["branch"],
+                           input_corr=s.get("input_corr", 0.0), backward=False)
+
+
 def measure_cosine(s, trials, seed):
-    sim = simulations.mlp_at(s, trials=trials, seed=seed)
+    sim = _similarity_sim(s, trials, seed)
     return simulations.measurement(sim, cosine=sim.cosine[:, s["layer"]])
 
 
-def _theory_cosine(s):
+def theory_cosine(s):
+    """R4's closed form: ``κ^l(c_0)``, the ReLU correlation map iterated ``layer`` times."""
     return float(bounds.relu_correlation_iterate(s["input_corr"], s["layer"])[-1])
+
+
+def _asymptote_cosine(s):
+    return 1.0 - float(bounds.relu_similarity_gap_asymptotic(s["layer"]))
 
 
 register(Claim(
@@ -242,9 +301,12 @@ register(Claim(
                                       input_corr=0.0, trials=64),
           "full": similarity_points(("plain", "layernorm"), (64, 256, 1024), batch=16, depth=30,
                                      input_corr=0.0, trials=128)},
-    theory=_theory_cosine, measure=measure_cosine, estimate=simulations.trial_mean("cosine"),
+    theory=theory_cosine, measure=measure_cosine, estimate=simulations.trial_mean("cosine"),
     source="normtheory.bounds.correlation (derived here; arc-cosine kernel of Cho & Saul 2009)",
-    probe_keys=("layer",)))
+    probe_keys=("layer",),
+    rivals=(Rival("large-depth asymptote 1 - 9π²/(2l²)",
+                  "the leading large-depth asymptote of the iterated map, stated with R4 "
+                  "(normtheory.bounds.relu_similarity_gap_asymptotic)", _asymptote_cosine),)))
 
 _group_size_ordering(
     "R4b", "similarity rises with the group size (ReLU GN)",
