@@ -71,7 +71,10 @@ def _gram(x) -> torch.Tensor:
 
 def mean_cosine_similarity(x) -> float:
     """Mean cosine similarity over ordered pairs of distinct samples (uncentred)."""
-    k = _gram(x)
+    return _cosine_of_gram(_gram(x))
+
+
+def _cosine_of_gram(k: torch.Tensor) -> float:
     nrm = torch.sqrt(torch.diagonal(k))
     if bool((nrm == 0).any()):
         raise ValueError("a sample's representation is identically zero: its cosine similarity is undefined")
@@ -88,7 +91,10 @@ def stable_rank(x, definition: str = "samples") -> float:
     the Gram matrix after each sample is scaled to unit norm, ``B / λ_max``."""
     if definition not in STABLE_RANKS:
         raise ValueError(f"definition must be one of {', '.join(STABLE_RANKS)}, got {definition!r}")
-    k = _gram(x)
+    return _stable_rank_of_gram(_gram(x), definition)
+
+
+def _stable_rank_of_gram(k: torch.Tensor, definition: str) -> float:
     if definition == "rownorm":
         nrm = torch.sqrt(torch.diagonal(k))
         if bool((nrm == 0).any()):
@@ -247,8 +253,9 @@ def _forward_quantities(rep: torch.Tensor) -> dict:
     itself non-finite (its other probes are meaningless then)."""
     if not (bool(torch.isfinite(rep).all()) and bool(torch.isfinite(rep.double().pow(2).sum()))):
         return {"representation": float("inf")}
-    return {"variance": activation_variance(rep), "cosine": mean_cosine_similarity(rep),
-            "stable_rank": stable_rank(rep), "stable_rank_rownorm": stable_rank(rep, "rownorm")}
+    k = _gram(rep)  # one Gram matrix for the cosine and both stable ranks
+    return {"variance": activation_variance(rep), "cosine": _cosine_of_gram(k),
+            "stable_rank": _stable_rank_of_gram(k, "samples"), "stable_rank_rownorm": _stable_rank_of_gram(k, "rownorm")}
 
 
 def _backward_quantities(grad, conv_outputs: list, weights: list) -> dict:
