@@ -255,7 +255,8 @@ def _forward_quantities(rep: torch.Tensor) -> dict:
         return {"representation": float("inf")}
     k = _gram(rep)  # one Gram matrix for the cosine and both stable ranks
     return {"variance": activation_variance(rep), "cosine": _cosine_of_gram(k),
-            "stable_rank": _stable_rank_of_gram(k, "samples"), "stable_rank_rownorm": _stable_rank_of_gram(k, "rownorm")}
+            "stable_rank": _stable_rank_of_gram(k, "samples"),
+            "stable_rank_rownorm": _stable_rank_of_gram(k, "rownorm")}
 
 
 def _backward_quantities(grad, conv_outputs: list, weights: list) -> dict:

@@ -198,7 +198,7 @@ def test_register_norm_and_where_types():
         def forward(self, x):
             return x / x.std()
 
-    model = lambda: nn.Sequential(nn.Conv2d(3, 4, 3), Scale(), nn.ReLU(), nn.Conv2d(4, 4, 3), Scale())  # noqa: E731
+    model = lambda: nn.Sequential(nn.Conv2d(3, 4, 3), Scale(), nn.ReLU(), nn.Conv2d(4, 4, 3), Scale())
     with pytest.raises(ValueError, match="has no probe points"):
         diagnose.diagnose(model, input_shape=(3, 8, 8), batch=4, inits=2, progress=False)
     assert len(diagnose.diagnose(model, input_shape=(3, 8, 8), batch=4, inits=2, progress=False,
