@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "figures": "normtheory.figures.cli",
     "train": "normtheory.training.cli",
     "experiment": "normtheory.experiments.cli",
+    "diagnose": "normtheory.diagnose.cli",
 }
 
 

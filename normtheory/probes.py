@@ -71,7 +71,10 @@ def _gram(x) -> torch.Tensor:
 
 def mean_cosine_similarity(x) -> float:
     """Mean cosine similarity over ordered pairs of distinct samples (uncentred)."""
-    k = _gram(x)
+    return _cosine_of_gram(_gram(x))
+
+
+def _cosine_of_gram(k: torch.Tensor) -> float:
     nrm = torch.sqrt(torch.diagonal(k))
     if bool((nrm == 0).any()):
         raise ValueError("a sample's representation is identically zero: its cosine similarity is undefined")
@@ -88,7 +91,10 @@ def stable_rank(x, definition: str = "samples") -> float:
     the Gram matrix after each sample is scaled to unit norm, ``B / λ_max``."""
     if definition not in STABLE_RANKS:
         raise ValueError(f"definition must be one of {', '.join(STABLE_RANKS)}, got {definition!r}")
-    k = _gram(x)
+    return _stable_rank_of_gram(_gram(x), definition)
+
+
+def _stable_rank_of_gram(k: torch.Tensor, definition: str) -> float:
     if definition == "rownorm":
         nrm = torch.sqrt(torch.diagonal(k))
         if bool((nrm == 0).any()):
@@ -105,9 +111,12 @@ def _weights_of(module: torch.nn.Module) -> list[torch.Tensor]:
     return [p for n, p in module.named_parameters() if n.endswith("weight") and p.dim() >= 2]
 
 
+_WEIGHT_LAYERS = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear)
+
+
 def _weight_layers(module: torch.nn.Module) -> list[torch.nn.Module]:
     """The convs (linear layers in an MLP) inside a probed module, in registration order."""
-    return [m for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    return [m for m in module.modules() if isinstance(m, _WEIGHT_LAYERS)]
 
 
 def _retain(store: list):
@@ -118,9 +127,21 @@ def _retain(store: list):
     return hook
 
 
+def _retain_input(store: list):
+    def hook(_mod, inp):
+        if inp and isinstance(inp[0], torch.Tensor) and inp[0].requires_grad:
+            inp[0].retain_grad()
+            store.append(inp[0])
+    return hook
+
+
 def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int = 0,
-          on_overflow: str = "raise") -> list[dict]:
-    """Forward ``x`` through ``model`` and probe every point of ``model.probe_points()``.
+          on_overflow: str = "raise", points=None) -> list[dict]:
+    """Forward ``x`` through ``model`` and probe every point of ``points``, a list of
+    ``(name, module)`` pairs (default ``model.probe_points()``) whose outputs are tensors of
+    shape ``(B, C, ...)``, each module called once per forward pass (``ValueError`` when one
+    is not called, is called twice, returns no tensor, or has its output changed in place
+    later in the pass, as an in-place ReLU does).
 
     ``loss="random"`` backpropagates ``<G, output>`` with ``G`` i.i.d. ``N(0, 1)`` drawn from
     ``seed`` (docs/settings.md); a callable ``loss(output) -> scalar`` is used as is. Returns
@@ -129,7 +150,9 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
     placement), grad_conv_out_norm (the paper's placement: ``‖∂ℓ/∂Y‖_F``, not squared, for
     ``Y`` the output of the probed module's conv, before its normalizer; with several convs
     in the module (a residual block's, its shortcut's) the norm over all of them together,
-    ``sqrt(Σ_convs ‖∂ℓ/∂Y_c‖²)``; linear layers in an MLP) and grad_weight_sq (the squared
+    ``sqrt(Σ_convs ‖∂ℓ/∂Y_c‖²)``; linear layers in an MLP; for a module without convs or
+    linear layers, a normalizer, the norm of the gradient with respect to its input, which
+    is its conv's output when a conv feeds it) and grad_weight_sq (the squared
     gradient norm of the conv / linear weights inside the probed module, summed; NaN where
     it has none). A non-finite
     value raises :class:`Overflow` naming the first layer that has one, or with
@@ -146,27 +169,42 @@ def probe(model: torch.nn.Module, x: torch.Tensor, *, loss="random", seed: int =
     """
     if on_overflow not in ("raise", "record"):
         raise ValueError(f"on_overflow must be 'raise' or 'record', got {on_overflow!r}")
-    points = model.probe_points()
+    points = list(model.probe_points() if points is None else points)
     outputs: dict[int, torch.Tensor] = {}
+    versions: dict[int, int] = {}
     conv_outputs: dict[int, list] = {idx: [] for idx in range(len(points))}
     hooks = []
 
-    def keep(idx):
-        def hook(_mod, _inp, out):
+    def keep(idx, name):
+        def hook(_mod, inp, out):
+            if idx in outputs:
+                raise ValueError(f"probe point {name!r} is called more than once per forward pass: probe the "
+                                 f"modules that call it instead")
+            if not isinstance(out, torch.Tensor):
+                raise ValueError(f"probe point {name!r} returns {type(out).__name__}, not a tensor")
             if out.requires_grad:
                 out.retain_grad()
-            outputs[idx] = out
+            outputs[idx], versions[idx] = out, out._version
         return hook
 
-    for idx, (_name, mod) in enumerate(points):
-        hooks.append(mod.register_forward_hook(keep(idx)))
-        hooks += [m.register_forward_hook(_retain(conv_outputs[idx])) for m in _weight_layers(mod)]
+    for idx, (name, mod) in enumerate(points):
+        hooks.append(mod.register_forward_hook(keep(idx, name)))
+        layers = _weight_layers(mod)
+        hooks += [m.register_forward_hook(_retain(conv_outputs[idx])) for m in layers]
+        if not layers:  # a normalizer: the gradient at its input (its conv's output)
+            hooks.append(mod.register_forward_pre_hook(_retain_input(conv_outputs[idx])))
     try:
         model.zero_grad(set_to_none=True)
         out = model(x)
     finally:
         for h in hooks:
             h.remove()
+    for idx, (name, _mod) in enumerate(points):
+        if idx not in outputs:
+            raise ValueError(f"probe point {name!r} is not called in the forward pass")
+        if outputs[idx]._version != versions[idx]:
+            raise ValueError(f"the output of probe point {name!r} is changed in place later in the forward pass "
+                             f"(an in-place activation?): make that module out of place (inplace=False)")
     forward, first_bad = [], None
     for idx in range(len(points)):  # up to the first layer with a non-finite forward value
         forward.append(_forward_quantities(outputs[idx].detach()))
@@ -215,8 +253,10 @@ def _forward_quantities(rep: torch.Tensor) -> dict:
     itself non-finite (its other probes are meaningless then)."""
     if not (bool(torch.isfinite(rep).all()) and bool(torch.isfinite(rep.double().pow(2).sum()))):
         return {"representation": float("inf")}
-    return {"variance": activation_variance(rep), "cosine": mean_cosine_similarity(rep),
-            "stable_rank": stable_rank(rep), "stable_rank_rownorm": stable_rank(rep, "rownorm")}
+    k = _gram(rep)  # one Gram matrix for the cosine and both stable ranks
+    return {"variance": activation_variance(rep), "cosine": _cosine_of_gram(k),
+            "stable_rank": _stable_rank_of_gram(k, "samples"),
+            "stable_rank_rownorm": _stable_rank_of_gram(k, "rownorm")}
 
 
 def _backward_quantities(grad, conv_outputs: list, weights: list) -> dict:

@@ -65,14 +65,46 @@ def check_norm(norm) -> str:
                          f"{', '.join(EXTRA_NAMES)}") from None
 
 
-def norm_options(norm: str, group_size=None, num_groups=None, grouping=None) -> Callable[[int], dict]:
+class UserNorm:
+    """A user's normalizer for the CNNs and ResNets: ``make(num_channels) -> nn.Module``.
+
+    It fills the normalizer slot (``make(C)`` after a conv, at a branch's end, on a
+    shortcut); the activation slot holds a ReLU and the convs are plain (no bias), as for
+    the named activation-based normalizers (docs/settings.md). Its family is ``make.family``
+    when it has that attribute, else ``"activation"``; only activation-based normalizers
+    are taken (a parametric one reparametrises the conv and is given by name). Its grouping
+    is its own: the ``group_size`` / ``num_groups`` / ``grouping`` options are refused."""
+
+    def __init__(self, make: Callable[[int], nn.Module]):
+        self.family = getattr(make, "family", "activation")
+        if self.family != "activation":
+            raise ValueError(f"a callable norm must be activation-based (family 'activation'), got family "
+                             f"{self.family!r}: give parametric normalizers (weightnorm, sws) by name")
+        self.make = make
+        self.name = getattr(make, "__qualname__", type(make).__qualname__)
+
+    def __call__(self, channels: int) -> nn.Module:
+        module = self.make(channels)
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"norm {self.name}({channels}) must return a torch.nn.Module, got "
+                            f"{type(module).__name__}")
+        return module
+
+    def __repr__(self) -> str:
+        return f"UserNorm({self.name})"
+
+
+def norm_options(norm, group_size=None, num_groups=None, grouping=None) -> Callable[[int], dict]:
     """The grouping options of ``norm`` as a function of a layer's channel count.
 
     At most one of ``group_size`` (channels per group), ``num_groups`` and ``grouping``
     (the paper's ``p_grouping``: see :func:`authors_num_groups`); they apply to groupnorm
-    and evonorm_s0 only. Neither: the normalizer's default (``num_groups = 32``)."""
+    and evonorm_s0 only (not to a :class:`UserNorm`). Neither: the normalizer's default (``num_groups = 32``)."""
     given = [k for k, v in (("group_size", group_size), ("num_groups", num_groups), ("grouping", grouping))
              if v is not None]
+    if given and isinstance(norm, UserNorm):
+        raise ValueError(f"{'/'.join(given)} apply to {' and '.join(GROUPED_NAMES)}, not to the callable norm "
+                         f"{norm.name}: it sets its own groups (build it with them)")
     if given and norm not in GROUPED_NAMES:
         raise ValueError(f"{'/'.join(given)} apply to {' and '.join(GROUPED_NAMES)}, not to {norm}")
     if len(given) > 1:
@@ -108,6 +140,8 @@ class GainedSWSConv2d(SWSConv2d):
 
 def norm_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Module:
     """What ``norm`` puts where a network normalizes (see the module docstring)."""
+    if isinstance(norm, UserNorm):
+        return norm(channels)
     if norm in EVONORM_NAMES:
         return nn.Identity()
     if norm == "frn":
@@ -117,6 +151,8 @@ def norm_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Modul
 
 def act_slot(norm: str, channels: int, opts: Callable[[int], dict]) -> nn.Module:
     """What ``norm`` puts where a network applies its nonlinearity."""
+    if isinstance(norm, UserNorm):
+        return nn.ReLU()
     if norm in EVONORM_NAMES:
         return N.make(norm, channels, **opts(channels))
     if norm == "frn":
@@ -131,7 +167,10 @@ def conv(norm: str, cin: int, cout: int, *, kernel_size: int = 3, stride: int = 
     """A k x k conv, padding k // 2, Kaiming fan-in; WN / SWS convs for those names, which
     alone carry a bias (zero at init), as in the paper's code; the SWS conv carries the
     ReLU gain (:class:`GainedSWSConv2d`). ``weight_centred``: the paper's code's
-    weight-centred conv (each filter minus its mean; not for WN / SWS, ``ValueError``)."""
+    weight-centred conv (each filter minus its mean; not for WN / SWS, ``ValueError``). A
+    :class:`UserNorm`'s convs are the plain ones."""
+    if isinstance(norm, UserNorm):
+        norm = "plain"
     if norm == "sws" and not weight_centred:
         return GainedSWSConv2d(cin, cout, kernel_size, stride=stride, padding=kernel_size // 2, bias=True)
     return N.make_conv(norm, cin, cout, kernel_size, stride=stride, bias=norm in PARAMETRIC_NAMES,

@@ -6,7 +6,7 @@ import difflib
 
 from torch import nn
 
-from normtheory.nets.blocks import check_norm, norm_options
+from normtheory.nets.blocks import UserNorm, check_norm, norm_options
 from normtheory.nets.mlp import MLP
 from normtheory.nets.resnet import ResNet
 from normtheory.nets.vgg import CFGS, VGG, layer_plan, uniform_plan, with_widths
@@ -29,7 +29,7 @@ def _only(arch: str, options: dict, allowed: tuple) -> None:
         raise ValueError(f"options {unknown} do not apply to {arch}, which {takes}")
 
 
-def build(arch: str, norm: str, *, group_size=None, num_groups=None, grouping=None, num_classes: int = 100,
+def build(arch: str, norm, *, group_size=None, num_groups=None, grouping=None, num_classes: int = 100,
           in_channels: int = 3, skipinit: bool = False, weight_centred: bool = False, **options) -> nn.Module:
     """Network ``arch`` with normalizer ``norm`` at init (Kaiming fan-in weights).
 
@@ -42,7 +42,10 @@ def build(arch: str, norm: str, *, group_size=None, num_groups=None, grouping=No
 
     ``norm``: a name :func:`normtheory.normalizers.check_name` accepts, or one of
     :data:`normtheory.normalizers.EXTRA_NAMES` (the paper's code's extra normalizers, e.g.
-    ``meancentering``). ``weight_centred=True``: every conv (every hidden linear layer of
+    ``meancentering``); or, for the CNNs and ResNets, a callable ``num_channels -> nn.Module``
+    (a user's normalizer, :class:`normtheory.nets.blocks.UserNorm`: it fills the normalizer
+    slot, a ReLU the activation slot, with plain convs; activation-based only, its groups
+    its own). ``weight_centred=True``: every conv (every hidden linear layer of
     the MLP) weight-centred, each filter minus its mean, as the paper's code's
     ``WCConv2d``; with an activation normalizer or plain, not with WN / SWS.
 
@@ -51,7 +54,13 @@ def build(arch: str, norm: str, *, group_size=None, num_groups=None, grouping=No
     ``ceil(C·p)`` groups for a layer of ``C`` channels).
     """
     arch = check_arch(arch)
-    norm = check_norm(norm)
+    if callable(norm):
+        if arch == "mlp":
+            raise ValueError("a callable norm applies to the CNNs and ResNets, not to the theory MLP: give the MLP "
+                             "a normalizer name")
+        norm = UserNorm(norm)
+    else:
+        norm = check_norm(norm)
     opts = norm_options(norm, group_size, num_groups, grouping)
     if arch == "mlp":
         return MLP(norm, num_classes=num_classes, skipinit=skipinit, group_size=group_size,
