@@ -36,7 +36,8 @@ def test_a_rival_four_delta_away_is_discriminated_and_rejected_where_the_claim_a
     assert doc["exit_status"] == 5
     assert doc["results"][0]["rivals"][0]["verdict"] == DISAGREE
     text = report.rival_table([res])
-    assert "the toy form times 1.2" in text and "=> rejected" in text and "=> not rejected" in text
+    assert "the toy form times 1.2" in text and "not rejected" in text
+    assert "width=64 depth=4 gain=0.8" in text.split("\n\n")[1]
     assert "## Rivals" in report.markdown([res], mode="quick", seed=0)
 
 
@@ -60,7 +61,8 @@ def test_a_rival_not_rejected_is_a_finding_with_exit_status_5():
     assert summary["status"] == report.NOT_REJECTED and summary["discriminating"] == []
     assert report.rivals_kept([res]) == [summary]
     assert report.exit_status([res]) == report.EXIT_CODES[report.RIVAL_KEPT] == 5
-    assert "(no setting discriminates it)" in report.rival_table([res])
+    last = report.rival_table([res]).split("\n\n")[0].splitlines()[-1]
+    assert last.split()[-4:] == ["0", "0", "not", "rejected"]  # no setting discriminates it, none rejects it
     # a claim that disagrees keeps exit status 1 whatever its rivals
     bad = _with_rivals(_toy_claim(1 + 2 * TOY_DELTA, trials=30), 1 + 0.25 * TOY_DELTA)
     assert report.exit_status(_run([bad], looks=1)) == 1

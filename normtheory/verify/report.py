@@ -103,8 +103,9 @@ TABLE_HEADERS = ("claim", "setting", "theory", "simulation (estimate ± CI)", "�
 RIVAL_KEPT = "rival not rejected"
 EXIT_CODES = {AGREE: 0, DISAGREE: 1, "usage": 2, ERROR: 3, UNDECIDED: 4, RIVAL_KEPT: 5}
 REJECTED, NOT_REJECTED = "rejected", "not rejected"
-RIVAL_HEADERS = ("claim", "rival", "provenance", "setting", "rival value", "gap/δ", "rival verdict",
-                 "claimed form there")
+RIVAL_SUMMARY_HEADERS = ("claim", "rival", "provenance", "settings > 3δ apart", "settings rejecting it", "status")
+RIVAL_HEADERS = ("claim", "rival", "setting", "rival value", "rival − theory (δ)", "gap to rival (δ)",
+                 "rival verdict", "claimed form there")
 
 
 def _num(x: float) -> str:
@@ -185,23 +186,23 @@ def rival_summary(results: Sequence[ClaimResult]) -> list[dict]:
 
 
 def rival_table(results: Sequence[ClaimResult], fmt: str = "simple") -> str:
-    """The rivals table: per claim and rival, every setting that discriminates it or rejects it
-    (rival value, gap of the estimate from it in δ, the rival's verdict, the claim's verdict
-    there), then a line with its status (and "no setting discriminates it" where none does)."""
-    status = {(s["claim"], s["rival"]): s for s in rival_summary(results)}
+    """The rivals tables: one line per claim and rival (provenance, settings that discriminate
+    it, settings that reject it, status), then one line per setting that discriminates or
+    rejects a rival (its value, the gap of the estimate from it in δ, its verdict, the claimed
+    form's verdict there)."""
+    summary = rival_summary(results)
+    head = [[s["claim"], s["rival"], s["provenance"], len(s["discriminating"]), len(s["rejected_at"]), s["status"]]
+            for s in summary]
     rows = []
     for cr in results:
         for rival in cr.claim.rivals:
             for row in cr.rows:
                 rr = row.rival(rival.name)
                 if rr is not None and (rr.discriminating or rr.rejected):
-                    rows.append([cr.claim.id, rival.name, "", format_setting(row.setting), _num(rr.theory),
-                                 f"{rr.gap:+.2f}", rr.verdict, row.verdict])
-            st = status[cr.claim.id, rival.name]
-            if not st["discriminating"]:
-                rows.append([cr.claim.id, rival.name, "", "(no setting discriminates it)", "", "", "", ""])
-            rows.append([cr.claim.id, rival.name, rival.provenance, f"=> {st['status']}", "", "", "", ""])
-    return tabulate(rows, headers=RIVAL_HEADERS, tablefmt=fmt, disable_numparse=True)
+                    rows.append([cr.claim.id, rival.name, format_setting(row.setting), _num(rr.theory),
+                                 f"{rr.separation:+.2f}", f"{rr.gap:+.2f}", rr.verdict, row.verdict])
+    return (tabulate(head, headers=RIVAL_SUMMARY_HEADERS, tablefmt=fmt, disable_numparse=True) + "\n\n"
+            + tabulate(rows, headers=RIVAL_HEADERS, tablefmt=fmt, disable_numparse=True))
 
 
 def rivals_kept(results: Sequence[ClaimResult]) -> list[dict]:
