@@ -68,3 +68,12 @@ def test_the_claims_page_is_the_registry():
     registry.load_claims()
     assert (ROOT / "docs" / "claims.md").read_text() == report.catalogue(registry.registered()), \
         "regenerate with: normtheory verify --list --report docs/claims.md"
+
+
+def test_a_reference_reads_a_rival_of_the_row(doc):
+    row = next(r for r in doc["results"] if r["claim"] == "TOY" and r["setting"]["gain"] == 1.3)
+    [rival] = row["rivals"]
+    assert findings.render("{{TOY gain=1.3 | rival x1.2}}", doc) == format(rival["theory"], ".4g")
+    assert findings.render("{{TOY gain=1.3 | rival-gap x1.2 | +.1f}}", doc) == f"{rival['gap']:+.1f}"
+    with pytest.raises(ValueError, match="no rival 'x9'"):
+        findings.render("{{TOY gain=1.3 | rival x9}}", doc)

@@ -18,7 +18,9 @@ Template fields, each between double braces:
   of the one row of claim ``CLAIM`` whose setting holds every ``key=value`` given.
   ``FIELD`` is a column of the row (``theory``, ``theory_low``, ``theory_high``,
   ``estimate``, ``ci_low``, ``ci_high``, ``delta``, ``gap``, ``ratio``, ``trials``), ``ci``
-  (``estimate [low, high]``) or ``half`` (the interval's half-width); ``FORMAT`` is a Python
+  (``estimate [low, high]``), ``half`` (the interval's half-width), ``rival NAME`` (the value
+  of the claim's rival ``NAME`` there) or ``rival-gap NAME`` (the estimate's gap from it in
+  δ); ``FORMAT`` is a Python
   format spec (default ``.4g``). A reference that matches no row, or more than one, raises
   ``ValueError`` naming it.
 
@@ -111,6 +113,12 @@ def _value(doc: dict, ref: str) -> str:
         value = {"claims": len(doc["claims"]), "settings": len(doc["results"])}.get(field, doc.get(field))
         return format(value, spec) if isinstance(value, float) else str(value)
     row = _row(doc, what[0], what[1:], ref)
+    if field.startswith(("rival ", "rival-gap ")):
+        kind, name = field.split(" ", 1)
+        hit = [r for r in row.get("rivals", []) if r["rival"] == name]
+        if not hit:
+            raise ValueError(f"findings: {ref!r}: the row has no rival {name!r}")
+        return _fmt(hit[0]["theory"] if kind == "rival" else hit[0]["gap"], spec)
     if field == "ci":
         return f"{_fmt(row['estimate'], spec)} [{_fmt(row['ci_low'], spec)}, {_fmt(row['ci_high'], spec)}]"
     if field == "half":
