@@ -44,8 +44,11 @@ EXTRA_BATCH_NAMES = ("meancentering",)
 #: the names :func:`check_name` accepts
 KNOWN_NAMES = NAMES + VARIANT_NAMES
 #: other spellings of a name of :data:`NAMES` or :data:`VARIANT_NAMES`: the usual short names of the
-#: four standard normalizers, and the British and American spellings of the Variance Norms
+#: four standard normalizers and their names in two words (``"Batch-Norm"``, ``"group_norm"``), and
+#: the British and American spellings of the Variance Norms
 ALIASES = {"bn": "batchnorm", "ln": "layernorm", "in": "instancenorm", "gn": "groupnorm",
+           "batch_norm": "batchnorm", "layer_norm": "layernorm", "instance_norm": "instancenorm",
+           "group_norm": "groupnorm",
            "variancenorm_centred": "variancenorm", "variancenorm_centered": "variancenorm",
            "variancenorm_uncentered": "variancenorm_uncentred"}
 #: other spellings of a name of :data:`EXTRA_NAMES`
