@@ -282,13 +282,20 @@ def stat_count(norm: str, *, width: int, group_size=None, batch=None, spatial: i
 
 
 def _count_arguments(norm: str, width, group_size, batch, spatial) -> str:
-    """The user's arguments that set ``n = stat_count(...)``, as given (``"group_size=2"``)."""
-    own = {"layernorm": f"width={width}"}.get(norm)
+    """The user's arguments that set ``n = stat_count(...)``, as given (``"group_size=2"``):
+    the normalizer's own count (none for instancenorm and frn, whose ``n`` is ``spatial``)
+    and ``spatial`` where it is not 1 or is the whole count."""
     if norm in GROUPED_NAMES:
-        own = f"group_size={group_size}"
+        named = [f"group_size={group_size}"]
     elif norm in BATCH_NAMES + VARIANT_BATCH_NAMES:
-        own = f"batch={batch}"
-    return " and ".join([own] * (own is not None) + [f"spatial={spatial}"] * (spatial != 1 or own is None))
+        named = [f"batch={batch}"]
+    elif norm == "layernorm":
+        named = [f"width={width}"]
+    else:
+        named = []
+    if spatial != 1 or not named:
+        named.append(f"spatial={spatial}")
+    return " and ".join(named)
 
 
 @lru_cache(maxsize=None)
