@@ -92,6 +92,11 @@ def test_two_arrays_broadcast_against_each_other():
     assert out[2, 1] == bounds.gradient_growth_per_layer("batchnorm", width=128, batch=32, position="top")
 
 
+def test_arrays_that_do_not_broadcast_are_refused_naming_them():
+    with pytest.raises(ValueError, match=r"width of shape \(2,\), batch of shape \(3,\) do not broadcast"):
+        bounds.gradient_growth_per_layer("batchnorm", width=[64, 128], batch=[8, 16, 32])
+
+
 SCALARS = [
     lambda: bounds.resnet_variance("layernorm", depth=10),
     lambda: bounds.resnet_variance_nf("layernorm", depth=10),

@@ -85,7 +85,11 @@ def vectorized(*looped: str, native: str | None = None):
             if not arrays:
                 return fn(**values)
             every = arrays + ([native] if native else [])
-            spread = dict(zip(every, np.broadcast_arrays(*(np.asarray(values[p]) for p in every))))
+            try:
+                spread = dict(zip(every, np.broadcast_arrays(*(np.asarray(values[p]) for p in every))))
+            except ValueError:
+                shapes = ", ".join(f"{p} of shape {np.shape(values[p])}" for p in every)
+                raise ValueError(f"{shapes} do not broadcast together") from None
             shape = spread[arrays[0]].shape
             out = np.empty(shape)
             groups = {}
