@@ -1,7 +1,7 @@
 """Time the closed forms of normtheory.bounds at extreme sizes against their goal (< 1 s each).
 
-- ``rank_collapse_rate(width=10**6)``: the 1/d series (was over a minute through sympy's digamma);
-- ``resnet_variance(norm, [10**7], nonlinearity="relu")`` for the normalizers without a closed
+- ``rank_collapse_rate("plain", width=10**6)``: the 1/d series (was over a minute through sympy's digamma);
+- ``resnet_variance(norm, depth=[10**7], nonlinearity="relu")`` for the normalizers without a closed
   form there: the depth ODE past depth 2000 (the exact recursion costs 10-80 µs per block);
 - ``top_growth_given_gram`` at a Gram scaled by 1e250 (the scale is taken out before the integral).
 
@@ -31,14 +31,14 @@ def timed(label, fn):
 
 
 def main():
-    timed("rank_collapse_rate(width=10**6)", lambda: bounds.rank_collapse_rate(10 ** 6))
+    timed("rank_collapse_rate('plain', width=10**6)", lambda: bounds.rank_collapse_rate("plain", width=10 ** 6))
     for norm, options in [("layernorm", {}), ("groupnorm", dict(group_size=4)), ("variancenorm", {}),
                           ("frn", {}), ("batchnorm", dict(input_corr=0.5)), ("plain", dict(alpha=0.01))]:
-        timed(f"resnet_variance({norm!r}, [10**7], relu, {options})",
-              lambda: bounds.resnet_variance(norm, [10 ** 7], nonlinearity="relu", **options))
+        timed(f"resnet_variance({norm!r}, depth=[10**7], relu, {options})",
+              lambda: bounds.resnet_variance(norm, depth=[10 ** 7], nonlinearity="relu", **options))
     y = np.random.default_rng(0).standard_normal((32, 16))
-    timed("top_growth_given_gram(1e250 * G, B=32)",
-          lambda: bounds.top_growth_given_gram(1e250 * (y @ y.T / 32), width=32))
+    timed("top_growth_given_gram('batchnorm', gram=1e250 * G, B=32)",
+          lambda: bounds.top_growth_given_gram("batchnorm", gram=1e250 * (y @ y.T / 32), width=32))
 
 
 if __name__ == "__main__":

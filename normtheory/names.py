@@ -43,8 +43,13 @@ EXTRA_NAMES = ("meancentering",)
 EXTRA_BATCH_NAMES = ("meancentering",)
 #: the names :func:`check_name` accepts
 KNOWN_NAMES = NAMES + VARIANT_NAMES
-#: other spellings of a name of :data:`NAMES` or :data:`VARIANT_NAMES`
-ALIASES = {"variancenorm_centred": "variancenorm", "variancenorm_centered": "variancenorm",
+#: other spellings of a name of :data:`NAMES` or :data:`VARIANT_NAMES`: the usual short names of the
+#: four standard normalizers and their names in two words (``"Batch-Norm"``, ``"group_norm"``), and
+#: the British and American spellings of the Variance Norms
+ALIASES = {"bn": "batchnorm", "ln": "layernorm", "in": "instancenorm", "gn": "groupnorm",
+           "batch_norm": "batchnorm", "layer_norm": "layernorm", "instance_norm": "instancenorm",
+           "group_norm": "groupnorm",
+           "variancenorm_centred": "variancenorm", "variancenorm_centered": "variancenorm",
            "variancenorm_uncentered": "variancenorm_uncentred"}
 #: other spellings of a name of :data:`EXTRA_NAMES`
 EXTRA_ALIASES = {"mean_centering": "meancentering"}
@@ -64,7 +69,8 @@ def check_name(name, *, extras: bool = True) -> str:
     ``ValueError`` suggesting the closest names.
 
     Case, surrounding blanks and ``-`` for ``_`` are forgiven (``"EvoNorm-B0"``), and the
-    aliases ``variancenorm_centred`` / ``variancenorm_centered`` give ``variancenorm``.
+    aliases of :data:`ALIASES` give their name (``"BN"`` gives ``batchnorm``,
+    ``variancenorm_centred`` / ``variancenorm_centered`` give ``variancenorm``).
     ``extras=True`` (the normalizers' message): a name of :data:`EXTRA_NAMES` is refused
     with a message saying where it is built. ``extras=False`` (the closed forms' message,
     naming the parameter ``norm``): the extra names are unknown like any other."""

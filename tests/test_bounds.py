@@ -18,7 +18,7 @@ def test_inverse_chi_square_mean_against_numeric_integral():
 
 
 def test_growth_symbolic_and_numeric_forms_agree_and_vanish_at_large_n():
-    n, expr = bounds.growth_from_n_expr(True)
+    n, expr = bounds.growth_from_n_expr(centered=True)
     for value in (4, 9, 100):
         assert bounds.gradient_growth_from_n(value) == pytest.approx(float(expr.subs(n, value)))
     assert sp.limit(expr, n, sp.oo) == 1
@@ -55,22 +55,22 @@ def test_domain_errors_name_the_parameter():
     with pytest.raises(ValueError, match="batch"):
         bounds.stat_count("batchnorm", width=8)
     with pytest.raises(ValueError, match="depth"):
-        bounds.resnet_variance("batchnorm", -1)
+        bounds.resnet_variance("batchnorm", depth=-1)
     with pytest.raises(ValueError, match="alpha"):
-        bounds.resnet_variance("batchnorm", 3, alpha=-1)
+        bounds.resnet_variance("batchnorm", depth=3, alpha=-1)
     with pytest.raises(ValueError, match="c must"):
         bounds.relu_correlation_map(1.5)
 
 
 def test_residual_variance_closed_forms():
-    assert bounds.resnet_variance("layernorm", 10, alpha=0.5) == pytest.approx(1 + 0.25 * 10)
-    np.testing.assert_allclose(bounds.resnet_variance("plain", [0, 3], alpha=1.0), [1.0, 8.0])
-    assert bounds.resnet_variance_skipinit("weightnorm", 50) == pytest.approx(1.0)
-    assert bounds.resnet_variance_nf("plain", 20, alpha=1.0) == pytest.approx(21.0)
+    assert bounds.resnet_variance("layernorm", depth=10, alpha=0.5) == pytest.approx(1 + 0.25 * 10)
+    np.testing.assert_allclose(bounds.resnet_variance("plain", depth=[0, 3], alpha=1.0), [1.0, 8.0])
+    assert bounds.resnet_variance_skipinit("weightnorm", depth=50) == pytest.approx(1.0)
+    assert bounds.resnet_variance_nf("plain", depth=20, alpha=1.0) == pytest.approx(21.0)
     assert bounds.growth_rate("weightnorm", alpha=1.0, nonlinearity="relu") == pytest.approx(
         1 + math.pi / (math.pi - 1))
     # iterating the moment map numerically reproduces the closed forms it generalizes
-    assert bounds.resnet_variance("plain", 7, alpha=0.7, input_corr=1e-12) == pytest.approx(1.49 ** 7, rel=1e-6)
+    assert bounds.resnet_variance("plain", depth=7, alpha=0.7, input_corr=1e-12) == pytest.approx(1.49 ** 7, rel=1e-6)
 
 
 def test_second_moments_against_numeric_integrals():
@@ -91,8 +91,8 @@ def test_relu_correlation_map_against_monte_carlo_and_asymptotic():
         prod = np.maximum(u, 0) * np.maximum(v, 0) / 0.5
         se = prod.std() / math.sqrt(prod.size)
         assert abs(bounds.relu_correlation_map(c) - prod.mean()) < 4 * se
-    c = bounds.relu_correlation_iterate(0.0, 3000)
-    assert (1 - c[3000]) / bounds.relu_similarity_gap_asymptotic(3000) == pytest.approx(1.0, abs=0.1)
+    c = bounds.relu_correlation_iterate(0.0, depth=3000)
+    assert (1 - c[3000]) / bounds.relu_similarity_gap_asymptotic(depth=3000) == pytest.approx(1.0, abs=0.1)
     assert bounds.batchnorm_relu_growth() == pytest.approx(math.pi / (math.pi - 1))
 
 
@@ -105,7 +105,7 @@ def test_rank_bound_and_tradeoff():
     g = bounds.recommend_group_size(width=64, depth=20, max_growth=10.0)
     row = [r for r in bounds.speed_stability(width=64, depth=20, group_sizes=[g])][0]
     assert row["total_growth"] <= 10.0
-    assert bounds.rank_collapse_rate(64) > bounds.rank_collapse_rate(256) > 0
+    assert bounds.rank_collapse_rate("plain", width=64) > bounds.rank_collapse_rate("plain", width=256) > 0
 
 
 def test_interior_growth_derivation():
@@ -113,16 +113,16 @@ def test_interior_growth_derivation():
     (n-2)/(n-3) centred and (n-1)/(n-2) variance only, independent of the width d (the
     earlier form n(n-2)/((n-1)(n-3)) for LN was off by d/(d-1)); batch statistics at
     infinite width give the same forms in B; the numeric function follows the expressions."""
-    n, d, expr = bounds.interior_growth_expr(True)
+    n, d, expr = bounds.interior_growth_expr(centered=True)
     assert d not in expr.free_symbols
     assert sp.simplify(expr - (n - 2) / (n - 3)) == 0
-    n0, iso = bounds.growth_from_n_expr(True)
+    n0, iso = bounds.growth_from_n_expr(centered=True)
     assert sp.simplify(expr - iso.subs(n0, n)) == 0
-    n2, d2, expr2 = bounds.interior_growth_expr(False)
+    n2, d2, expr2 = bounds.interior_growth_expr(centered=False)
     assert sp.simplify(expr2 - (n2 - 1) / (n2 - 2)) == 0
-    B, bn = bounds.interior_batch_limit_expr(True)
+    B, bn = bounds.interior_batch_limit_expr(centered=True)
     assert sp.simplify(bn - (B - 2) / (B - 3)) == 0
-    B2, vn = bounds.interior_batch_limit_expr(False)
+    B2, vn = bounds.interior_batch_limit_expr(centered=False)
     assert sp.simplify(vn - (B2 - 1) / (B2 - 2)) == 0
     assert bounds.gradient_growth_per_layer("layernorm", width=16) == pytest.approx(14 / 13)
     assert bounds.gradient_growth_per_layer("groupnorm", width=4096, group_size=8) == pytest.approx(6 / 5)

@@ -47,16 +47,16 @@ def test_residual_groupnorm_relu_variance_with_small_groups():
                        residual=True, backward=False, seed=5, group_size=4)
     v = sim.variance[:, depth]
     mean, half = v.mean(), 3.29 * v.std(ddof=1) / math.sqrt(trials)
-    new = bounds.resnet_variance("groupnorm", depth, nonlinearity="relu", batch=batch, group_size=4)
-    old = bounds.resnet_variance("groupnorm", depth, nonlinearity="relu", batch=batch)
+    new = bounds.resnet_variance("groupnorm", depth=depth, nonlinearity="relu", batch=batch, group_size=4)
+    old = bounds.resnet_variance("groupnorm", depth=depth, nonlinearity="relu", batch=batch)
     assert abs(mean - new) < 0.03 * new + half, (mean, half, new)
     assert abs(mean - old) > 0.1 * old + half, (mean, half, old)
 
 
 def test_group_size_is_checked():
     with pytest.raises(ValueError, match="group_size"):
-        bounds.resnet_variance("layernorm", 3, group_size=4)
+        bounds.resnet_variance("layernorm", depth=3, group_size=4)
     with pytest.raises(ValueError, match="group_size"):
-        bounds.resnet_variance("groupnorm", 3, group_size=1, nonlinearity="relu")
+        bounds.resnet_variance("groupnorm", depth=3, group_size=1, nonlinearity="relu")
     # the linear branch with independent samples has no cross-sample covariance to correct
-    assert bounds.resnet_variance("groupnorm", 10, group_size=4) == bounds.resnet_variance("groupnorm", 10)
+    assert bounds.resnet_variance("groupnorm", depth=10, group_size=4) == bounds.resnet_variance("groupnorm", depth=10)

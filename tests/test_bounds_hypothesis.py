@@ -47,8 +47,7 @@ def test_gradient_forms(norm, width, group_size, batch, spatial, nonlinearity, p
     assert_refused_or_finite(bounds.gradient_growth_total, norm, depth=3, **kw)
     assert_refused_or_finite(bounds.stat_count, norm, width=width, group_size=group_size, batch=batch, spatial=spatial)
     try:
-        assert bounds.gradient_growth_form(norm, nonlinearity=nonlinearity, position=position,
-                                           spatial=spatial) in bounds.FORM_KINDS
+        assert bounds.gradient_growth_form(norm, **kw) in bounds.FORM_KINDS
     except ValueError:
         pass
 
@@ -57,11 +56,12 @@ def test_gradient_forms(norm, width, group_size, batch, spatial, nonlinearity, p
 @given(names, st.one_of(ints, st.lists(st.integers(0, 2000), min_size=1, max_size=3)), reals, reals,
        branches, maybe_ints, st.one_of(reals, st.just(0.3)), maybe_ints)
 def test_forward_forms(norm, depth, alpha, var0, nonlinearity, batch, input_corr, group_size):
-    assert_refused_or_finite(bounds.resnet_variance, norm, depth, alpha=alpha, var0=var0, nonlinearity=nonlinearity,
-          batch=batch, input_corr=input_corr, group_size=group_size)
-    assert_refused_or_finite(bounds.resnet_variance_nf, norm, depth, alpha=alpha, nonlinearity=nonlinearity, batch=batch)
-    assert_refused_or_finite(bounds.resnet_variance_skipinit, norm, depth, batch=batch, nonlinearity=nonlinearity)
-    assert_refused_or_finite(bounds.expected_std, norm, depth, alpha=alpha, nonlinearity=nonlinearity)
+    assert_refused_or_finite(bounds.resnet_variance, norm, depth=depth, alpha=alpha, var0=var0,
+                             nonlinearity=nonlinearity, batch=batch, input_corr=input_corr, group_size=group_size)
+    assert_refused_or_finite(bounds.resnet_variance_nf, norm, depth=depth, alpha=alpha, nonlinearity=nonlinearity,
+                             batch=batch)
+    assert_refused_or_finite(bounds.resnet_variance_skipinit, norm, depth=depth, batch=batch, nonlinearity=nonlinearity)
+    assert_refused_or_finite(bounds.expected_std, norm, depth=depth, alpha=alpha, nonlinearity=nonlinearity)
     assert_refused_or_finite(bounds.growth_rate, norm, alpha=alpha, nonlinearity=nonlinearity)
     assert_refused_or_finite(bounds.norm_second_moment, norm, input_var=var0)
 
@@ -70,12 +70,12 @@ def test_forward_forms(norm, depth, alpha, var0, nonlinearity, batch, input_corr
 @given(names, ints, maybe_ints, maybe_ints, reals, ints)
 def test_other_forms(norm, width, group_size, batch, c, n):
     assert_refused_or_finite(bounds.rank_lower_bound, norm, width=width, group_size=group_size, batch=batch)
-    assert_refused_or_finite(bounds.rank_collapse_rate, width)
+    assert_refused_or_finite(bounds.rank_collapse_rate, norm, width=width)
     assert_refused_or_finite(bounds.relu_correlation_map, c)
-    assert_refused_or_finite(bounds.relu_correlation_iterate, c, n % 50 if isinstance(n, int) and n >= 0 else n)
+    assert_refused_or_finite(bounds.relu_correlation_iterate, c, depth=n % 50 if isinstance(n, int) and n >= 0 else n)
     assert_refused_or_finite(bounds.gradient_growth_from_n, n)
     assert_refused_or_finite(bounds.gradient_growth_from_n, n, centered=False)
-    assert_refused_or_finite(bounds.top_growth_isotropic, batch=n, width=width)
+    assert_refused_or_finite(bounds.top_growth_isotropic, norm, batch=n, width=width)
     assert_refused_or_finite(bounds.top_growth_per_sample, n, width=width)
     depth = n % 40 if isinstance(n, int) and n >= 0 else n
     assert_refused_or_finite(bounds.variancenorm_gradient_profile, batch=batch, depth=depth)
@@ -86,11 +86,11 @@ def test_other_forms(norm, width, group_size, batch, c, n):
 def test_an_alpha_whose_square_overflows_is_refused(fn):
     """Found by this module's fuzzing: alpha = 1.34e154 gave NaN (NF) or an OverflowError."""
     with pytest.raises(ValueError, match="alpha"):
-        fn("batchnorm", 1, alpha=1.3407807929942597e154)
+        fn("batchnorm", depth=1, alpha=1.3407807929942597e154)
     with pytest.raises(ValueError, match="alpha"):
         bounds.growth_rate("plain", alpha=1e160)
 
 
 def test_overflow_is_inf_not_nan():
-    assert bounds.resnet_variance("plain", [5000], nonlinearity="relu")[0] == math.inf
-    assert bounds.resnet_variance("plain", 5000) == math.inf
+    assert bounds.resnet_variance("plain", depth=[5000], nonlinearity="relu")[0] == math.inf
+    assert bounds.resnet_variance("plain", depth=5000) == math.inf

@@ -25,7 +25,7 @@ def test_sign_correlation_is_the_arcsine_law():
 def test_frn_branch_moments_are_exact(s):
     """FRN's MLP output is sign(h): second moment 1 at every correlation (the quadrature on
     the discontinuity gave 0.901 at 0.5) and covariance (2/π) arcsin ρ."""
-    vf, sf = bounds.branch_moments("frn", "linear", 2.0, 2.0 * s)
+    vf, sf = bounds.branch_moments("frn", nonlinearity="linear", v=2.0, s=2.0 * s)
     assert vf == 1.0
     assert sf == pytest.approx(2 / math.pi * math.asin(s), abs=1e-12)
     assert moments.output_mean("frn", 2.0, 2.0 * s) == 0.0

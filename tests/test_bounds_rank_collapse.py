@@ -54,16 +54,16 @@ def slope(values, first, last):
 
 @pytest.mark.parametrize("width", [3, 8, 16, 63, 64, 65, 200])
 def test_layernorm_rate_is_the_unnormalized_rate_one_dimension_down(width):
-    assert bounds.rank_collapse_rate(width, "layernorm") == bounds.rank_collapse_rate(width - 1)
-    assert rank.collapse_dimension(width, "layernorm") == width - 1
-    assert rank.collapse_dimension(width, "plain") == width == rank.collapse_dimension(width)
+    assert bounds.rank_collapse_rate("layernorm", width=width) == bounds.rank_collapse_rate("plain", width=width - 1)
+    assert rank.collapse_dimension("layernorm", width=width) == width - 1
+    assert rank.collapse_dimension("plain", width=width) == width
 
 
 @pytest.mark.parametrize("width", [3, 8, 16, 40])
 def test_layernorm_rate_is_the_digamma_difference_at_d_minus_1(width):
     exact = sp.digamma(sp.Rational(width - 1, 2)) - sp.digamma(sp.Rational(width - 2, 2))
-    assert bounds.rank_collapse_rate(width, "layernorm") == pytest.approx(float(exact), rel=1e-13)
-    assert float(exact) > bounds.rank_collapse_rate(width)  # centring speeds the collapse
+    assert bounds.rank_collapse_rate("layernorm", width=width) == pytest.approx(float(exact), rel=1e-13)
+    assert float(exact) > bounds.rank_collapse_rate("plain", width=width)  # centring speeds the collapse
 
 
 def test_layernorm_rate_tends_to_the_unnormalized_rate_as_one_over_d_squared():
@@ -74,28 +74,28 @@ def test_layernorm_rate_tends_to_the_unnormalized_rate_as_one_over_d_squared():
     diff = sp.series((series.subs(d, d - 1) - series).subs(d, 1 / u), u, 0, 3).removeO()
     assert sp.simplify(diff - u ** 2) == 0
     for width in (10 ** 3, 10 ** 4, 10 ** 5):
-        gap = bounds.rank_collapse_rate(width, "layernorm") - bounds.rank_collapse_rate(width)
+        gap = bounds.rank_collapse_rate("layernorm", width=width) - bounds.rank_collapse_rate("plain", width=width)
         assert gap * width ** 2 == pytest.approx(1.0, rel=5.0 / width)
-        assert bounds.rank_collapse_rate(width, "layernorm") * width == pytest.approx(1.0, rel=3.0 / width)
+        assert bounds.rank_collapse_rate("layernorm", width=width) * width == pytest.approx(1.0, rel=3.0 / width)
 
 
 @pytest.mark.parametrize("norm,width", [("batchnorm", 16), ("groupnorm", 16), ("layernorm", 2),
                                         ("plain", 1), ("nonsense", 16)])
 def test_bad_input_is_refused_naming_the_parameter(norm, width):
     with pytest.raises(ValueError, match="norm|width"):
-        bounds.rank_collapse_rate(width, norm)
+        bounds.rank_collapse_rate(norm, width=width)
 
 
 # --- the fit window ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("norm,width,batch", [("layernorm", 16, 32), ("plain", 64, 32), ("layernorm", 8, 2)])
 def test_window_starts_where_the_predicted_chance_of_a_sample_off_the_top_is_small(norm, width, batch):
-    rate = bounds.rank_collapse_rate(width, norm)
-    first, depth = collapse_window(norm, width, batch)
+    rate = bounds.rank_collapse_rate(norm, width=width)
+    first, depth = collapse_window(norm, width=width, batch=batch)
     chance = lambda layer: 2 * batch / np.pi * np.exp(-rate * layer / 2)  # noqa: E731
     assert chance(first) <= np.exp(-TRANSIENT_MARGIN) < chance(first - 1)
     assert COLLAPSE_DECAY <= rate * (depth - first) < COLLAPSE_DECAY + rate
-    assert collapse_window(norm, width, 4 * batch)[0] > first  # a larger batch waits longer
+    assert collapse_window(norm, width=width, batch=4 * batch)[0] > first  # a larger batch waits longer
 
 
 # --- against the independent simulation ------------------------------------------------------
@@ -103,21 +103,21 @@ def test_window_starts_where_the_predicted_chance_of_a_sample_off_the_top_is_sma
 def test_layernorm_collapse_rate_matches_simulation_and_the_old_form_does_not():
     """LN at width 8, batch 8, slope over R3's window: the form at ``n = d − 1`` (0.1804)
     within 3 standard errors, the ``n = d`` form (0.1530, 15% slower) beyond 3."""
-    first, depth = collapse_window("layernorm", WIDTH, 8)
+    first, depth = collapse_window("layernorm", width=WIDTH, batch=8)
     mean, se = slope(log_excess("layernorm", width=WIDTH, batch=8, depth=depth, trials=TRIALS, seed=1),
                      first, depth)
-    new, old = bounds.rank_collapse_rate(WIDTH, "layernorm"), bounds.rank_collapse_rate(WIDTH)
+    new, old = bounds.rank_collapse_rate("layernorm", width=WIDTH), bounds.rank_collapse_rate("plain", width=WIDTH)
     assert se < 0.03 * new
     assert abs(mean + new) < 3 * se
     assert -mean - old > 3 * se
 
 
 def test_unnormalized_collapse_rate_matches_simulation_and_the_layernorm_form_does_not():
-    first, depth = collapse_window("plain", WIDTH, 8)
+    first, depth = collapse_window("plain", width=WIDTH, batch=8)
     mean, se = slope(log_excess("plain", width=WIDTH, batch=8, depth=depth, trials=TRIALS, seed=2),
                      first, depth)
-    assert abs(mean + bounds.rank_collapse_rate(WIDTH)) < 3 * se
-    assert bounds.rank_collapse_rate(WIDTH, "layernorm") + mean > 3 * se
+    assert abs(mean + bounds.rank_collapse_rate("plain", width=WIDTH)) < 3 * se
+    assert bounds.rank_collapse_rate("layernorm", width=WIDTH) + mean > 3 * se
 
 
 def test_layernorm_transient_grows_with_the_batch_and_the_window_passes_it():
@@ -125,7 +125,7 @@ def test_layernorm_transient_grows_with_the_batch_and_the_window_passes_it():
     ``e^{−8}`` (R3 version 2), the LN slope at batch 32 falls well short of the rate (the
     per-sample scales' transient: a sample whose row still lies along the second singular
     direction), at batch 2 it does not; over R3's window batch 32 gives the rate."""
-    rate = bounds.rank_collapse_rate(WIDTH, "layernorm")
+    rate = bounds.rank_collapse_rate("layernorm", width=WIDTH)
     depth = int(np.ceil(COLLAPSE_DECAY / rate))
     small, se_small = slope(log_excess("layernorm", width=WIDTH, batch=2, depth=depth, trials=TRIALS,
                                        seed=3), depth // 2, depth)
@@ -133,7 +133,7 @@ def test_layernorm_transient_grows_with_the_batch_and_the_window_passes_it():
                                        seed=4), depth // 2, depth)
     assert abs(small + rate) < 3 * se_small
     assert large + rate > 3 * se_large  # slower than the rate
-    first, last = collapse_window("layernorm", WIDTH, 32)
+    first, last = collapse_window("layernorm", width=WIDTH, batch=32)
     windowed, se = slope(log_excess("layernorm", width=WIDTH, batch=32, depth=last, trials=TRIALS, seed=5),
                          first, last)
     assert abs(windowed + rate) < 3 * se

@@ -22,15 +22,15 @@ def test_moments_of_the_paper_variancenorm_are_derived_exactly():
     (v, s), v_f, s_f = bounds.variancenorm_moments_expr()
     assert sp.simplify(v_f - v / (v - s)) == 0
     assert sp.simplify(s_f - s / (v - s)) == 0
-    assert bounds.branch_moments("variancenorm", "linear", 2.0, 0.0) == (1.0, 0.0)
+    assert bounds.branch_moments("variancenorm", nonlinearity="linear", v=2.0, s=0.0) == (1.0, 0.0)
     for branch in ("linear", "relu"):
         for v0, s0 in ((1.0, 0.0), (3.0, 1.2)):
-            vf, sf = bounds.branch_moments("variancenorm", branch, v0, s0)
+            vf, sf = bounds.branch_moments("variancenorm", nonlinearity=branch, v=v0, s=s0)
             assert vf - sf == pytest.approx(1.0, abs=1e-12)  # the output's centred batch variance
     # ReLU keeps a common mean, which the paper's VN does not remove: v_f > 1
-    assert bounds.branch_moments("variancenorm", "relu", 1.0, 0.0)[0] > 1.4
+    assert bounds.branch_moments("variancenorm", nonlinearity="relu", v=1.0, s=0.0)[0] > 1.4
     # the uncentred VN divides by the second moment instead: v_f = 1, v_f - s_f < 1
-    vf, sf = bounds.branch_moments("variancenorm_uncentred", "relu", 1.0, 0.0)
+    vf, sf = bounds.branch_moments("variancenorm_uncentred", nonlinearity="relu", v=1.0, s=0.0)
     assert vf == pytest.approx(1.0, abs=1e-9) and vf - sf < 0.8
     with pytest.raises(ValueError, match="v - s > 0"):
         bounds.moments.output_moments("variancenorm", 1.0, 1.0)
@@ -41,15 +41,15 @@ def test_paper_variancenorm_probe_grows_by_alpha_squared(branch):
     depth = np.arange(0, 60, 7)
     for batch, alpha, var0, corr in ((32, 1.0, 1.0, 0.0), (8, 0.5, 2.0, 0.3)):
         expected = (1 - 1 / batch) * var0 * (1 - corr) + alpha ** 2 * depth
-        got = bounds.resnet_variance("variancenorm", depth, alpha=alpha, var0=var0, nonlinearity=branch,
+        got = bounds.resnet_variance("variancenorm", depth=depth, alpha=alpha, var0=var0, nonlinearity=branch,
                                      batch=batch, input_corr=corr)
         np.testing.assert_allclose(got, expected, rtol=1e-12)
-        nf = bounds.resnet_variance_nf("variancenorm", depth, alpha=alpha, var0=var0, nonlinearity=branch,
+        nf = bounds.resnet_variance_nf("variancenorm", depth=depth, alpha=alpha, var0=var0, nonlinearity=branch,
                                        batch=batch)
         np.testing.assert_allclose(nf, (1 - 1 / batch) * var0 + alpha ** 2 * depth, rtol=1e-12)
     # the uncentred VN's form is another one (its batch factor scales the increments too)
-    paper = bounds.resnet_variance("variancenorm", 20, nonlinearity=branch, batch=32)
-    assert bounds.resnet_variance("variancenorm_uncentred", 20, nonlinearity=branch, batch=32) < paper - 0.5
+    paper = bounds.resnet_variance("variancenorm", depth=20, nonlinearity=branch, batch=32)
+    assert bounds.resnet_variance("variancenorm_uncentred", depth=20, nonlinearity=branch, batch=32) < paper - 0.5
 
 
 @pytest.mark.parametrize("branch", ["linear", "relu"])
@@ -61,7 +61,7 @@ def test_probe_growth_is_exact_at_small_width(branch):
     sims = {norm: simulate_mlp(norm, width=width, depth=depth, batch=batch, trials=400, nonlinearity=branch,
                                residual=True, backward=False, seed=3)
             for norm in ("variancenorm", "variancenorm_uncentred")}
-    theory = bounds.resnet_variance("variancenorm", depth, nonlinearity=branch, batch=batch)
+    theory = bounds.resnet_variance("variancenorm", depth=depth, nonlinearity=branch, batch=batch)
     iv = mean_interval(sims["variancenorm"].variance[:, depth], 0.99994)  # about 4 standard errors
     assert iv.low < theory < iv.high, (iv, theory)
     other = mean_interval(sims["variancenorm_uncentred"].variance[:, depth], 0.99994)

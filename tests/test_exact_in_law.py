@@ -93,7 +93,7 @@ def test_same_seed_same_replicates_and_a_continued_stream():
                                                       ("weightnorm", (64, 256), 8000)])
 def test_the_chain_tends_to_the_infinite_width_form_like_one_over_width(norm, widths, replicates):
     depth, alpha = 10, 0.5
-    limit = bounds.resnet_variance(norm, depth, alpha=alpha, nonlinearity="relu", batch=32)
+    limit = bounds.resnet_variance(norm, depth=depth, alpha=alpha, nonlinearity="relu", batch=32)
     gaps = []
     for width in widths:
         v = probe_chain(norm, width=width, depth=depth, batch=32, replicates=replicates, nonlinearity="relu",
@@ -172,7 +172,7 @@ def test_non_residual_variance_probe_agrees_with_the_network_and_twice_the_width
                                                       ("plain", (64, 256), 80000)])
 def test_the_cosine_chain_tends_to_the_iterated_relu_map_like_one_over_width(norm, widths, replicates):
     depth = 15  # R4's layer
-    limit = bounds.relu_correlation_iterate(0.0, depth)[-1]
+    limit = bounds.relu_correlation_iterate(0.0, depth=depth)[-1]
     gaps = []
     for width in widths:
         m, se = _mean_se(_cosine_chain(norm, width, depth, 0.0, replicates, batch=16)[:, depth])

@@ -203,7 +203,7 @@ def test_rank_collapse_lines_have_the_predicted_slope(outputs):
         for norm in ("plain", "layernorm"):  # LN collapses in the d − 1 dimensions its centring leaves
             th = sorted(select(rows, series=norm, kind="theory"), key=lambda r: r["x"])
             slope = (math.log(th[-1]["y"]) - math.log(th[0]["y"])) / (th[-1]["x"] - th[0]["x"])
-            assert -slope == pytest.approx(bounds.rank_collapse_rate(th[0]["width"], norm))
+            assert -slope == pytest.approx(bounds.rank_collapse_rate(norm, width=th[0]["width"]))
 
 
 def test_gradient_layers_theory_is_the_growth_factor_per_layer(outputs):

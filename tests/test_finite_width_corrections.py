@@ -40,7 +40,7 @@ def test_pair_moments_match_monte_carlo(activation, c):
     fu, fv = PHI[activation](u), PHI[activation](v)
     for m in range(5):
         for n in range(5 - m):
-            sym, expr = pair_moment_expr(activation, m, n)
+            sym, expr = pair_moment_expr(activation, m=m, n=n)
             exact = float(expr.subs(sym, c))
             draws = fu ** m * fv ** n
             se = draws.std() / np.sqrt(draws.size)
@@ -69,7 +69,7 @@ def test_one_relu_layer_mean_and_variance_match_the_ratio_simulated(width, c):
     u, v = _pairs(c, (trials, width), rng)
     a, b_ = RELU(u), RELU(v)
     cos = (a * b_).sum(1) / np.sqrt((a * a).sum(1) * (b_ * b_).sum(1))
-    f, b, s = cosine_layer_correction("relu", c)
+    f, b, s = cosine_layer_correction("relu", c=c)
     se = cos.std() / np.sqrt(trials)
     # the corrected mean within sampling error and an O(1/d²) remainder; the limit f is not
     assert abs(cos.mean() - (f + b / width)) < 4 * se + 1.0 / width ** 2
@@ -84,15 +84,16 @@ def test_depth_recursion_matches_the_chain_exact_in_law():
     chain = probe_chain("plain", width=width, depth=depth, batch=2, replicates=n, nonlinearity="relu",
                         residual=False, probe="cosine", seed=3).values
     mean, se = chain.mean(0), chain.std(0) / np.sqrt(n)
-    form = bounds.relu_cosine_finite_width(0.0, depth, width)
-    limit = bounds.relu_correlation_iterate(0.0, depth)
+    form = bounds.relu_cosine_finite_width(0.0, depth=depth, width=width)
+    limit = bounds.relu_correlation_iterate(0.0, depth=depth)
     for layer in range(1, depth + 1):
         assert abs(mean[layer] - form[layer]) < 4 * se[layer] + 1.0 / width ** 2
         assert abs(mean[layer] - limit[layer]) > 10 * se[layer]
 
 
 def test_correction_shrinks_like_one_over_width():
-    gaps = [bounds.relu_cosine_finite_width(0.0, 4, d) - bounds.relu_correlation_iterate(0.0, 4) for d in (32, 64)]
+    gaps = [bounds.relu_cosine_finite_width(0.0, depth=4, width=d) - bounds.relu_correlation_iterate(0.0, depth=4)
+            for d in (32, 64)]
     np.testing.assert_allclose(gaps[0][1:], 2 * gaps[1][1:], rtol=1e-12)
 
 

@@ -5,7 +5,7 @@ Covered elsewhere, not repeated here:
   tests/test_divergence.py::test_collapsed_layernorm_net_through_the_rank_probe;
 - plain ReLU residual depth 1000, every non-finite value in a listed divergence:
   tests/test_divergence.py::test_deep_relu_residual_net_is_finite_or_diverged;
-- ``resnet_variance("plain", [5000], nonlinearity="relu")`` is inf, not NaN:
+- ``resnet_variance("plain", depth=[5000], nonlinearity="relu")`` is inf, not NaN:
   tests/test_bounds_hypothesis.py (the overflowed residual variance);
 - ``gradient_growth_per_layer("plain", width=-3)`` names width:
   tests/test_bounds_validation.py::test_gradient_growth_rejects_bad_arguments_for_every_family;
@@ -36,11 +36,11 @@ def test_top_growth_given_gram_scales_as_one_over_s(norm):
     rng = np.random.default_rng(0)
     y = rng.standard_normal((16, 8))
     gram = y @ y.T / 16
-    reference = bounds.top_growth_given_gram(gram, norm=norm, width=16)
+    reference = bounds.top_growth_given_gram(norm, gram=gram, width=16)
     for s in SCALES:
-        assert bounds.top_growth_given_gram(s * gram, norm=norm, width=16) * s == pytest.approx(reference, rel=1e-9), s
+        assert bounds.top_growth_given_gram(norm, gram=s * gram, width=16) * s == pytest.approx(reference, rel=1e-9), s
     stack = np.stack([1e-250 * gram, gram, 1e250 * gram])
-    got = bounds.top_growth_given_gram(stack, norm=norm, width=16) * np.array([1e-250, 1.0, 1e250])
+    got = bounds.top_growth_given_gram(norm, gram=stack, width=16) * np.array([1e-250, 1.0, 1e250])
     np.testing.assert_allclose(got, reference, rtol=1e-9)
 
 

@@ -136,19 +136,21 @@ def test_gn_with_groups_of_two_and_frn_share_the_arcsine_and_the_rivals_differ_f
     # the quadrature misses the arcsine where the correlation is high (its nodes on the discontinuity)
     v_f, s_f = quadrature_moments("frn", 1.0, 0.95)
     assert abs(s_f - sign_correlation(0.95)) > 1e-3
-    assert branch_moments("frn", "linear", 1.0, 0.95, form="frn_quadrature") == (v_f, s_f)
-    assert branch_moments("groupnorm", "linear", 1.0, 0.5, group_size=4, form="groupnorm_g_dims")[1] == \
+    assert branch_moments("frn", nonlinearity="linear", v=1.0, s=0.95, form="frn_quadrature") == (v_f, s_f)
+    assert branch_moments("groupnorm", nonlinearity="linear", v=1.0, s=0.5, group_size=4,
+                          form="groupnorm_g_dims")[1] == \
         pytest.approx(group_cosine(4, 0.5))
 
 
 def test_rival_forms_apply_to_their_normalizer_only_and_match_the_claimed_form_for_independent_samples():
     with pytest.raises(ValueError, match="form"):
-        branch_moments("layernorm", "relu", 1.0, 0.5, form="frn_quadrature")
+        branch_moments("layernorm", nonlinearity="relu", v=1.0, s=0.5, form="frn_quadrature")
     with pytest.raises(ValueError, match="group_size"):
-        resnet_variance("groupnorm", 5, nonlinearity="relu", form="groupnorm_g_dims")
+        resnet_variance("groupnorm", depth=5, nonlinearity="relu", form="groupnorm_g_dims")
     for norm, kw in (("frn", {"form": "frn_quadrature"}), ("groupnorm", {"form": "groupnorm_g_dims", "group_size": 4})):
-        linear = resnet_variance(norm, 20, nonlinearity="linear", batch=32, **kw)
-        assert linear == resnet_variance(norm, 20, nonlinearity="linear", batch=32, group_size=kw.get("group_size"))
-        relu = resnet_variance(norm, 20, nonlinearity="relu", batch=32, **kw)
-        claimed = resnet_variance(norm, 20, nonlinearity="relu", batch=32, group_size=kw.get("group_size"))
+        linear = resnet_variance(norm, depth=20, nonlinearity="linear", batch=32, **kw)
+        assert linear == resnet_variance(norm, depth=20, nonlinearity="linear", batch=32,
+                                         group_size=kw.get("group_size"))
+        relu = resnet_variance(norm, depth=20, nonlinearity="relu", batch=32, **kw)
+        claimed = resnet_variance(norm, depth=20, nonlinearity="relu", batch=32, group_size=kw.get("group_size"))
         assert math.isfinite(relu) and relu != claimed

@@ -74,9 +74,9 @@ def test_r3_rivals_are_the_other_dimension_count_and_delta_is_below_a_third_of_t
     claim = _claim("R3")
     uncentred, plain_down = claim.rivals
     s = {"norm": "layernorm", "width": 8}
-    assert uncentred.theory(s) == -bounds.rank_collapse_rate(8, "plain") and plain_down.theory(s) is None
+    assert uncentred.theory(s) == -bounds.rank_collapse_rate("plain", width=8) and plain_down.theory(s) is None
     s = {"norm": "plain", "width": 8}
-    assert plain_down.theory(s) == -bounds.rank_collapse_rate(8, "layernorm") and uncentred.theory(s) is None
+    assert plain_down.theory(s) == -bounds.rank_collapse_rate("layernorm", width=8) and uncentred.theory(s) is None
     for norm, rival in (("layernorm", uncentred), ("plain", plain_down)):
         s = {"norm": norm, "width": 8}
         distance = abs(rival.theory(s) - claim.theory(s)) / abs(claim.theory(s))
@@ -85,8 +85,8 @@ def test_r3_rivals_are_the_other_dimension_count_and_delta_is_below_a_third_of_t
 
 def test_product_rate_is_the_digamma_difference_and_the_claimed_rate_at_its_dimension():
     for n in (2, 7, 8, 63, 64, 200):
-        assert rank.product_collapse_rate(n) == bounds.rank_collapse_rate(n)
-        assert rank.product_collapse_rate(n) == bounds.rank_collapse_rate(n + 1, "layernorm")
+        assert rank.product_collapse_rate(n) == bounds.rank_collapse_rate("plain", width=n)
+        assert rank.product_collapse_rate(n) == bounds.rank_collapse_rate("layernorm", width=n + 1)
     with pytest.raises(ValueError, match="n must be"):
         rank.product_collapse_rate(1)
 
@@ -96,17 +96,17 @@ def test_r3_window_ends_above_the_float_floor_and_a_deeper_one_is_refused():
     for mode in MODES:
         for point in claim.points(mode):
             s = point.setting
-            rate = bounds.rank_collapse_rate(s["width"], s["norm"])
-            assert (s["fit_from"], s["depth"]) == bounds.collapse_window(s["norm"], s["width"], s["batch"],
+            rate = bounds.rank_collapse_rate(s["norm"], width=s["width"])
+            assert (s["fit_from"], s["depth"]) == bounds.collapse_window(s["norm"], width=s["width"], batch=s["batch"],
                                                                          decay=rank.R3_DECAY)
             assert rate * (s["depth"] - s["fit_from"]) >= rank.R3_DECAY
             assert rate * s["depth"] <= rank.FLOAT_FLOOR
-    assert bounds.collapse_window("layernorm", 16, 32) == bounds.collapse_window("layernorm", 16, 32,
-                                                                                 decay=rank.COLLAPSE_DECAY)
+    assert bounds.collapse_window("layernorm", width=16, batch=32) == bounds.collapse_window(
+        "layernorm", width=16, batch=32, decay=rank.COLLAPSE_DECAY)
     with pytest.raises(ValueError, match="FLOAT_FLOOR"):
-        bounds.collapse_window("layernorm", 8, 32, decay=rank.R3_DECAY)  # a batch of 32 starts later
+        bounds.collapse_window("layernorm", width=8, batch=32, decay=rank.R3_DECAY)  # a batch of 32 starts later
     with pytest.raises(ValueError, match="decay"):
-        bounds.collapse_window("plain", 8, 8, decay=0.0)
+        bounds.collapse_window("plain", width=8, batch=8, decay=0.0)
 
 
 # --- through the verdict code, on the quick grids ---------------------------------------------

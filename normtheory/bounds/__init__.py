@@ -2,7 +2,36 @@
 
 Each result exists as a sympy expression (the ``*_expr`` functions; ``sympy.latex`` gives
 the paper form) and as a numpy-vectorized function. The networks they describe are those
-of docs/settings.md; :mod:`normtheory.montecarlo` simulates the same networks.
+of docs/settings.md; :mod:`normtheory.montecarlo` simulates the same networks. docs/bounds.md
+tables every public function: what it returns, its arguments, the kind of its form, its source.
+
+One calling convention for every bound:
+
+- **arguments**: the normalizer ``norm`` comes first and may be positional; everything after
+  it is keyword-only, under the same names everywhere: ``width``, ``group_size``, ``batch``,
+  ``depth``, ``spatial``, ``nonlinearity``, ``position``, ``alpha``, ``var0``, ... A function
+  without ``norm`` takes at most its own variable positionally (``c``, ``c0``, ``n``, the
+  ``activation`` of a derivation), the rest by keyword.
+- **names**: ``norm`` is any name of :data:`normtheory.names.NAMES` or
+  :data:`normtheory.names.VARIANT_NAMES`, or an alias of :data:`normtheory.names.ALIASES`
+  (``bn``, ``ln``, ``in``, ``gn``, ...), in any case, with ``-`` for ``_``.
+- **return type**: a bound giving one number per setting returns a ``float`` for scalar
+  arguments and an ``np.ndarray`` when an argument it is vectorized over (``width``,
+  ``group_size``, ``batch``, ``depth``; each docstring says which) is array-like: the arrays
+  broadcast (numpy rules) and each entry equals the scalar call's value. Profiles over the
+  layers (:func:`relu_correlation_iterate`, :func:`relu_cosine_finite_width`,
+  :func:`variancenorm_gradient_profile`) return one ``np.ndarray`` of ``depth + 1`` entries;
+  counts and choices are ``int`` (:func:`stat_count`, :func:`recommend_group_size`,
+  :func:`collapse_window`); :func:`branch_moments` and :func:`cosine_layer_correction` return
+  tuples of floats, :func:`gradient_growth_form` a ``str``, :func:`speed_stability` and
+  :func:`gradient_growth_forms` lists of dicts; the ``*_expr`` functions sympy expressions.
+- **refusals**: a ``ValueError`` whose message names the argument as the user passed it
+  (``group_size=2``, ``batch=3``): for a bad value, for an infinite expectation (naming the
+  arguments that make it so), and for an option of a normalizer given to one without it
+  (``group_size`` to a normalizer without groups, or to one a bound takes no group size for,
+  such as layernorm in :func:`rank_lower_bound`; ``tlu`` to one other than frn). The settings
+  every network has (``width``, ``batch``, ``spatial``, ``depth``) are accepted wherever a bound
+  takes them, whether or not its value depends on them.
 
 - forward variance in residual nets (F1-F3): :func:`resnet_variance`,
   :func:`resnet_variance_skipinit`, :func:`resnet_variance_nf`, :func:`expected_std`,

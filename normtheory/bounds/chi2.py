@@ -37,7 +37,7 @@ def projection_rank(n, centered: bool):
 
 
 @lru_cache(maxsize=None)
-def growth_from_n_expr(centered: bool = True):
+def growth_from_n_expr(*, centered: bool = True):
     """``(n, factor)``: the isotropic per-layer growth ``(rank P / n) · n · E[1/χ²_k]``."""
     n = sp.symbols("n", positive=True)
     k, inv = inverse_chi2_mean_expr()
@@ -46,7 +46,7 @@ def growth_from_n_expr(centered: bool = True):
 
 @lru_cache(maxsize=None)
 def _growth_fn(centered: bool):
-    n, expr = growth_from_n_expr(centered)
+    n, expr = growth_from_n_expr(centered=centered)
     return sp.lambdify(n, expr, "numpy")
 
 

@@ -46,7 +46,8 @@ def _map_fn():
 
 
 def relu_correlation_map(c):
-    """``κ(c)``, vectorized; ``c`` in [−1, 1]."""
+    """``κ(c)`` (the arc-cosine kernel, Cho & Saul 2009; derived here), vectorized over ``c``
+    in [−1, 1]."""
     arr = np.asarray(c, dtype=float)
     if np.any(~np.isfinite(arr)) or np.any(np.abs(arr) > 1):
         raise ValueError(f"c must lie in [-1, 1], got {c!r}")
@@ -54,8 +55,10 @@ def relu_correlation_map(c):
     return float(out) if np.ndim(out) == 0 else out
 
 
-def relu_correlation_iterate(c0, depth):
-    """Cosine similarity after each of ``0..depth`` ReLU layers, starting from ``c0``."""
+def relu_correlation_iterate(c0, *, depth):
+    """Cosine similarity after each of ``0..depth`` ReLU layers of a plain He-initialised MLP
+    at infinite width, starting from ``c0`` (claim R4): a profile, one ``np.ndarray`` of
+    ``depth + 1`` entries, not vectorized."""
     depth = int(depth_array(depth, "depth"))
     out = np.empty(depth + 1)
     relu_correlation_map(c0)  # validates c0
@@ -83,10 +86,12 @@ def relu_similarity_asymptotic_expr():
     return l, sp.simplify(4 / (a ** 2 * l ** 2))
 
 
-def relu_similarity_gap_asymptotic(depth):
-    """Leading asymptotic of ``1 − c_l`` (``9π²/(2 l²)``), vectorized over ``depth`` ≥ 1."""
+def relu_similarity_gap_asymptotic(*, depth):
+    """Leading asymptotic of ``1 − c_l`` (``9π²/(2 l²)``, derived here), vectorized over
+    ``depth`` ≥ 1."""
     arr = depth_array(depth)
     if np.any(arr < 1):
-        raise ValueError("depth must be >= 1 for the asymptotic form")
+        raise ValueError(f"depth={depth!r}: the asymptotic form needs depth >= 1")
     l, expr = relu_similarity_asymptotic_expr()
-    return sp.lambdify(l, expr, "numpy")(arr.astype(float))
+    out = sp.lambdify(l, expr, "numpy")(arr.astype(float))
+    return float(out) if np.ndim(depth) == 0 else out

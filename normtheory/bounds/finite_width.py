@@ -58,7 +58,7 @@ ACTIVATIONS = ("identity", "relu")
 
 
 @lru_cache(maxsize=None)
-def pair_moment_expr(activation: str, m: int, n: int):
+def pair_moment_expr(activation: str, *, m: int, n: int):
     """``(c, E[φ(u)^m φ(v)^n])`` for standard bivariate Gaussians ``(u, v)`` of correlation ``c``.
 
     Polar coordinates ``u = r cos t``, ``v = r cos(t − ϑ)``, ``ϑ = arccos c`` (module
@@ -100,10 +100,10 @@ def cosine_layer_expr(activation: str):
     ``φ`` applied to ``d`` i.i.d. bivariate Gaussian pairs of correlation ``c`` (the delta
     method on ``G(A, P, Q) = A/sqrt(P Q)``; module docstring).
     """
-    c, _ = pair_moment_expr(activation, 0, 0)
+    c, _ = pair_moment_expr(activation, m=0, n=0)
 
     def mom(i, j):
-        return pair_moment_expr(activation, i, j)[1]
+        return pair_moment_expr(activation, m=i, n=j)[1]
 
     # (a, p, q) = (φ(u)φ(v), φ(u)², φ(v)²); products of two of them are moments of order 4
     mu = sp.Matrix([mom(1, 1), mom(2, 0), mom(0, 2)])
@@ -131,8 +131,9 @@ def _layer_fns(activation: str):
     return tuple(fns)
 
 
-def cosine_layer_correction(activation: str, c):
-    """``(f(c), b(c), s(c))`` of :func:`cosine_layer_expr`, floats; ``c`` in (−1, 1)."""
+def cosine_layer_correction(activation: str, *, c):
+    """``(f(c), b(c), s(c))`` of :func:`cosine_layer_expr` (derived here), a triple of floats,
+    not vectorized; ``activation`` one of :data:`ACTIVATIONS`, ``c`` in (−1, 1)."""
     c = float(c)
     if not -1.0 < c < 1.0:
         raise ValueError(f"c must lie in (-1, 1), got {c!r}")
@@ -140,8 +141,9 @@ def cosine_layer_correction(activation: str, c):
     return float(f(c)), float(b(c)), float(s(c))
 
 
-def relu_cosine_finite_width(c0, depth, width):
-    """``E[cos_l]`` for ``l = 0..depth`` to order 1/width: ``ρ_l + m_l`` (module docstring).
+def relu_cosine_finite_width(c0, *, depth, width):
+    """``E[cos_l]`` for ``l = 0..depth`` to order 1/width: ``ρ_l + m_l`` (derived here, module
+    docstring). A profile: one ``np.ndarray`` of ``depth + 1`` entries, not vectorized.
 
     ``c0`` the input correlation (in [0, 1)), ``depth`` the number of ReLU layers, ``width``
     the layer width ``d``.
@@ -152,7 +154,7 @@ def relu_cosine_finite_width(c0, depth, width):
     if not 0.0 <= c0 < 1.0:
         raise ValueError(f"c0 must lie in [0, 1), got {c0!r}")
     f, f1, f2, b, s = _layer_fns("relu")
-    _, b_in, s_in = cosine_layer_correction("identity", c0)
+    _, b_in, s_in = cosine_layer_correction("identity", c=c0)
     rho, m, v = c0, b_in / d, s_in / d
     out = np.empty(depth + 1)
     out[0] = rho + m

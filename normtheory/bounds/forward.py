@@ -45,7 +45,7 @@ import numpy as np
 import sympy as sp
 
 from normtheory.bounds.validate import (branch_kind, check_name, depth_array, family, nonneg, positive,
-                                        positive_int)
+                                        positive_int, vectorized)
 from normtheory.bounds.moments import branch_mean, branch_moments
 from normtheory.names import EVONORM_NAMES
 
@@ -91,7 +91,7 @@ _LOG_MAX = math.log(np.finfo(float).max)
 def _step(norm, nonlinearity, alpha, nf, group_size, form, v, s, m):
     """One block of the mean-field recursion: the increments ``(Δv, Δ(v − s), Δm)``."""
     scale = v if nf else 1.0
-    vf, sf = branch_moments(norm, nonlinearity, v / scale, s / scale, group_size=group_size, form=form)
+    vf, sf = branch_moments(norm, nonlinearity=nonlinearity, v=v / scale, s=s / scale, group_size=group_size, form=form)
     mu = branch_mean(norm, nonlinearity, v / scale, s / scale)
     return alpha ** 2 * vf + 2 * alpha * m * mu, alpha ** 2 * (vf - sf), alpha * mu
 
@@ -232,7 +232,7 @@ def _alpha(alpha) -> float:
 def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, group_size=None, form=None):
     norm = check_name(norm)
     if group_size is not None or form is not None:
-        branch_moments(norm, "linear", 1.0, 0.0, group_size=group_size, form=form)  # validates both
+        branch_moments(norm, nonlinearity="linear", v=1.0, s=0.0, group_size=group_size, form=form)  # validates both
     depths = depth_array(depth)
     alpha = _alpha(alpha)
     var0 = positive(var0, "var0")
@@ -261,49 +261,65 @@ def _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf, gro
     return float(out) if np.ndim(depth) == 0 else out
 
 
-def resnet_variance(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None, input_corr=0.0,
+@vectorized("batch", "group_size", native="depth")
+def resnet_variance(norm, *, depth, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None, input_corr=0.0,
                     group_size=None, form=None):
     """Expected activation variance after ``depth`` residual blocks (claims F1, F2).
 
     ``nonlinearity`` selects the linear or ReLU branch of docs/settings.md; ``batch`` gives
     the expectation of the finite-batch probe (exact at every width and batch for batchnorm
-    and the paper's variancenorm, see the module docstring); ``group_size`` (groupnorm) the finite-group
-    output covariance of :mod:`normtheory.bounds.groups` (``None``: the infinite-group
-    limit); vectorized over ``depth``. Depths beyond 2000 without a closed form come from the
+    and the paper's variancenorm, see the module docstring; ``None``: infinite batch);
+    ``group_size`` (groupnorm) the finite-group output covariance of
+    :mod:`normtheory.bounds.groups` (``None``: the infinite-group limit); vectorized over
+    ``depth``, ``batch`` and ``group_size``. Depths beyond 2000 without a closed form come from the
     depth ODE of :func:`_moments_at` (relative error below 1e-6 against the exact recursion).
     ``form``: a rival form of the branch moments (:data:`normtheory.bounds.moments.RIVAL_FORMS`;
     the rivals of claim F1), iterated by the same recursion; it changes only the cross-sample
     covariance of a correlated input, so where the closed forms apply (independent samples,
-    ``s_l = 0``) it gives the claimed value.
+    ``s_l = 0``) it gives the claimed value. Source: derived here (module docstring).
     """
     return _variance(norm, depth, alpha, var0, nonlinearity, batch, input_corr, nf=False, group_size=group_size,
                      form=form)
 
 
-def resnet_variance_skipinit(norm, depth, *, var0=1.0, batch=None, nonlinearity="linear", group_size=None):
-    """SkipInit (claim F3): ``alpha = 0`` at init, so the variance stays ``var0``."""
+@vectorized("batch", "group_size", native="depth")
+def resnet_variance_skipinit(norm, *, depth, var0=1.0, nonlinearity="linear", batch=None, group_size=None):
+    """SkipInit (claim F3; De & Smith 2020): ``alpha = 0`` at init, so the variance stays
+    ``var0`` (times ``1 − 1/batch`` for a finite batch); vectorized like :func:`resnet_variance`."""
     return _variance(norm, depth, 0.0, var0, nonlinearity, batch, 0.0, nf=False, group_size=group_size)
 
 
-def resnet_variance_nf(norm, depth, *, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None, group_size=None):
-    """NF-style blocks ``x + alpha f(x / beta_l)``, ``beta_l = sqrt(E x_{l-1}²)`` (claim F3)."""
+@vectorized("batch", "group_size", native="depth")
+def resnet_variance_nf(norm, *, depth, alpha=1.0, var0=1.0, nonlinearity="linear", batch=None, group_size=None):
+    """NF-style blocks ``x + alpha f(x / beta_l)``, ``beta_l = sqrt(E x_{l-1}²)`` (claim F3;
+    Brock et al. 2021): every branch sees a unit-variance input, so the variance grows
+    linearly; derived here (module docstring); vectorized like :func:`resnet_variance`."""
     return _variance(norm, depth, alpha, var0, nonlinearity, batch, 0.0, nf=True, group_size=group_size)
 
 
-def expected_std(norm, layers, *, alpha=1.0, var0=1.0, nonlinearity="linear", group_size=None):
-    """``beta`` of the NF-style block after ``layers`` blocks: ``sqrt(v_layers)``, the
-    root second moment of the block's input under NF scaling (what the simulator divides by)."""
+@vectorized("group_size", native="depth")
+def expected_std(norm, *, depth, alpha=1.0, var0=1.0, nonlinearity="linear", group_size=None):
+    """``beta`` of the NF-style block after ``depth`` blocks: ``sqrt(v_depth)``, the root second
+    moment of the block's input under NF scaling (what the simulator divides by), from the
+    mean-field recursion of :func:`_moments_at` (derived here); vectorized over ``depth`` and
+    ``group_size``."""
     norm = check_name(norm)
-    layers = depth_array(layers, "layers")
-    vs, _ = _moments_at(norm, branch_kind(nonlinearity), np.ravel(layers), _alpha(alpha),
+    if group_size is not None:
+        branch_moments(norm, nonlinearity="linear", v=1.0, s=0.0, group_size=group_size)  # validates it
+    depths = depth_array(depth)
+    vs, _ = _moments_at(norm, branch_kind(nonlinearity), np.ravel(depths), _alpha(alpha),
                         positive(var0, "var0"), 0.0, True, group_size)
-    return np.sqrt(vs).reshape(np.shape(layers))
+    out = np.sqrt(vs).reshape(np.shape(depths))
+    return float(out) if np.ndim(depth) == 0 else out
 
 
 def growth_rate(norm, *, alpha=1.0, nonlinearity="linear"):
-    """Per-block asymptotic ratio ``v_{l+1}/v_l`` at large ``l``: 1 for linear growth (F1)."""
+    """Per-block asymptotic ratio ``v_{l+1}/v_l`` at large ``l`` (claims F1, F2; derived here):
+    1 for linear growth (activation normalizers), ``1 + alpha²`` for geometric growth (plain,
+    parametric), the limit of :func:`weightnorm_relu_rate_expr` for weightnorm with ReLU."""
     norm = check_name(norm)
     alpha = _alpha(alpha)
+    branch_kind(nonlinearity)
     if family(norm) == "activation":
         return 1.0
     if norm == "weightnorm" and nonlinearity == "relu":

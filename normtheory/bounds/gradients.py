@@ -108,7 +108,7 @@ import numpy as np
 import sympy as sp
 
 from normtheory.bounds.validate import (branch_kind, check_name, depth_array, family, positive_int,
-                                        resolve_group_size)
+                                        refuse_group_size, resolve_group_size, vectorized)
 from normtheory.bounds.chi2 import (  # noqa: F401  (re-exported: the public names of this module)
     gradient_growth_from_n,
     growth_from_n_expr,
@@ -134,7 +134,7 @@ POSITIONS = ("interior", "top")
 
 
 @lru_cache(maxsize=None)
-def interior_growth_expr(centered: bool = True, weight_step: bool = True):
+def interior_growth_expr(*, centered: bool = True, weight_step: bool = True):
     """``(n, d, factor)``: the per-layer growth below a normalized layer for per-sample
     statistics over ``n`` entries in a linear MLP of width ``d``, from the four steps of the
     module docstring; ``factor`` does not depend on ``d``. ``weight_step=False`` drops step 4
@@ -153,7 +153,7 @@ def interior_growth_expr(centered: bool = True, weight_step: bool = True):
 
 
 @lru_cache(maxsize=None)
-def interior_batch_limit_expr(centered: bool = True):
+def interior_batch_limit_expr(*, centered: bool = True):
     """``(B, factor)``: the per-layer growth below a batch-normalized layer at infinite width
     (batchnorm ``centered=True``, variancenorm ``False``), see the module docstring."""
     B, s = sp.symbols("B s", positive=True)
@@ -208,7 +208,8 @@ def variancenorm_gradient_profile(*, batch: int, depth: int) -> np.ndarray:
     """``E‖∂ℓ/∂X_j‖² / (d · batch)`` for ``j = 0..depth`` in the linear theory MLP of depth
     ``depth`` with the paper's Variance Normalization, at infinite width: the maps of
     :func:`variancenorm_layer_maps_expr` iterated from the raw input (forward) and from the
-    top's ``G`` (backward). ``ValueError`` for ``batch <= 5`` (infinite)."""
+    top's ``G`` (backward); derived here (module docstring). A profile: one ``np.ndarray`` of
+    ``depth + 1`` entries, not vectorized. ``ValueError`` for ``batch <= 5`` (infinite)."""
     b, depth = _variancenorm_depth(batch, depth)
     forward, backward = _variancenorm_maps_fn()
     grams = [(1.0, 1.0)]  # (kappa, nu) of the raw input X_0: independent samples
@@ -222,10 +223,12 @@ def variancenorm_gradient_profile(*, batch: int, depth: int) -> np.ndarray:
     return np.array(out[::-1]) / b
 
 
+@vectorized("batch", "depth")
 def variancenorm_interior_growth(*, batch: int, depth: int) -> float:
-    """Claim B1b's statistic for the paper's variancenorm at infinite width:
+    """Claim B1b's statistic for the paper's variancenorm at infinite width (derived here):
     ``Σ_{j=1}^{L−2} E‖∂ℓ/∂X_j‖² / Σ_{j=2}^{L−1} E‖∂ℓ/∂X_j‖²`` over the interior layers of a
-    linear MLP of depth ``L`` (:func:`variancenorm_gradient_profile`; ``depth >= 4``)."""
+    linear MLP of depth ``L`` (:func:`variancenorm_gradient_profile`; ``depth >= 4``),
+    vectorized over ``batch`` and ``depth``."""
     b, depth = _variancenorm_depth(batch, depth)
     if depth < 4:
         raise ValueError(f"depth={depth}: the interior layers need depth >= 4")
@@ -246,18 +249,20 @@ def parametric_relu_growth_expr(norm: str):
 
 @lru_cache(maxsize=None)
 def _interior_fn(centered: bool):
-    n, d, expr = interior_growth_expr(centered)
+    n, d, expr = interior_growth_expr(centered=centered)
     return sp.lambdify((n, d), expr, "numpy")
 
 
 @lru_cache(maxsize=None)
 def _batch_limit_fn(centered: bool):
-    B, expr = interior_batch_limit_expr(centered)
+    B, expr = interior_batch_limit_expr(centered=centered)
     return sp.lambdify(B, expr, "numpy")
 
 
 def stat_count(norm: str, *, width: int, group_size=None, batch=None, spatial: int = 1) -> int:
-    """Entries per statistic of ``norm`` (``n`` of claim B1); ``spatial`` is ``H·W``."""
+    """Entries per statistic of ``norm`` (``n`` of claim B1; docs/settings.md), an ``int``, not
+    vectorized; ``spatial`` is ``H·W``. ``group_size`` is required for groupnorm and
+    evonorm_s0 and refused for the others, ``batch`` required for the batch statistics."""
     norm = check_name(norm)
     width = positive_int(width, "width")
     spatial = positive_int(spatial, "spatial")
@@ -268,13 +273,29 @@ def stat_count(norm: str, *, width: int, group_size=None, batch=None, spatial: i
             raise ValueError(f"group_size is required for {norm}")
         g = resolve_group_size(width, group_size=group_size)
         return g * spatial
-    if group_size is not None:
-        raise ValueError(f"group_size applies to {' and '.join(GROUPED_NAMES)}, not to {norm}")
+    refuse_group_size(group_size, norm)
     if norm in BATCH_NAMES + VARIANT_BATCH_NAMES:
         if batch is None:
             raise ValueError(f"batch is required for {norm} (its statistics run over the batch)")
         return positive_int(batch, "batch") * spatial
     return {"layernorm": width * spatial, "instancenorm": spatial, "frn": spatial}[norm]
+
+
+def _count_arguments(norm: str, width, group_size, batch, spatial) -> str:
+    """The user's arguments that set ``n = stat_count(...)``, as given (``"group_size=2"``):
+    the normalizer's own count (none for instancenorm and frn, whose ``n`` is ``spatial``)
+    and ``spatial`` where it is not 1 or is the whole count."""
+    if norm in GROUPED_NAMES:
+        named = [f"group_size={group_size}"]
+    elif norm in BATCH_NAMES + VARIANT_BATCH_NAMES:
+        named = [f"batch={batch}"]
+    elif norm == "layernorm":
+        named = [f"width={width}"]
+    else:
+        named = []
+    if spatial != 1 or not named:
+        named.append(f"spatial={spatial}")
+    return " and ".join(named)
 
 
 @lru_cache(maxsize=None)
@@ -286,16 +307,27 @@ def batchnorm_relu_growth_expr():
 
 
 def batchnorm_relu_growth() -> float:
-    """Numeric value of :func:`batchnorm_relu_growth_expr` (Yang et al. 2019)."""
+    """Numeric value of :func:`batchnorm_relu_growth_expr`, ``π/(π−1)``: the per-layer gradient
+    growth of batchnorm ReLU nets at large batch and infinite width (Yang et al. 2019; derived
+    here from the ReLU correlation map)."""
     return float(batchnorm_relu_growth_expr())
 
 
-def _check_common(norm, nonlinearity, position, spatial):
+def _check_setting(norm, width, group_size, batch, spatial, nonlinearity, position):
+    """The checks :func:`gradient_growth_form` and :func:`gradient_growth_per_layer` share: the
+    canonical name and the arguments given (``width``, ``batch`` positive integers, ``group_size``
+    only for groupnorm and evonorm_s0)."""
     if position not in POSITIONS:
         raise ValueError(f"position must be one of {POSITIONS}, got {position!r}")
     norm = check_name(norm)
     branch_kind(nonlinearity)
     spatial = positive_int(spatial, "spatial")
+    if width is not None:
+        width = positive_int(width, "width")
+    if batch is not None:
+        batch = positive_int(batch, "batch")
+    if norm not in GROUPED_NAMES:
+        refuse_group_size(group_size, norm)
     if norm in EVONORM_NAMES:
         raise ValueError(f"no closed-form gradient growth is derived for {norm}")
     if norm == "variancenorm":
@@ -304,12 +336,14 @@ def _check_common(norm, nonlinearity, position, spatial):
             "subtracted): its Jacobian passes the batch mean, whose gradient grows by (B-1)/(B-3) per layer, so "
             "the rate depends on the position and the depth; see bounds.variancenorm_gradient_profile and "
             "variancenorm_interior_growth (linear MLPs, infinite width), or use variancenorm_uncentred")
-    return norm, spatial
+    return norm, width, batch, spatial
 
 
-def gradient_growth_form(norm: str, *, nonlinearity: str = "linear", position: str = "interior",
-                         spatial: int = 1) -> str:
-    """The kind of form :func:`gradient_growth_per_layer` returns for these arguments:
+def gradient_growth_form(norm: str, *, width=None, group_size=None, batch=None, spatial: int = 1,
+                         nonlinearity: str = "linear", position: str = "interior") -> str:
+    """The kind of form :func:`gradient_growth_per_layer` returns for these arguments (the same
+    keywords; the kind does not depend on ``width``, ``group_size`` or ``batch``, which are
+    optional here and checked when given):
 
     - ``"exact"``: the expectation itself, at every width and batch, for the network of
       docs/settings.md (linear MLPs: per-sample statistics at every position; plain,
@@ -325,7 +359,7 @@ def gradient_growth_form(norm: str, *, nonlinearity: str = "linear", position: s
 
     EvoNorm and the paper's variancenorm have no form (``ValueError``; for the latter see
     :func:`variancenorm_gradient_profile`)."""
-    norm, spatial = _check_common(norm, nonlinearity, position, spatial)
+    norm, _, _, spatial = _check_setting(norm, width, group_size, batch, spatial, nonlinearity, position)
     if spatial > 1:
         return "approximation"
     if nonlinearity == "linear":
@@ -352,10 +386,12 @@ def gradient_growth_forms(*, spatial: int = 1) -> list[dict]:
     return rows
 
 
+@vectorized("width", "group_size", "batch")
 def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=None, spatial: int = 1,
                               nonlinearity: str = "linear", position: str = "interior") -> float:
     """Expected per-layer growth of ``‖∂ℓ/∂X‖²`` going backward (claims B1, B3): the ratio
-    ``E‖∂ℓ/∂X_{l-1}‖² / E‖∂ℓ/∂X_l‖²`` of the layer ``l`` (see the module docstring).
+    ``E‖∂ℓ/∂X_{l-1}‖² / E‖∂ℓ/∂X_l‖²`` of the layer ``l`` (derived here, see the module
+    docstring), vectorized over ``width``, ``group_size`` and ``batch``.
 
     ``position="interior"`` (default): a layer below another normalized layer, the per-layer
     rate of a deep net. Linear MLPs: per-sample statistics (layernorm, groupnorm,
@@ -374,26 +410,29 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
     1 for plain and ``π/(π−1)`` for weightnorm and sws (:func:`parametric_relu_growth_expr`).
     EvoNorm and the paper's variancenorm have no per-layer form here (``ValueError``; for
     variancenorm see :func:`variancenorm_gradient_profile`). :func:`gradient_growth_form` names
-    the kind of the form returned. ``ValueError`` naming the parameter for bad arguments
-    and for an infinite expectation (``n`` too small).
+    the kind of the form returned. ``ValueError`` naming the argument for bad arguments, for
+    ``group_size`` given to a normalizer without groups, and for an infinite expectation
+    (too few entries per statistic: it names the arguments that set their count).
     """
-    norm, spatial = _check_common(norm, nonlinearity, position, spatial)
-    width = positive_int(width, "width")
-    if batch is not None:
-        batch = positive_int(batch, "batch")
+    norm, width, batch, spatial = _check_setting(norm, width, group_size, batch, spatial, nonlinearity, position)
+    if width is None:
+        raise ValueError("width is required")
     if family(norm) != "activation":
-        if group_size is not None:
-            raise ValueError(f"group_size applies to {' and '.join(GROUPED_NAMES)}, not to {norm}")
         if nonlinearity == "linear":
             return 1.0
         return float(parametric_relu_growth_expr(norm))
     n = stat_count(norm, width=width, group_size=group_size, batch=batch, spatial=spatial)
     centered = norm in CENTRED
-    factor = gradient_growth_from_n(n, centered=centered)  # validates n
+    if n < min_stat_count(centered):
+        raise ValueError(
+            f"{_count_arguments(norm, width, group_size, batch, spatial)}: {norm}'s statistics run over {n} "
+            f"entries, and the expected gradient growth is infinite below {min_stat_count(centered)} "
+            f"({'mean and variance' if centered else 'variance'} removed: E[1/chi2_k] needs k > 2)")
+    factor = gradient_growth_from_n(n, centered=centered)
     if nonlinearity == "linear" and spatial == 1:
         if position == "top":
             if norm in BATCH_STATS:
-                return top_growth_isotropic(batch=batch, width=width, norm=norm)
+                return top_growth_isotropic(norm, batch=batch, width=width)
             return top_growth_per_sample(n, width=width, centered=centered)
         if norm in BATCH_STATS:
             return float(_batch_limit_fn(centered)(n))
@@ -403,6 +442,14 @@ def gradient_growth_per_layer(norm: str, *, width: int, group_size=None, batch=N
     return float(factor)
 
 
-def gradient_growth_total(norm: str, *, depth, **kwargs):
-    """Growth of ``‖∂ℓ/∂X_0‖² / ‖∂ℓ/∂X_L‖²`` over ``depth`` layers: the per-layer factor to the ``depth``."""
-    return gradient_growth_per_layer(norm, **kwargs) ** depth_array(depth)
+@vectorized("width", "group_size", "batch", native="depth")
+def gradient_growth_total(norm: str, *, depth, width: int, group_size=None, batch=None, spatial: int = 1,
+                          nonlinearity: str = "linear", position: str = "interior"):
+    """Growth of ``‖∂ℓ/∂X_0‖² / ‖∂ℓ/∂X_L‖²`` over ``depth`` layers: the per-layer factor of
+    :func:`gradient_growth_per_layer` (same arguments) to the power ``depth`` (claim B2's
+    total); vectorized over ``depth``, ``width``, ``group_size`` and ``batch``."""
+    rate = gradient_growth_per_layer(norm, width=width, group_size=group_size, batch=batch, spatial=spatial,
+                                     nonlinearity=nonlinearity, position=position)
+    with np.errstate(over="ignore"):  # past the float range: +inf
+        out = rate ** depth_array(depth).astype(float)
+    return float(out) if np.ndim(depth) == 0 else out

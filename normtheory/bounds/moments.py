@@ -42,7 +42,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds.validate import check_name, family, positive_int
+from normtheory.bounds.validate import check_name, family, positive_int, refuse_group_size
 from normtheory.bounds.correlation import relu_correlation_map
 from normtheory.bounds.groups import group_cosine
 from normtheory.names import EVONORM_NAMES, GROUPED_NAMES
@@ -218,9 +218,10 @@ def phi_moments(norm: str, nonlinearity: str, v: float, s: float) -> tuple[float
 RIVAL_FORMS = {"groupnorm_g_dims": "groupnorm", "frn_quadrature": "frn"}
 
 
-def branch_moments(norm: str, nonlinearity: str, v: float, s: float, *, group_size=None,
+def branch_moments(norm: str, *, nonlinearity: str, v: float, s: float, group_size=None,
                    form=None) -> tuple[float, float]:
-    """``(v_f, s_f)`` of the branch ``N(phi(X) Wᵀ)`` for input moments ``(v, s)``.
+    """``(v_f, s_f)`` of the branch ``N(phi(X) Wᵀ)`` for input moments ``(v, s)`` (mean-field,
+    infinite width; derived here, module docstring). A pair of floats, not vectorized.
 
     ``group_size`` (groupnorm): the output covariance over a group of ``g`` entries,
     ``E cos`` in ``g − 1`` dimensions (:func:`normtheory.bounds.groups.group_cosine`);
@@ -238,7 +239,7 @@ def branch_moments(norm: str, nonlinearity: str, v: float, s: float, *, group_si
     g = None
     if group_size is not None:
         if norm not in GROUPED_NAMES:
-            raise ValueError(f"group_size applies to {' and '.join(GROUPED_NAMES)}, not to {norm}")
+            refuse_group_size(group_size, norm)
         g = positive_int(group_size, "group_size")
         if norm == "groupnorm" and g < 2:
             raise ValueError(f"group_size={g}: a centred group of one entry outputs 0")
@@ -291,7 +292,7 @@ def norm_second_moment(norm: str, *, tlu: bool = False, input_var: float = 1.0) 
     if not (input_var > 0 and math.isfinite(input_var)):
         raise ValueError(f"input_var must be a finite number > 0, got {input_var}")
     if tlu and norm != "frn":
-        raise ValueError("tlu applies to frn only")
+        raise ValueError(f"tlu={tlu!r} does not apply to {norm}: only frn has a TLU")
     if family(norm) != "activation":
         return float(input_var)
     if norm == "frn" and tlu:

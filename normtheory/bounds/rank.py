@@ -29,29 +29,33 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds.validate import check_name, positive_int, resolve_group_size
+from normtheory.bounds.validate import check_name, positive_int, refuse_group_size, resolve_group_size, vectorized
 
 RANK_CONSTANT = sp.Rational(1, 2)
 
 
+@vectorized("width", "group_size", "batch")
 def rank_lower_bound(norm: str, *, width: int, group_size=None, batch=None) -> float:
-    """``c · sqrt(width / g)`` (``c = 1/2``, calibrated; ``g = 1`` for batchnorm).
+    """``c · sqrt(width / g)`` (``c = 1/2``, calibrated; ``g = 1`` for batchnorm), vectorized
+    over ``width``, ``group_size`` and ``batch``. Source: Daneshmand et al. 2020 (batchnorm),
+    the paper's section 4 theorem (groupnorm); the constant calibrated here (module docstring).
 
-    Applies to batchnorm and groupnorm (and layernorm = groupnorm with ``g = width``, where
-    the bound is ``c``, vacuous). ``batch``, if given, must exceed the bound, which a
+    Applies to batchnorm and groupnorm (``group_size`` required), and to layernorm =
+    groupnorm with ``g = width``, where the bound is ``c``, vacuous; ``group_size`` is refused
+    for batchnorm and layernorm. ``batch``, if given, must exceed the bound, which a
     ``B``-row matrix's stable rank cannot.
     """
     norm = check_name(norm)
     width = positive_int(width, "width")
     if norm == "batchnorm":
-        if group_size is not None:
-            raise ValueError("group_size does not apply to batchnorm")
+        refuse_group_size(group_size, norm, "its statistics run over the batch, one unit at a time (g = 1)")
         g = 1
     elif norm == "groupnorm":
         if group_size is None:
             raise ValueError("group_size is required for groupnorm")
         g = resolve_group_size(width, group_size=group_size)
     elif norm == "layernorm":
+        refuse_group_size(group_size, norm, "its one group is the whole width (g = width)")
         g = width
     else:
         raise ValueError(f"the rank bound is stated for batchnorm, groupnorm and layernorm, not {norm}")
@@ -77,7 +81,7 @@ SERIES_ORDER = 9
 
 
 @lru_cache(maxsize=None)
-def lyapunov_gap_series_expr(order: int = SERIES_ORDER):
+def lyapunov_gap_series_expr(*, order: int = SERIES_ORDER):
     """``(d, series)``: the large-width expansion of the decay rate ``2 (λ_1 − λ_2)
     = ψ(d/2) − ψ((d − 1)/2)`` in powers of ``u = 1/d``, through ``u^order``.
 
@@ -108,7 +112,7 @@ def _series_fn():
 COLLAPSING = ("plain", "layernorm")
 
 
-def collapse_dimension(width: int, norm: str = "plain") -> int:
+def collapse_dimension(norm: str, *, width: int) -> int:
     """The dimension ``n`` of the Gaussian matrix product that sets the rank collapse of a
     deep linear net of width ``width`` with normalizer ``norm`` (one of :data:`COLLAPSING`).
 
@@ -132,7 +136,7 @@ def collapse_dimension(width: int, norm: str = "plain") -> int:
     width = positive_int(width, "width")
     n = width - 1 if norm == "layernorm" else width
     if n < 2:
-        raise ValueError(f"width must be at least {2 + width - n} for {norm}: the product acts in "
+        raise ValueError(f"width={width}: it must be at least {2 + width - n} for {norm}, whose product acts in "
                          f"{n} dimension(s), with no second Lyapunov exponent")
     return n
 
@@ -158,10 +162,12 @@ def product_collapse_rate(n: int) -> float:
     return float(2 * gap.subs(d, n))
 
 
-def rank_collapse_rate(width: int, norm: str = "plain") -> float:
-    """Per-layer decay rate ``2 (λ_1 − λ_2)`` of ``log(stable rank − 1)`` (claim R3) in a deep
-    linear net of width ``width`` with ``norm`` ``"plain"`` (the default: no normalizer) or
-    ``"layernorm"``: the top Lyapunov gap of products of ``n × n`` Gaussian matrices,
+@vectorized("width")
+def rank_collapse_rate(norm: str, *, width: int) -> float:
+    """Per-layer decay rate ``2 (λ_1 − λ_2)`` of ``log(stable rank − 1)`` (claim R3; derived here
+    from the Lyapunov spectrum of Newman 1986) in a deep linear net of width ``width`` with
+    ``norm`` ``"plain"`` (no normalizer) or ``"layernorm"``, vectorized over ``width``: the top
+    Lyapunov gap of products of ``n × n`` Gaussian matrices,
     ``ψ(n/2) − ψ((n − 1)/2)`` (:func:`product_collapse_rate`), with ``n`` from
     :func:`collapse_dimension` (``d``, or ``d − 1`` for LayerNorm's centring). A large-depth
     limit at finite width: in a LayerNorm net ``log(srank − 1) = 2 log(σ_2/σ_1) + log var_a(t_a) + ...``
@@ -170,7 +176,7 @@ def rank_collapse_rate(width: int, norm: str = "plain") -> float:
     some sample of the batch has ``|t_a| ≳ 1`` (probability about ``(2B/π) σ_2/σ_1``) the
     excess does not yet fall at this rate, so the rate is reached only once
     ``σ_2/σ_1 ≪ π/(2B)`` (claim R3 fits its slope past that layer)."""
-    return product_collapse_rate(collapse_dimension(width, norm))
+    return product_collapse_rate(collapse_dimension(norm, width=width))
 
 
 # --- where the collapse rate shows (claim R3's fit window) -----------------------------------
@@ -187,7 +193,7 @@ R3_DECAY = 28.0
 FLOAT_FLOOR = 40.0
 
 
-def collapse_window(norm: str, width: int, batch: int, *, decay: float = COLLAPSE_DECAY) -> tuple[int, int]:
+def collapse_window(norm: str, *, width: int, batch: int, decay: float = COLLAPSE_DECAY) -> tuple[int, int]:
     """``(fit_from, depth)`` of the window where ``log(srank − 1)`` of a deep linear net falls at
     the rate of :func:`rank_collapse_rate` (claim R3's slope fit, the rank-collapse figure), from
     the predicted rate ``ρ`` of :func:`rank_collapse_rate` (nothing read from simulations).
@@ -207,7 +213,8 @@ def collapse_window(norm: str, width: int, batch: int, *, decay: float = COLLAPS
     float64 rounding, not the rate, sets ``srank − 1`` there) is refused (``ValueError``)."""
     if not decay > 0:
         raise ValueError(f"decay must be > 0, got {decay!r}")
-    rate = rank_collapse_rate(width, norm)
+    batch = positive_int(batch, "batch")
+    rate = rank_collapse_rate(norm, width=width)
     fit_from = int(np.ceil(2.0 * (np.log(2.0 * batch / np.pi) + TRANSIENT_MARGIN) / rate))
     depth = fit_from + int(np.ceil(decay / rate))
     if rate * depth > FLOAT_FLOOR:

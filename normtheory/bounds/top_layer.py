@@ -61,14 +61,14 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from normtheory.bounds.validate import check_name, positive_int
+from normtheory.bounds.validate import check_name, positive_int, vectorized
 from normtheory.bounds.chi2 import gaussian_laplace_exprs, gradient_growth_from_n, growth_from_n_expr
 
 BATCH_NORMS = {"batchnorm": 2, "variancenorm_uncentred": 1}  # rank P = B − c
 
 
 @lru_cache(maxsize=None)
-def top_growth_isotropic_expr(centered: bool = True):
+def top_growth_isotropic_expr(*, centered: bool = True):
     """``(B, d, factor)``: the exact top-layer growth at width ``d`` when the layer input's Gram
     is the isotropic one of the infinite-width limit (every non-zero eigenvalue equal)."""
     B, d, t = sp.symbols("B d t", positive=True)
@@ -86,11 +86,11 @@ def top_growth_isotropic_expr(centered: bool = True):
 
 
 @lru_cache(maxsize=None)
-def top_growth_per_sample_expr(centered: bool = True):
+def top_growth_per_sample_expr(*, centered: bool = True):
     """``(n, d, factor)``: the exact top-layer growth for per-sample statistics over ``n``
     entries at width ``d``: ``tr(Q)/d`` (``Q`` the rank ``d − 1`` projection orthogonal to the
     sample) times the isotropic form of :func:`normtheory.bounds.chi2.growth_from_n_expr`."""
-    n, isotropic = growth_from_n_expr(centered)
+    n, isotropic = growth_from_n_expr(centered=centered)
     d = sp.symbols("d", positive=True)
     weight_factor = (d - 1) / d  # E[wᵀ Q w] = tr(Q)/d for w ~ N(0, I/d); tr(I − uuᵀ) = d − ‖u‖² = d − 1
     return n, d, sp.factor(weight_factor * isotropic)
@@ -98,8 +98,8 @@ def top_growth_per_sample_expr(centered: bool = True):
 
 @lru_cache(maxsize=None)
 def _lambdified(expr_fn, centered: bool):
-    """``expr_fn(centered)`` (a ``(x, y, expr)`` triple) as a numpy function of ``(x, y)``."""
-    x, y, expr = expr_fn(centered)
+    """``expr_fn(centered=centered)`` (a ``(x, y, expr)`` triple) as a numpy function of ``(x, y)``."""
+    x, y, expr = expr_fn(centered=centered)
     return sp.lambdify((x, y), expr, "numpy")
 
 
@@ -147,12 +147,14 @@ def _gram_stack(gram) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return k, lam, scales
 
 
-def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
+def top_growth_given_gram(norm: str, *, gram, width: int):
     """Exact ``E[‖∂ℓ/∂Y‖² / ‖G‖²]`` at the top batch-normalized layer of width ``width``
     given its input's batch Gram matrix ``gram = Yᵀ Y / d`` (``B x B``, centred here for
     batchnorm; or a stack ``(..., B, B)``, one value per matrix), see the module docstring.
     ``ValueError`` if a (centred) Gram has rank ``r ≤ 2`` (infinite expectation) or
-    ``r > width``.
+    ``r > width``. ``norm``: batchnorm or variancenorm_uncentred. Vectorized over the stack of
+    Gram matrices (a float for one matrix, an ``np.ndarray`` of the stack's shape), not over
+    ``width``. Derived here (module docstring).
 
     Scale: for ``K' = c K`` the eigenvalues are ``c λ_i`` and the substitution ``t = u / c``
     in the integral of the module docstring gives ``E(c K) = E(K) / c`` exactly (the
@@ -192,20 +194,25 @@ def top_growth_given_gram(gram, *, norm: str = "batchnorm", width: int):
     return float(out[0]) if shape == () else out.reshape(shape)
 
 
-def top_growth_isotropic(*, batch: int, width: int, norm: str = "batchnorm") -> float:
-    """Numeric value of :func:`top_growth_isotropic_expr` (``batch > 3`` centred, ``> 2`` not)."""
+@vectorized("batch", "width")
+def top_growth_isotropic(norm: str, *, batch: int, width: int) -> float:
+    """Numeric value of :func:`top_growth_isotropic_expr` for ``norm`` batchnorm or
+    variancenorm_uncentred (``batch > 3`` centred, ``> 2`` not; derived here), vectorized over
+    ``batch`` and ``width``."""
     centered = _check_norm(norm) == "batchnorm"
     b = positive_int(batch, "batch")
     d = positive_int(width, "width")
     if b <= (3 if centered else 2):
         raise ValueError(f"batch={b}: the expected growth is infinite for batch <= {3 if centered else 2}")
     if d < b - (1 if centered else 0):
-        raise ValueError(f"width={d} is below the Gram's rank {b - (1 if centered else 0)}")
+        raise ValueError(f"width={d} is below the Gram's rank {b - (1 if centered else 0)} (batch={b})")
     return float(_lambdified(top_growth_isotropic_expr, centered)(b, d))
 
 
+@vectorized("n", "width")
 def top_growth_per_sample(n: int, *, width: int, centered: bool = True) -> float:
-    """Numeric value of :func:`top_growth_per_sample_expr` (``ValueError`` for ``n`` too small)."""
+    """Numeric value of :func:`top_growth_per_sample_expr` for ``n`` entries per statistic
+    (derived here; ``ValueError`` for ``n`` too small), vectorized over ``n`` and ``width``."""
     d = positive_int(width, "width")
     gradient_growth_from_n(n, centered=centered)  # validates n (finite expectation)
     return float(_lambdified(top_growth_per_sample_expr, bool(centered))(n, d))

@@ -9,6 +9,9 @@ extra names).
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import numpy as np
 
 from normtheory import names
@@ -25,7 +28,8 @@ from normtheory.names import (  # noqa: F401  (re-exported)
 def check_name(name) -> str:
     """The canonical (lowercase) name among :data:`NAMES` and :data:`VARIANT_NAMES`, or
     ``ValueError`` naming ``norm`` and the close names (case, surrounding blanks, ``-`` for
-    ``_`` and the aliases of ``variancenorm`` are forgiven, as in the normalizers)."""
+    ``_`` and the aliases of :data:`normtheory.names.ALIASES`, ``bn``, ``ln``, ``in``, ``gn``
+    among them, are forgiven, as in the normalizers)."""
     return names.check_name(name, extras=False)
 
 
@@ -51,6 +55,56 @@ def resolve_group_size(width, group_size=None, num_groups=None, *, name: str = "
     if width % k:
         raise ValueError(f"num_groups={k} does not divide {name}={width}")
     return width // k
+
+
+def refuse_group_size(group_size, norm: str, why: str = ""):
+    """``ValueError`` naming ``group_size`` as given, unless it is ``None``: ``norm`` has no groups
+    (or, with ``why``, the bound takes none for it)."""
+    if group_size is not None:
+        raise ValueError(f"group_size={group_size!r} does not apply to {norm}: "
+                         + (why or f"only {' and '.join(GROUPED_NAMES)} have groups"))
+
+
+def vectorized(*looped: str, native: str | None = None):
+    """Make a bound take arrays in the parameters ``looped`` (and ``native``, which the bound
+    takes as an array itself, such as ``depth``): array-likes broadcast against each other
+    (numpy rules) and the result is an ``np.ndarray`` of the broadcast shape, one entry per
+    setting; with every one of them scalar the bound is called as it is and returns a
+    ``float``. The bound runs once per distinct combination of the looped values (with the
+    matching entries of ``native`` as one 1-D array), so each entry is exactly the scalar
+    call's value and a refusal names the entry, as the scalar call would."""
+    def decorate(fn):
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def bound(*args, **kwargs):
+            arguments = signature.bind(*args, **kwargs)
+            arguments.apply_defaults()
+            values = arguments.arguments
+            arrays = [p for p in looped if np.ndim(values[p]) > 0]
+            if not arrays:
+                return fn(**values)
+            every = arrays + ([native] if native else [])
+            try:
+                spread = dict(zip(every, np.broadcast_arrays(*(np.asarray(values[p]) for p in every))))
+            except ValueError:
+                shapes = ", ".join(f"{p} of shape {np.shape(values[p])}" for p in every)
+                raise ValueError(f"{shapes} do not broadcast together") from None
+            shape = spread[arrays[0]].shape
+            out = np.empty(shape)
+            groups = {}
+            for flat, index in enumerate(np.ndindex(shape)):
+                groups.setdefault(tuple(spread[p][index].item() for p in arrays), []).append(flat)
+            for key, flats in groups.items():
+                call = {**values, **dict(zip(arrays, key))}
+                if native:
+                    call[native] = spread[native].ravel()[flats]
+                out.flat[flats] = fn(**call)
+            return out
+
+        return bound
+
+    return decorate
 
 
 def depth_array(depth, name: str = "depth") -> np.ndarray:

@@ -123,7 +123,7 @@ def gradient_prediction(info: list, batch: int) -> tuple[float, str, str]:
         value = bounds.gradient_growth_per_layer(norm, **kwargs)
     except ValueError as err:
         return math.nan, "", str(err)
-    kind = bounds.gradient_growth_form(norm, nonlinearity="relu", position="interior", spatial=spatial)
+    kind = bounds.gradient_growth_form(norm, **kwargs)
     return value, kind, ""
 
 

@@ -54,7 +54,7 @@ def anchor_layer(norm: str, width: int, batch: int, depth: int) -> int:
     """Where the theory line is anchored and the rate fit starts: where claim R3's fit starts
     (past LayerNorm's transient, :func:`normtheory.bounds.collapse_window`), or
     half the depth for a net shallower than that (the tiny size)."""
-    fit_from, _ = bounds.collapse_window(norm, width, batch)
+    fit_from, _ = bounds.collapse_window(norm, width=width, batch=batch)
     return fit_from if fit_from < depth else max(1, depth // 2)
 
 
@@ -71,7 +71,7 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
             "batch": s["batch"], "diverged_layer": simulated.first_divergence(sim.diverged)}
     rows = simulated.log_layer_rows(base, sim.srank_excess)
     if norm in COLLAPSING:
-        rate = bounds.rank_collapse_rate(width, norm)
+        rate = bounds.rank_collapse_rate(norm, width=width)
         l0 = anchor_layer(norm, width, s["batch"], depth)
         at_anchor = [r for r in rows if r["x"] == l0]
         if at_anchor:

@@ -58,7 +58,7 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
     panel = dict(PANELS)[nonlinearity]
     common = {"panel": panel, "width": width, "depth": depth, "batch": batch}
     if norm == "theory":  # the ReLU correlation map, drawn across all group sizes
-        c_last = float(bounds.relu_correlation_iterate(0.0, depth)[-1])
+        c_last = float(bounds.relu_correlation_iterate(0.0, depth=depth)[-1])
         base = {**common, "series": "relu_map", "norm": "layernorm"}
         return [theory_row(base, x, c_last) for x in (min(sizes.group_sizes(width)), width)]
     sim = simulated.mlp(seed, norm=norm, width=width, depth=depth, batch=batch,

@@ -112,11 +112,11 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
     layers = list(range(s["depth"] + 1))
     common = dict(nonlinearity="relu", batch=s["batch"])
     if panel == "mlp_skipinit":
-        theory = bounds.resnet_variance_skipinit(norm, layers, **common)
+        theory = bounds.resnet_variance_skipinit(norm, depth=layers, **common)
     elif panel == "mlp_nf":
-        theory = bounds.resnet_variance_nf(norm, layers, alpha=alpha, **common)
+        theory = bounds.resnet_variance_nf(norm, depth=layers, alpha=alpha, **common)
     else:
-        theory = bounds.resnet_variance(norm, layers, alpha=alpha, **common)
+        theory = bounds.resnet_variance(norm, depth=layers, alpha=alpha, **common)
     rows += [theory_row(base, layer, v) for layer, v in zip(layers, theory)]
     return rows
 

@@ -94,7 +94,7 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
             raise ValueError("nf_scaling applies to residual networks (residual=True)")
         if betas is not None:
             raise ValueError("give nf_scaling or betas, not both")
-        betas = np.asarray(expected_std(norm, np.arange(depth), alpha=alpha, nonlinearity=nonlinearity),
+        betas = np.asarray(expected_std(norm, depth=np.arange(depth), alpha=alpha, nonlinearity=nonlinearity),
                            dtype=np.float64)
     if betas is None:
         betas = np.ones(depth)

@@ -157,7 +157,7 @@ def probe_chain(norm, *, width, depth, batch, replicates, nonlinearity="linear",
     if nf_scaling:
         if not residual:
             raise ValueError("nf_scaling applies to residual networks (residual=True)")
-        betas = np.asarray(expected_std(norm, np.arange(depth), alpha=alpha, nonlinearity=nonlinearity),
+        betas = np.asarray(expected_std(norm, depth=np.arange(depth), alpha=alpha, nonlinearity=nonlinearity),
                            dtype=np.float64)
     else:
         betas = np.ones(depth)

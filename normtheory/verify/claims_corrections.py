@@ -45,11 +45,11 @@ def _points(width, depth, layers, trials):
 
 
 def _theory_corrected(s):
-    return float(bounds.relu_cosine_finite_width(s["input_corr"], s["layer"], s["width"])[-1])
+    return float(bounds.relu_cosine_finite_width(s["input_corr"], depth=s["layer"], width=s["width"])[-1])
 
 
 def _theory_limit(s):
-    return float(bounds.relu_correlation_iterate(s["input_corr"], s["layer"])[-1])
+    return float(bounds.relu_correlation_iterate(s["input_corr"], depth=s["layer"])[-1])
 
 
 INFINITE_WIDTH = Rival("infinite-width map", "R4's iterated arc-cosine map κ^l(c_0), the infinite-width limit "

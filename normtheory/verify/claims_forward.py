@@ -104,10 +104,11 @@ def _theory_variance(s, **changes):
     common = dict(nonlinearity=s["branch"], batch=s["batch"], group_size=s.get("group_size"))
     common.update(changes)
     if s["remedy"] == "nf":
-        return bounds.resnet_variance_nf(norm, s["layer"], alpha=s["alpha"], **common)
+        return bounds.resnet_variance_nf(norm, depth=s["layer"], alpha=s["alpha"], **common)
     if s["remedy"] == "skipinit":
-        return bounds.resnet_variance_skipinit(norm, s["layer"], **common)
-    return bounds.resnet_variance(norm, s["layer"], alpha=s["alpha"], input_corr=s.get("input_corr", 0.0), **common)
+        return bounds.resnet_variance_skipinit(norm, depth=s["layer"], **common)
+    return bounds.resnet_variance(norm, depth=s["layer"], alpha=s["alpha"], input_corr=s.get("input_corr", 0.0),
+                                  **common)
 
 
 def _rival_for(norms, **changes):

@@ -133,7 +133,7 @@ def _per_sample_rival(*, centered: bool = True, weight_step: bool = True):
     """The theory of a rival per-sample form, :func:`normtheory.bounds.interior_growth_expr`
     with these options, at a setting's ``n`` and width."""
     def theory(s):
-        n, d, form = bounds.interior_growth_expr(centered, weight_step)
+        n, d, form = bounds.interior_growth_expr(centered=centered, weight_step=weight_step)
         count = bounds.stat_count(s["norm"], width=s["width"], group_size=s.get("group_size"))
         return float(form.subs({n: count, d: s["width"]}))
     return theory
@@ -145,7 +145,7 @@ def batch_limit_rival(norm: str, *, centered: bool):
     def theory(s):
         if s["norm"] != norm:
             return None
-        B, form = bounds.interior_batch_limit_expr(centered)
+        B, form = bounds.interior_batch_limit_expr(centered=centered)
         return float(form.subs(B, s["batch"]))
     return theory
 
@@ -241,8 +241,7 @@ def gram_with_spectrum(spectrum: np.ndarray) -> np.ndarray:
 
 def _estimate_top(m, level, s):
     if "spectrum" in m.data:
-        exact = bounds.top_growth_given_gram(gram_with_spectrum(m.data["spectrum"]), norm=s["norm"],
-                                             width=s["width"])
+        exact = bounds.top_growth_given_gram(s["norm"], gram=gram_with_spectrum(m.data["spectrum"]), width=s["width"])
     else:
         exact = bounds.gradient_growth_per_layer(s["norm"], width=s["width"],
                                                  group_size=s.get("group_size"), position="top")

@@ -22,7 +22,7 @@ i.i.d. N(0, 1) entries (pairwise correlation ``input_corr``).
   lies above 0, disagree when below.
 - R3 (LN and unnormalized linear MLPs): the per-trial least-squares slope of
   ``log(srank(X_l) − 1)`` against ``l`` over ``l = fit_from..depth``, mean over networks
-  with a t-interval; predicted ``−ρ = −rank_collapse_rate(d, norm) = −2(λ_1 − λ_2)`` for
+  with a t-interval; predicted ``−ρ = −rank_collapse_rate(norm, width=d) = −2(λ_1 − λ_2)`` for
   products of ``n × n`` Gaussian matrices, ``n = d`` unnormalized and ``n = d − 1`` with
   LN (its centring), a large-depth limit at finite width. What it estimates is that
   large-depth rate, so the fit starts past the transient of LN's per-sample scales (see
@@ -199,7 +199,7 @@ def _collapse_points(norms, widths, *, batch, trials):
     points = []
     for w in widths:
         for norm in norms:
-            fit_from, depth = bounds.collapse_window(norm, w, batch, decay=R3_DECAY)
+            fit_from, depth = bounds.collapse_window(norm, width=w, batch=batch, decay=R3_DECAY)
             points.append(Point({"norm": norm, "branch": "linear", "width": w, "batch": batch,
                                  "depth": depth, "fit_from": fit_from}, trials))
     return points
@@ -215,7 +215,7 @@ def _measure_collapse(s, trials, seed):
 
 
 def _theory_collapse(s):
-    return -bounds.rank_collapse_rate(s["width"], s["norm"])
+    return -bounds.rank_collapse_rate(s["norm"], width=s["width"])
 
 
 def _other_dimension(norm, n_of):
@@ -283,11 +283,11 @@ def measure_cosine(s, trials, seed):
 
 def theory_cosine(s):
     """R4's closed form: ``κ^l(c_0)``, the ReLU correlation map iterated ``layer`` times."""
-    return float(bounds.relu_correlation_iterate(s["input_corr"], s["layer"])[-1])
+    return float(bounds.relu_correlation_iterate(s["input_corr"], depth=s["layer"])[-1])
 
 
 def _asymptote_cosine(s):
-    return 1.0 - float(bounds.relu_similarity_gap_asymptotic(s["layer"]))
+    return 1.0 - float(bounds.relu_similarity_gap_asymptotic(depth=s["layer"]))
 
 
 register(Claim(
