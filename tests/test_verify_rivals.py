@@ -27,6 +27,7 @@ def test_a_rival_four_delta_away_is_discriminated_and_rejected_where_the_claim_a
         assert not near.discriminating and near.verdict != DISAGREE
     summary = {s["rival"]: s for s in report.rival_summary([res])}
     assert summary["x1.2"]["status"] == report.REJECTED and summary["x1.2"]["claim_agrees_where_rejected"]
+    assert summary["x1.2"]["told_apart_at"] == summary["x1.2"]["rejected_at"] == [r.setting for r in res.rows]
     assert summary["x1.025"]["status"] == report.NOT_REJECTED and not summary["x1.025"]["discriminating"]
     assert report.exit_status([res]) == 5
     path = tmp_path / "v.json"
@@ -63,9 +64,13 @@ def test_a_rival_not_rejected_is_a_finding_with_exit_status_5():
     assert report.exit_status([res]) == report.EXIT_CODES[report.RIVAL_KEPT] == 5
     last = report.rival_table([res]).split("\n\n")[0].splitlines()[-1]
     assert last.split()[-4:] == ["0", "0", "not", "rejected"]  # no setting discriminates it, none rejects it
-    # a claim that disagrees keeps exit status 1 whatever its rivals
-    bad = _with_rivals(_toy_claim(1 + 2 * TOY_DELTA, trials=30), 1 + 0.25 * TOY_DELTA)
-    assert report.exit_status(_run([bad], looks=1)) == 1
+    # a claim that disagrees keeps exit status 1 whatever its rivals; a rival that disagrees
+    # only where the claimed form disagrees too is rejected there, but not told apart from it
+    bad = _with_rivals(_toy_claim(1 + 2 * TOY_DELTA, trials=30), 1 + 2.5 * TOY_DELTA)
+    results = _run([bad], looks=1)
+    assert report.exit_status(results) == 1
+    [summary] = report.rival_summary(results)
+    assert summary["rejected_at"] and summary["told_apart_at"] == [] and not summary["claim_agrees_where_rejected"]
 
 
 def test_a_rival_that_does_not_apply_is_not_judged():

@@ -75,9 +75,10 @@ def rivals_table(doc: dict) -> str:
                 if x["rival"] == rv["rival"] and x["verdict"] == "disagree"]
         largest = max(gaps, key=abs) if gaps else None
         rows.append([rv["claim"], rv["rival"], rv["provenance"], rv["status"], len(rv["discriminating"]),
-                     len(rv["rejected_at"]), "" if largest is None else f"{largest:+.1f}"])
+                     len(rv["rejected_at"]), len(rv["told_apart_at"]), "" if largest is None else f"{largest:+.1f}"])
     return tabulate(rows, headers=("claim", "rival", "provenance", "status", "settings > 3δ apart",
-                                   "settings rejecting it", "largest gap/δ there"), tablefmt="github")
+                                   "settings rejecting it", "of them, claimed form agrees", "largest gap/δ there"),
+                    tablefmt="github")
 
 
 def not_agree_table(doc: dict) -> str:

@@ -60,6 +60,7 @@ docs/verify-json.md::
          "status": "rejected" | "not rejected",
          "discriminating": [{...}],     # the settings that discriminate it
          "rejected_at": [{...}],        # the settings where it disagrees
+         "told_apart_at": [{...}],      # those of them where the claimed form agrees
          "claim_agrees_where_rejected": bool}
       ]
     }
@@ -73,7 +74,10 @@ Rivals (:func:`rival_table`): a rival is *rejected* when it disagrees at some se
 *not rejected* otherwise, a finding: the run's verdicts cannot tell the claimed form from
 it. A setting that discriminates a rival (it lies more than 3δ from the claimed form there)
 rejects it wherever the claimed form agrees (:mod:`normtheory.verify.judging`); a rival not
-rejected had no such setting, or the claimed form did not agree on any.
+rejected had no such setting, or the claimed form did not agree on any. A rival may also
+disagree where the claimed form itself does not agree (both miss a finite-width effect);
+``told_apart_at`` lists the settings where the rival disagrees and the claimed form agrees,
+the ones that tell the two forms apart.
 
 Exit status (:func:`exit_status`, :data:`EXIT_CODES`): 0 every setting agrees and every
 rival is rejected; 1 some setting disagrees (a finding) and none errs; 2 usage
@@ -103,7 +107,8 @@ TABLE_HEADERS = ("claim", "setting", "theory", "simulation (estimate ± CI)", "�
 RIVAL_KEPT = "rival not rejected"
 EXIT_CODES = {AGREE: 0, DISAGREE: 1, "usage": 2, ERROR: 3, UNDECIDED: 4, RIVAL_KEPT: 5}
 REJECTED, NOT_REJECTED = "rejected", "not rejected"
-RIVAL_SUMMARY_HEADERS = ("claim", "rival", "provenance", "settings > 3δ apart", "settings rejecting it", "status")
+RIVAL_SUMMARY_HEADERS = ("claim", "rival", "provenance", "settings > 3δ apart", "settings rejecting it",
+                         "of them, claimed form agrees", "status")
 RIVAL_HEADERS = ("claim", "rival", "setting", "rival value", "rival − theory (δ)", "gap to rival (δ)",
                  "rival verdict", "claimed form there")
 
@@ -168,8 +173,9 @@ def run_verdict(results: Sequence[ClaimResult]) -> str:
 
 def rival_summary(results: Sequence[ClaimResult]) -> list[dict]:
     """One entry per (claim, rival): its status (rejected or not), the settings that
-    discriminate it, those that reject it, and whether the claimed form agrees wherever it is
-    rejected."""
+    discriminate it, those that reject it, those among them where the claimed form agrees
+    (``told_apart_at``: the run tells the two forms apart there), and whether the claimed form
+    agrees wherever the rival is rejected."""
     out = []
     for cr in results:
         for rival in cr.claim.rivals:
@@ -181,6 +187,7 @@ def rival_summary(results: Sequence[ClaimResult]) -> list[dict]:
             out.append({"claim": cr.claim.id, "rival": rival.name, "provenance": rival.provenance,
                         "status": status, "discriminating": disc,
                         "rejected_at": [row.setting for row in rejected],
+                        "told_apart_at": [row.setting for row in rejected if row.verdict == AGREE],
                         "claim_agrees_where_rejected": all(row.verdict == AGREE for row in rejected)})
     return out
 
@@ -191,8 +198,8 @@ def rival_table(results: Sequence[ClaimResult], fmt: str = "simple") -> str:
     rejects a rival (its value, the gap of the estimate from it in δ, its verdict, the claimed
     form's verdict there)."""
     summary = rival_summary(results)
-    head = [[s["claim"], s["rival"], s["provenance"], len(s["discriminating"]), len(s["rejected_at"]), s["status"]]
-            for s in summary]
+    head = [[s["claim"], s["rival"], s["provenance"], len(s["discriminating"]), len(s["rejected_at"]),
+             len(s["told_apart_at"]), s["status"]] for s in summary]
     rows = []
     for cr in results:
         for rival in cr.claim.rivals:
