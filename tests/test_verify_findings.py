@@ -77,3 +77,16 @@ def test_a_reference_reads_a_rival_of_the_row(doc):
     assert findings.render("{{TOY gain=1.3 | rival-gap x1.2 | +.1f}}", doc) == f"{rival['gap']:+.1f}"
     with pytest.raises(ValueError, match="no rival 'x9'"):
         findings.render("{{TOY gain=1.3 | rival x9}}", doc)
+
+
+@pytest.mark.parametrize("template, target", [("docs/findings.in.md", "README.md"),
+                                              ("docs/theory.in.md", "docs/theory.md")])
+def test_the_prose_is_rendered_from_the_full_run(template, target):
+    """Every Monte Carlo number the README's findings and docs/theory.md quote is read from
+    docs/verify-full.json (python -m normtheory.verify.findings; see its docstring)."""
+    doc = findings.load_run(ROOT / "docs" / "verify-full.json")
+    rendered = findings.render((ROOT / template).read_text(), doc)
+    text = (ROOT / target).read_text()
+    expected = findings.into(text, rendered) if target == "README.md" else rendered
+    assert text == expected, f"regenerate {target} from {template} (normtheory.verify.findings)"
+    assert doc["mode"] == "full" and "{{" not in expected
