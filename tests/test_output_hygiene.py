@@ -104,7 +104,7 @@ def test_the_readme_tour_runs_as_written():
     from pathlib import Path
 
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    tour = text.split("## A five-line tour", 1)[1].split("\n## ", 1)[0]
+    tour = text.split("## A short tour", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", tour, re.S)
     assert len(blocks) == 2
     for block in blocks:

@@ -79,7 +79,8 @@ def test_a_reference_reads_a_rival_of_the_row(doc):
         findings.render("{{TOY gain=1.3 | rival x9}}", doc)
 
 
-@pytest.mark.parametrize("template, target", [("docs/findings.in.md", "README.md"),
+@pytest.mark.parametrize("template, target", [("docs/readme-findings.in.md", "README.md"),
+                                              ("docs/findings.in.md", "docs/findings.md"),
                                               ("docs/theory.in.md", "docs/theory.md")])
 def test_the_prose_is_rendered_from_the_full_run(template, target):
     """Every Monte Carlo number the README's findings and docs/theory.md quote is read from

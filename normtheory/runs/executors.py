@@ -9,7 +9,7 @@ Three executors, chosen by the same flags on ``verify``, ``figures`` and ``exper
   processes started for the run and closed after it;
 - ``--scheduler ADDR`` (or the environment variable ``DASK_SCHEDULER_ADDRESS``) --
   :meth:`DaskExecutor.connect`: an existing cluster (``dask scheduler`` / ``dask worker``
-  on the command line, or dask-jobqueue on Slurm/PBS; README, "Running past one machine").
+  on the command line, or dask-jobqueue on Slurm/PBS; docs/scaling.md).
 
 A task is plain data: the dotted name of a function (imported by reference on the worker)
 and its arguments (claim id, setting, trials, seed). Numba dispatchers and claim objects
@@ -269,7 +269,7 @@ class DaskExecutor:
         if any(rep["malloc_trim"] is not None for rep in reports.values()):
             print("note: some Dask workers have MALLOC_TRIM_THRESHOLD_ set (dask's default), which makes the "
                   "simulations about 1.7x slower; clear it in the workers' dask config "
-                  "(README, 'Running past one machine')", file=sys.stderr)
+                  "(docs/scaling.md)", file=sys.stderr)
 
     def submit(self, tag, func: str, *args, warm: str | None = None) -> None:
         future = self.client.submit(run_task, func, args, self._expect, warm, pure=False)

@@ -1,9 +1,10 @@
 """Prose whose numbers come from a run: a findings template rendered against a verify JSON.
 
-The README's findings are written once as a template (``docs/findings.in.md``) and rendered
+The README's findings, docs/findings.md and docs/theory.md are written once as templates
+(``docs/readme-findings.in.md``, ``docs/findings.in.md``, ``docs/theory.in.md``) and rendered
 against the JSON of a ``normtheory verify --full --json`` run (``docs/verify-full.json``),
 so that every number the prose quotes is read from the run it describes. A test renders the
-template again and compares it with the README, so prose and run cannot drift apart.
+templates again and compares them with the files, so prose and run cannot drift apart.
 
 Template fields, each between double braces:
 
@@ -24,9 +25,10 @@ Template fields, each between double braces:
   format spec (default ``.4g``). A reference that matches no row, or more than one, raises
   ``ValueError`` naming it.
 
-Usage: ``python -m normtheory.verify.findings docs/verify-full.json docs/findings.in.md --into README.md``
-replaces the text between the README's ``<!-- findings: begin -->`` and
-``<!-- findings: end -->`` lines; ``--out PATH`` writes the rendering to a file instead.
+Usage: ``python -m normtheory.verify.findings docs/verify-full.json docs/readme-findings.in.md
+--into README.md`` replaces the text between the README's ``<!-- findings: begin -->`` and
+``<!-- findings: end -->`` lines; ``--out PATH`` writes the rendering to a file instead
+(``docs/findings.in.md --out docs/findings.md``, ``docs/theory.in.md --out docs/theory.md``).
 """
 
 from __future__ import annotations

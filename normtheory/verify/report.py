@@ -267,7 +267,7 @@ def catalogue(claims) -> str:
     lines = ["# The claims", "",
              "Every claim `normtheory verify` checks, as the registry states it (this page is written by "
              "`normtheory verify --list --report docs/claims.md`; a test keeps it equal to the registry). "
-             "The verdicts, intervals and rivals are explained in the README's \"Checking the claims\"; "
+             "The verdicts, intervals and rivals are explained in docs/verify.md; "
              "the closed forms in docs/theory.md; the networks and probes in docs/settings.md.", ""]
     for family in families:
         lines += [f"## {family}", ""]
