@@ -224,7 +224,7 @@ def test_finite_width_claims_are_listed_with_their_form():
         assert claim.form == "finite-width (exact in law, computed)" and claim.theory_looks > 0
         base = "R4" if claim.id == "R4c" else "F1"
         assert claim.measure is registry.select(base)[0].measure
-    assert [c.id for c in registry.select(family="rank") if c.id.startswith("R4")] == ["R4", "R4b", "R4c"]
+    assert [c.id for c in registry.select(family="rank") if c.id.startswith("R4")] == ["R4", "R4b", "R4c", "R4d"]
 
 
 @pytest.mark.parametrize("dof", [1, 3, 62])

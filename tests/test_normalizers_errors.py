@@ -113,7 +113,7 @@ def test_other_bad_layer_options():
 
 
 @pytest.mark.parametrize("typo,suggestion", [
-    ("grupnorm", "groupnorm"), ("batch_norm", "batchnorm"), ("evonorm_s1", "evonorm_s0"),
+    ("grupnorm", "groupnorm"), ("bacthnorm", "batchnorm"), ("evonorm_s1", "evonorm_s0"),
     ("weight_norm", "weightnorm"), ("LayerNormm", "layernorm"), ("swss", "sws"),
 ])
 def test_unknown_names_suggest_the_closest(typo, suggestion):
@@ -184,3 +184,11 @@ def test_malformed_inputs_are_rejected(name):
         module([[1.0] * 4] * 3)
     with pytest.raises(ValueError, match="shape"):
         module.stat_count((3, 4, 2))
+
+
+@pytest.mark.parametrize("alias, name", [("bn", "batchnorm"), ("batch_norm", "batchnorm"), ("gn", "groupnorm"),
+                                         ("ln", "layernorm"), ("in", "instancenorm")])
+def test_aliases_name_the_same_normalizer(alias, name):
+    assert N.check_name(alias) == name
+    assert type(N.make(alias, 4, group_size=2) if name == "groupnorm" else N.make(alias, 4)) is \
+        type(N.make(name, 4, group_size=2) if name == "groupnorm" else N.make(name, 4))
