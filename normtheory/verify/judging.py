@@ -42,9 +42,6 @@ class RivalResult:
     def rejected(self) -> bool:
         return self.verdict == DISAGREE
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class SettingResult:

@@ -67,8 +67,9 @@ docs/verify-json.md::
 
 ``normtheory verify --list --json PATH`` writes ``{"schema": ..., "claims": [...]}`` with
 the ``claims`` entries above less ``verdict``, ``settings`` and ``counts``; ``--csv PATH``
-writes the results as CSV (:func:`write_csv`). The file is strict JSON: a number that is not finite (the ``delta`` and ``gap`` of
-orderings and bounds, the estimate of an error row) is written as ``null``.
+writes the results as CSV (:func:`write_csv`). The file is strict JSON: a number that is
+not finite (the ``delta`` and ``gap`` of orderings and bounds, the estimate of an error row)
+is written as ``null``.
 
 Rivals (:func:`rival_table`): a rival is *rejected* when it disagrees at some setting, and
 *not rejected* otherwise, a finding: the run's verdicts cannot tell the claimed form from
