@@ -118,14 +118,15 @@ def test_check_trials_backward_convention():
 
 
 def test_an_exception_inside_the_kernel_is_a_recorded_divergence():
-    """A kernel that raises inside prange (here groupnorm with group size 0: d // 0) ends its
-    trial as a divergence at the layer in progress; the call returns and the next is clean."""
+    """A kernel that raises in a chunk of trials (here groupnorm with group size 0: d // 0) ends
+    its trial as a divergence at the layer in progress; the call returns and the next is clean."""
+    from normtheory.kernels.explicit import GAUSSIAN
     from normtheory.kernels.mlp_norms import norm_code, phi_code
-    from normtheory.montecarlo.explicit import GAUSSIAN, simulate_explicit
+    from normtheory.montecarlo.explicit import simulate_explicit
 
     def run(g):
         return simulate_explicit(norm_code("groupnorm"), phi_code("groupnorm", "linear"), g, 1e-5, 4, 8, 3, 3,
-                                 False, 1.0, np.ones(3), GAUSSIAN, 1.0, 0.0, 0, True, -1)
+                                 False, 1.0, np.ones(3), GAUSSIAN, 1.0, 0.0, 0, True, -1, np.ones(4, dtype=np.bool_))
 
     *probes, div, bdiv = run(0)
     assert div.tolist() == [1, 1, 1] and bdiv.tolist() == [-1, -1, -1]

@@ -66,7 +66,8 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
     s = dict(setting)
     norm, width, depth = s["norm"], s["width"], s["depth"]
     sim = simulated.mlp(seed, norm=norm, width=width, depth=depth, batch=s["batch"],
-                        trials=s["trials"], nonlinearity="linear", residual=False, backward=False)
+                        trials=s["trials"], nonlinearity="linear", residual=False, backward=False,
+                        rank_layers="all")
     base = {"panel": "collapse", "series": norm, "norm": norm, "width": width, "depth": depth,
             "batch": s["batch"], "diverged_layer": simulated.first_divergence(sim.diverged)}
     rows = simulated.log_layer_rows(base, sim.srank_excess)

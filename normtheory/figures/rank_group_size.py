@@ -63,6 +63,7 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
         return [theory_row(base, x, c_last) for x in (min(sizes.group_sizes(width)), width)]
     sim = simulated.mlp(seed, norm=norm, width=width, depth=depth, batch=batch,
                         trials=s["trials"], nonlinearity=nonlinearity, residual=False,
+                        rank_layers=(-1,) if panel == "stable_rank" else (),
                         **({"group_size": g} if g is not None else {}))
     series = "batchnorm" if norm == "batchnorm" else "groupnorm"
     base = {**common, "series": series, "norm": norm, "group_size": g}

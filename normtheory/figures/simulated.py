@@ -21,14 +21,17 @@ from normtheory.stats import log_mean_interval, lognormal_mean_interval, mean_in
 LEVEL = 0.95
 
 
-def mlp(run_seed: int, **settings):
+def mlp(run_seed: int, *, rank_layers=(), **settings):
     """``normtheory.montecarlo.simulate_mlp(**settings)``, seeded from the run seed and the settings.
 
     The simulation's seed is :func:`normtheory.runs.seeds.setting_seed` of ``run_seed``, the
     engine's name and ``settings`` only, so figures that need the same network family get
     the same simulation, and within one process it is run once (:mod:`normtheory.runs.memo`).
+    ``rank_layers`` (the layers whose stable rank the figure reads; none by default) is not
+    part of the seed: it chooses which probes are computed, not the networks.
     """
-    return memo.mlp(**settings, seed=setting_seed(run_seed, "simulate_mlp", setting_key(settings)))
+    return memo.mlp(**settings, rank_layers=rank_layers,
+                    seed=setting_seed(run_seed, "simulate_mlp", setting_key(settings)))
 
 
 def net(run_seed: int, **settings):

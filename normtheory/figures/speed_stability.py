@@ -54,7 +54,8 @@ def compute_setting(setting: dict, seed: int) -> list[dict]:
         return [theory_row({**common, "panel": p, "series": "recommended", "max_growth": MAX_GROWTH},
                            best, math.nan) for p in PANELS]
     sim = simulated.mlp(seed, norm="groupnorm", width=width, depth=depth, batch=s["batch"],
-                        trials=s["trials"], nonlinearity="linear", residual=False, group_size=g)
+                        trials=s["trials"], nonlinearity="linear", residual=False, group_size=g,
+                        rank_layers=(-1,))
     (theory,) = bounds.speed_stability(width=width, depth=depth, group_sizes=[g])
     rank_base = {**common, "panel": "rank", "group_size": g}
     grad_base = {**common, "panel": "gradient", "group_size": g}

@@ -23,8 +23,9 @@ Random numbers: each replicate seeds its own xoshiro256** stream
 (:func:`normtheory.kernels.rng.seeded_state`) from ``(seed, replicate)``; χ² draws are
 ``2·Gamma(k/2)`` by Marsaglia and Tsang's exact rejection method (2000; shape below 1 by
 their boost ``Gamma(a) = Gamma(a + 1)·U^{1/a}``). Same seed, same numbers, whatever the
-thread count. Nothing raises inside ``prange``: a replicate whose representation stops
-being finite, or whose kernels raise, records the layer where it diverged.
+thread count. Nothing raises out of :func:`run_replicates` (chunks of replicates run in
+parallel threads): a replicate whose representation stops being finite, or whose kernels
+raise, records the layer where it diverged.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from normtheory.kernels.mlp_norms import column_moments, norm_forward, phi_forward
 from normtheory.kernels.rng import fill_from_state, seeded_state, uniform_from_state
@@ -249,29 +250,26 @@ def chain_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha
 
 
 @njit(cache=True, nogil=True)
-def guarded_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain, input_corr,
-                      probe, seed, rep, row, out):
-    """:func:`chain_replicate`, never raising: an exception ends the replicate as a divergence
-    at the first layer it has not written."""
-    try:
-        return chain_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain,
-                               input_corr, probe, seed, rep, row, out)
-    except Exception:  # noqa: BLE001 (numba catches no narrower class)
-        for layer in range(depth + 1):
-            if np.isnan(out[row, layer]):
-                return max(layer, 1)
-        return depth
+def run_replicates(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain, input_corr,
+                   probe, seed, first, start, stop, out, div):
+    """Rows ``start .. stop − 1`` of ``out`` (``(replicates, depth + 1)``, NaN-filled) and ``div``:
+    replicates ``first + row`` (:func:`chain_replicate`), never raising. An exception ends the
+    replicate as a divergence at the first layer it has not written. The caller runs chunks
+    of rows in parallel threads (:mod:`normtheory.montecarlo.threads`)."""
+    for row in range(start, stop):
+        layer = -1
+        try:
+            layer = chain_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain,
+                                    input_corr, probe, seed, first + row, row, out)
+        except Exception:  # noqa: BLE001 (numba catches no narrower class)
+            layer = _first_unwritten(out, row, depth)
+        div[row] = layer
 
 
-@njit(parallel=True, cache=True)
-def run_chain(code, phi, g, eps, samples, batch, d, depth, replicates, first, residual, alpha, betas, mode, gain,
-              input_corr, probe, seed):
-    """Replicates ``first .. first + replicates − 1`` in parallel: the probe values
-    ``(replicates, depth + 1)`` (NaN from a diverged layer on) and the divergence layers
-    (``-1``: none)."""
-    out = np.full((replicates, depth + 1), np.nan)
-    div = np.full(replicates, -1, dtype=np.int64)
-    for t in prange(replicates):
-        div[t] = guarded_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha, betas, mode, gain,
-                                   input_corr, probe, seed, first + t, t, out)
-    return out, div
+@njit(cache=True, nogil=True)
+def _first_unwritten(out, row, depth):
+    """The divergence layer of a replicate whose kernel raised: its first layer without a value (at least 1)."""
+    for layer in range(depth + 1):
+        if np.isnan(out[row, layer]):
+            return max(layer, 1)
+    return depth

@@ -6,20 +6,20 @@ Each trial draws its input, its weights and the loss direction ``G`` from its ow
 activation, and backpropagates ``G`` through the closed-form normalizer backward of
 :mod:`normtheory.kernels`. Weights are not stored: layer ``l``'s weight is drawn from a
 seed derived from ``(seed, trial, l)`` and drawn again for the backward pass, so memory is
-``O(depth · batch · width)`` rather than ``O(depth · width²)``. Trials run in parallel
-(``prange``); BLAS inside is limited to one thread by the caller.
+``O(depth · batch · width)`` rather than ``O(depth · width²)``. Chunks of trials run in
+parallel threads (:func:`run_trials` releases the GIL; :mod:`normtheory.montecarlo.threads`),
+BLAS inside limited to one thread by the caller.
 
-Nothing raises inside ``prange`` (an exception there would abort the rest of the thread's
-chunk of trials, leaving them NaN, and leak into the next numba call): the probes return
-NaN where undefined, and :func:`guarded_trial` turns any exception into a recorded
-divergence. Each trial returns its forward and backward divergence layers
+Nothing raises out of :func:`run_trials` (an exception would abort the rest of its chunk of
+trials, leaving them NaN): the probes return NaN where undefined, and any exception of a
+trial is turned into a recorded divergence. Each trial returns its forward and backward divergence layers
 (:class:`normtheory.montecarlo.MLPSimulation` documents the convention).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from normtheory.kernels.mlp_norms import (column_moments, norm_backward, norm_forward, phi_backward,
                                           phi_forward)
@@ -29,7 +29,7 @@ from normtheory.kernels.top_eigenvalue import mean_pairwise_cosine, stable_rank_
 GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def mix_seed(seed, trial, layer):
     """A 32-bit seed from (seed, trial, layer): splitmix-style hashing."""
     z = (seed * 0x9E3779B1 + trial * 0x85EBCA77 + layer * 0xC2B2AE3D + 0x27D4EB2F) & 0xFFFFFFFF
@@ -38,7 +38,7 @@ def mix_seed(seed, trial, layer):
     return z ^ (z >> 16)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def draw_weight(mode, d, gain, seed):
     w = standard_normal(d, d, seed)
     if mode == GAUSSIAN:
@@ -57,21 +57,26 @@ def draw_weight(mode, d, gain, seed):
     return w
 
 
-@njit(cache=True)
-def layer_probes(x):
-    """(variance, mean cosine similarity, stable rank, stable rank − 1) of ``x`` (B, d), docs/settings.md."""
-    return gram_probes(x, x @ x.T)
-
-
 @njit(cache=True, nogil=True)
-def gram_probes(x, k):
-    """:func:`layer_probes` of ``x`` given its Gram matrix ``k = x xᵀ``; NaN (never an
-    exception) where they are undefined: an overflowed Gram, a zero row (no direction)."""
+def gram_probes(x, k, rank):
+    """(variance, mean cosine similarity, stable rank, stable rank − 1) of ``x`` (B, d)
+    (docs/settings.md) given its Gram matrix ``k = x xᵀ``; the stable rank (an
+    eigendecomposition of ``k``, the costly probe) only if ``rank``, else NaN. NaN (never
+    an exception) where they are undefined: an overflowed Gram, a zero row (no direction)."""
     var = np.mean(column_moments(x, True)[1])
     if not np.all(np.isfinite(k)):
         return np.nan, np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
-    srank, excess = stable_rank_excess(x, k)
+    srank, excess = np.nan, np.nan
+    if rank:
+        srank, excess = stable_rank_excess(x, k)
     return var, mean_pairwise_cosine(k), srank, excess
+
+
+@njit(cache=True, nogil=True)
+def probes_finite(probes, rank):
+    """Whether the probes of :func:`gram_probes` are finite (the stable rank's only if computed)."""
+    v, c, s, e = probes
+    return np.isfinite(v) and np.isfinite(c) and (not rank or (np.isfinite(s) and np.isfinite(e)))
 
 
 #: the layer whose output a trial chosen by ``fail_trial`` has set to NaN (test-only hook)
@@ -85,13 +90,14 @@ def fail_here(fail_trial, trial, layer, x):
         x[:] = np.nan
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
-                   seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess, out_grad):
+                   seed, trial, backward, fail_trial, rank_at, out_var, out_cos, out_srank, out_excess, out_grad):
     """One trial; writes row ``trial`` of the outputs (a probe only where it and the layer's
-    output are finite); returns ``(forward, backward)`` divergence layers, ``-1`` for none.
+    output are finite; the stable rank only at the layers ``l`` where ``rank_at[l]``);
+    returns ``(forward, backward)`` divergence layers, ``-1`` for none.
 
-    Forward: the first layer ``l >= 1`` whose output or probes are not finite (nothing from
+    Forward: the first layer ``l >= 1`` whose output or computed probes are not finite (nothing from
     ``l`` on is written, nor any gradient). Backward: the first layer ``l`` (counting down
     from ``depth − 1``) whose ``‖∂ℓ/∂X_l‖²`` is not finite (nothing from ``l`` down is written).
     """
@@ -104,7 +110,7 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
     xs = np.empty((depth + 1, b, d))
     hs = np.empty((depth, b, d))
     xs[0] = x
-    v, c, s, e = layer_probes(x)
+    v, c, s, e = gram_probes(x, x @ x.T, rank_at[0])
     out_var[trial, 0], out_cos[trial, 0], out_srank[trial, 0], out_excess[trial, 0] = v, c, s, e
     for layer in range(1, depth + 1):
         xp = xs[layer - 1]
@@ -124,9 +130,10 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
         xs[layer] = xn
         if not np.all(np.isfinite(xn)):
             return layer, -1
-        v, c, s, e = layer_probes(xn)
-        if not (np.isfinite(v) and np.isfinite(c) and np.isfinite(s) and np.isfinite(e)):
+        probes = gram_probes(xn, xn @ xn.T, rank_at[layer])
+        if not probes_finite(probes, rank_at[layer]):
             return layer, -1
+        v, c, s, e = probes
         out_var[trial, layer], out_cos[trial, layer], out_srank[trial, layer], out_excess[trial, layer] = v, c, s, e
     if not backward:
         return -1, -1
@@ -152,47 +159,41 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
     return -1, -1
 
 
-@njit(cache=True)
-def guarded_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
-                  seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess, out_grad):
-    """:func:`simulate_trial`, never raising (it runs inside ``prange``, where an exception
-    would abort the other trials of the thread's chunk and leak into the next numba call).
+@njit(cache=True, nogil=True)
+def run_trials(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr, seed, start, stop,
+               backward, fail_trial, rank_at, out_var, out_cos, out_srank, out_excess, out_grad, div, bdiv):
+    """Trials ``start .. stop − 1`` (:func:`simulate_trial`), never raising: writes their rows of
+    the probe arrays ``(trials, depth + 1)`` and their forward and backward divergence layers
+    ``div``, ``bdiv`` (``-1``: none). The caller runs chunks of trials in parallel threads
+    (:mod:`normtheory.montecarlo.threads`); an exception here would abort the rest of the chunk.
 
     A kernel that raises (numba raises ``ZeroDivisionError`` on a scalar ``x / 0``, as
     overflowed statistics can produce) ends the trial as a divergence at the layer in
     progress: the first forward layer without probes, else the highest layer without a
-    gradient.
+    gradient. ``fail_trial`` (test-only, ``-1`` for none): that trial's output at layer
+    :data:`FAIL_LAYER` is set to NaN. ``rank_at`` (bool, ``(depth + 1,)``): the layers where
+    the stable rank is computed (NaN elsewhere).
     """
-    try:
-        return simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain, input_corr,
-                              seed, trial, backward, fail_trial, out_var, out_cos, out_srank, out_excess,
-                              out_grad)
-    except Exception:  # noqa: BLE001 (numba catches no narrower class)
-        for layer in range(1, depth + 1):
-            if np.isnan(out_var[trial, layer]):  # a layer's probes are written together, last
-                return layer, -1
-        for layer in range(depth, -1, -1):
-            if np.isnan(out_grad[trial, layer]):
-                return -1, layer
-        return -1, -1
+    for trial in range(start, stop):
+        forward, back = -1, -1
+        try:
+            forward, back = simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain,
+                                           input_corr, seed, trial, backward, fail_trial, rank_at, out_var,
+                                           out_cos, out_srank, out_excess, out_grad)
+        except Exception:  # noqa: BLE001 (numba catches no narrower class)
+            forward, back = _failed_at(trial, depth, out_var, out_grad)
+        div[trial], bdiv[trial] = forward, back
 
 
-@njit(parallel=True, cache=True)
-def simulate_explicit(code, phi, g, eps, b, d, depth, trials, residual, alpha, betas, mode, gain,
-                      input_corr, seed, backward, fail_trial):
-    """All trials in parallel: probe arrays ``(trials, depth + 1)`` (variance, cosine, stable
-    rank, stable rank − 1, squared gradient norm) and the forward and backward divergence
-    layers ``(trials,)`` (``-1``: none). ``fail_trial`` (test-only, ``-1`` for none): that
-    trial's output at layer :data:`FAIL_LAYER` is set to NaN."""
-    out_var = np.full((trials, depth + 1), np.nan)
-    out_cos = np.full((trials, depth + 1), np.nan)
-    out_srank = np.full((trials, depth + 1), np.nan)
-    out_excess = np.full((trials, depth + 1), np.nan)
-    out_grad = np.full((trials, depth + 1), np.nan)
-    div = np.full(trials, -1, dtype=np.int64)
-    bdiv = np.full(trials, -1, dtype=np.int64)
-    for t in prange(trials):
-        div[t], bdiv[t] = guarded_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode, gain,
-                                        input_corr, seed, t, backward, fail_trial, out_var, out_cos, out_srank,
-                                        out_excess, out_grad)
-    return out_var, out_cos, out_srank, out_excess, out_grad, div, bdiv
+@njit(cache=True, nogil=True)
+def _failed_at(trial, depth, out_var, out_grad):
+    """``(forward, backward)`` divergence layers of a trial whose kernel raised: the first
+    layer without probes (a layer's probes are written together, last), else the highest
+    layer without a gradient."""
+    for layer in range(1, depth + 1):
+        if np.isnan(out_var[trial, layer]):
+            return layer, -1
+    for layer in range(depth, -1, -1):
+        if np.isnan(out_grad[trial, layer]):
+            return -1, layer
+    return -1, -1

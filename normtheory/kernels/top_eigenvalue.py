@@ -18,7 +18,7 @@ is exact to rounding). The residual is then accurate to ``ε · ‖X‖`` in abs
 the excess to relative ``ε / sqrt(srank − 1)``: down to about ``1e-28`` instead of
 ``1e-14``, and never negative.
 
-Nothing here raises (the engines call it inside ``prange``): a non-finite ``K``, an
+Nothing here raises (the engines call it in chunks of trials that must not stop): a non-finite ``K``, an
 all-zero ``X`` (no top direction) or a failure of LAPACK gives NaN, which the engines
 record as a divergence of the trial.
 """

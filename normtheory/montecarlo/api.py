@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from normtheory._args import check_eps, positive_int, resolve_group_size
 from normtheory.bounds import expected_std
-from normtheory.kernels.explicit import GAUSSIAN, SWS, WEIGHTNORM, simulate_explicit
+from normtheory.kernels.explicit import GAUSSIAN, SWS, WEIGHTNORM
 from normtheory.kernels.mlp_norms import norm_code, phi_code
+from normtheory.montecarlo.explicit import simulate_explicit
 from normtheory.montecarlo.gram import prefer_gram, simulate_gram
 from normtheory.montecarlo.memory import check_memory, memory_limit, mlp_peak_bytes
-from normtheory.montecarlo.result import MLPSimulation
+from normtheory.montecarlo.result import MLPSimulation, rank_mask
 from normtheory.names import GROUPED_NAMES, check_name, takes_group
 
 ENGINES = ("auto", "explicit", "gram", "torch")
@@ -55,10 +54,41 @@ def check_settings(norm, *, width, depth, batch, trials, nonlinearity, residual,
     return norm, width, depth, batch, trials, g, check_eps(eps)
 
 
+def check_rank_layers(rank_layers, depth: int):
+    """``"all"``, or the sorted distinct layers in ``0..depth`` that ``rank_layers`` names
+    (a tuple; negative indices count from the end); ``ValueError`` naming the parameter."""
+    if isinstance(rank_layers, str):
+        if rank_layers != "all":
+            raise ValueError(f"rank_layers must be 'all' or a sequence of layer indices, got {rank_layers!r}")
+        return "all"
+    if rank_layers is None:
+        return ()
+    try:
+        layers = list(rank_layers)
+    except TypeError:
+        raise ValueError(f"rank_layers must be 'all' or a sequence of layer indices, got {rank_layers!r}") from None
+    out = set()
+    for layer in layers:
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or not -depth - 1 <= layer <= depth:
+            raise ValueError(f"rank_layers: {layer!r} is not a layer index in 0..{depth} (or -{depth + 1}..-1)")
+        out.add(int(layer) % (depth + 1))
+    return tuple(sorted(out))
+
+
 def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", residual=False, alpha=1.0,
                  nf_scaling=False, betas=None, group_size=None, num_groups=None, input_corr=0.0, seed=0,
-                 engine="auto", backward=True, eps=1e-5, fail_trial=-1, max_memory=None) -> MLPSimulation:
+                 engine="auto", backward=True, eps=1e-5, fail_trial=-1, max_memory=None,
+                 rank_layers="all") -> MLPSimulation:
     """Probe ``trials`` independent random MLPs at init; see :class:`MLPSimulation`.
+
+    Every probe is computed at every layer except the stable rank (an eigendecomposition
+    of the ``B x B`` Gram per layer, the one costly probe), which is computed at
+    ``rank_layers`` only: ``"all"`` (the default), or layer indices in ``0..depth``
+    (negative ones count from the end, ``-1`` is the last layer; ``()`` or ``None``: none).
+    Elsewhere ``stable_rank`` and ``srank_excess`` are NaN by design. Where computed, the
+    numbers are the same whatever ``rank_layers`` says (the same seed, the same numbers);
+    only a trial near the float64 limit can diverge one layer later without the rank (its
+    eigendecomposition can overflow one layer before the Gram does).
 
     Non-residual: ``X_l = phi(N(X_{l-1} W_lᵀ))``; residual:
     ``X_l = X_{l-1} + alpha · N(phi(X_{l-1} / beta_l) W_lᵀ)`` (``beta_l = 1`` unless
@@ -83,6 +113,7 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
         norm, width=width, depth=depth, batch=batch, trials=trials, nonlinearity=nonlinearity,
         residual=residual, alpha=alpha, group_size=group_size, num_groups=num_groups,
         input_corr=input_corr, betas=betas, eps=eps)
+    rank_layers = check_rank_layers(rank_layers, depth)
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if isinstance(fail_trial, bool) or not isinstance(fail_trial, (int, np.integer)) or not -1 <= fail_trial < trials:
@@ -101,7 +132,7 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     settings = dict(norm=norm, width=width, depth=depth, batch=batch, trials=trials,
                     nonlinearity=nonlinearity, residual=bool(residual), alpha=float(alpha),
                     nf_scaling=bool(nf_scaling), group_size=g, input_corr=float(input_corr), seed=int(seed),
-                    eps=eps, backward=bool(backward))
+                    eps=eps, backward=bool(backward), rank_layers=rank_layers)
     if fail_trial >= 0:
         settings["fail_trial"] = fail_trial
     if engine == "auto":
@@ -130,31 +161,10 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     return sim
 
 
-def load_thread_pools() -> None:
-    """Load scipy's BLAS/LAPACK (the numba kernels call into them) and numba's threading
-    layer (libgomp under ``omp``) now, once per process. ``threadpool_limits`` only covers
-    libraries already loaded when it is entered: loaded inside it, they start with their
-    default thread count, and the first call in a fresh process took 14-53 s at width 256."""
-    global _THREAD_POOLS_LOADED
-    if _THREAD_POOLS_LOADED:
-        return
-    # lazy: loading these (not at import, once an engine runs) is this function's job
-    import scipy.linalg.cython_blas  # noqa: F401
-    import scipy.linalg.cython_lapack  # noqa: F401
-
-    numba.get_num_threads()  # launches numba's threading layer
-    _THREAD_POOLS_LOADED = True
-
-
-_THREAD_POOLS_LOADED = False
-
-
 def _run_explicit(s, betas, backward, fail_trial):
     mode = {"weightnorm": WEIGHTNORM, "sws": SWS}.get(s["norm"], GAUSSIAN)
     gain = 1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)
-    load_thread_pools()  # before the limit, so that it covers them
-    with threadpool_limits(1):
-        return simulate_explicit(norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"],
-                                 s["eps"], s["batch"], s["width"], s["depth"], s["trials"], s["residual"],
-                                 s["alpha"], betas, mode, gain, s["input_corr"], s["seed"], backward,
-                                 fail_trial)
+    return simulate_explicit(norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"],
+                             s["eps"], s["batch"], s["width"], s["depth"], s["trials"], s["residual"],
+                             s["alpha"], betas, mode, gain, s["input_corr"], s["seed"], backward,
+                             fail_trial, rank_mask(s["rank_layers"], s["depth"]))

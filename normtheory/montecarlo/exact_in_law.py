@@ -85,13 +85,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from normtheory._args import positive_int
 from normtheory.bounds import expected_std
-from normtheory.kernels.exact_in_law import COSINE, GAUSSIAN, SWS, VARIANCE, WEIGHTNORM, run_chain
+from normtheory.kernels.exact_in_law import COSINE, GAUSSIAN, SWS, VARIANCE, WEIGHTNORM, run_replicates
 from normtheory.kernels.mlp_norms import norm_code, phi_code
-from normtheory.montecarlo.api import check_settings, load_thread_pools
+from normtheory.montecarlo.api import check_settings
+from normtheory.montecarlo.threads import run_in_threads
 from normtheory.names import BATCH_NAMES, VARIANT_BATCH_NAMES
 
 #: normalizers whose samples share statistics: the chain runs the whole batch
@@ -116,8 +116,7 @@ class ChainResult:
 
     def check_replicates(self) -> None:
         """Every replicate is finite or listed in ``diverged`` (ValueError otherwise)."""
-        bad = {t for t in range(self.values.shape[0])
-               if not np.all(np.isfinite(self.values[t]))}
+        bad = set(np.flatnonzero(~np.isfinite(self.values).all(axis=1)).tolist())
         listed = {t - self.settings["first"] for t, _ in self.diverged}
         if bad - listed:
             raise ValueError(f"replicates {sorted(bad - listed)[:5]} are not finite and not recorded as diverged")
@@ -164,11 +163,12 @@ def probe_chain(norm, *, width, depth, batch, replicates, nonlinearity="linear",
     mode = {"weightnorm": WEIGHTNORM, "sws": SWS}.get(norm, GAUSSIAN)
     gain = 1.0 if nonlinearity == "linear" else math.sqrt(2.0)
     samples = chain_samples(norm, batch)
-    load_thread_pools()
-    with threadpool_limits(1):
-        values, div = run_chain(norm_code(norm), phi_code(norm, nonlinearity), g, eps, samples, batch, width, depth,
-                                replicates, int(first), bool(residual), float(alpha), betas, mode, gain,
-                                float(input_corr), {"variance": VARIANCE, "cosine": COSINE}[probe], int(seed))
+    values = np.full((replicates, depth + 1), np.nan)
+    div = np.full(replicates, -1, dtype=np.int64)
+    args = (norm_code(norm), phi_code(norm, nonlinearity), int(g), float(eps), int(samples), int(batch), int(width),
+            int(depth), bool(residual), float(alpha), betas, int(mode), float(gain), float(input_corr),
+            {"variance": VARIANCE, "cosine": COSINE}[probe], int(seed), int(first))
+    run_in_threads(lambda start, stop: run_replicates(*args, start, stop, values, div), replicates)
     diverged = [(int(first) + t, int(div[t])) for t in range(replicates) if div[t] >= 0]
     settings = dict(norm=norm, width=width, depth=depth, batch=batch, replicates=replicates, first=int(first),
                     nonlinearity=nonlinearity, residual=bool(residual), probe=probe, alpha=float(alpha),

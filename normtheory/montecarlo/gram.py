@@ -67,7 +67,7 @@ import numpy as np
 from scipy.linalg import lapack, qr
 from threadpoolctl import threadpool_limits
 
-from normtheory.kernels.explicit import fail_here, gram_probes, mix_seed
+from normtheory.kernels.explicit import fail_here, gram_probes, mix_seed, probes_finite
 from normtheory.kernels.gram_memory import keep_freed_memory
 from normtheory.kernels.gram_steps import (
     layer_output,
@@ -78,6 +78,7 @@ from normtheory.kernels.gram_steps import (
 )
 from normtheory.kernels.mlp_norms import norm_code, phi_code
 from normtheory.kernels.rng import normal_from_state, seeded_state
+from normtheory.montecarlo.result import rank_mask
 from normtheory.names import NAMES, PARAMETRIC_NAMES, VARIANT_NAMES
 
 #: normalizers whose theory MLPs have i.i.d. Gaussian weights (the Gram engine is exact)
@@ -208,7 +209,7 @@ def _input(rng, b: int, d: int, input_corr: float) -> np.ndarray:
     return x
 
 
-def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, fail_trial: int = -1):
+def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, rank_at: np.ndarray, fail_trial: int = -1):
     """One trial: ``(probes (5, depth + 1), forward divergence layer, backward divergence layer)``.
 
     The divergence layers follow :func:`normtheory.kernels.explicit.simulate_trial`
@@ -222,7 +223,7 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, fail_trial: i
     out = np.full((5, depth + 1), np.nan)
     x = _input(rng, b, d, s["input_corr"])
     k = x @ x.T
-    out[:4, 0] = gram_probes(x, k)
+    out[:4, 0] = gram_probes(x, k, rank_at[0])
     tape = []
     for layer in range(1, depth + 1):
         try:
@@ -238,10 +239,10 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, fail_trial: i
             if not np.all(np.isfinite(xn)):
                 return out, layer, -1
             k = xn @ xn.T
-            probes = gram_probes(xn, k)  # NaN when the Gram overflowed
+            probes = gram_probes(xn, k, rank_at[layer])  # NaN when the Gram overflowed
         except (ArithmeticError, np.linalg.LinAlgError):
             return out, layer, -1
-        if not np.all(np.isfinite(probes)):
+        if not probes_finite(probes, rank_at[layer]):
             return out, layer, -1
         out[:4, layer] = probes
         tape.append((weight, x))
@@ -281,7 +282,8 @@ def simulate_gram(s: dict, betas: np.ndarray, backward: bool = True, fail_trial:
     betas = np.asarray(betas, dtype=np.float64)
     keep_freed_memory()
     with threadpool_limits(1), ThreadPoolExecutor(max(1, min(numba.get_num_threads(), trials))) as pool:
-        results = list(pool.map(lambda t: _trial(s, betas, t, backward, fail_trial), range(trials)))
+        rank_at = rank_mask(s.get("rank_layers", "all"), s["depth"])
+        results = list(pool.map(lambda t: _trial(s, betas, t, backward, rank_at, fail_trial), range(trials)))
     probes = np.stack([r[0] for r in results], axis=1)  # (5, trials, depth + 1)
     div = np.array([r[1] for r in results], dtype=np.int64)
     bdiv = np.array([r[2] for r in results], dtype=np.int64)

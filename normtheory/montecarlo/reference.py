@@ -13,13 +13,15 @@ import math
 import numpy as np
 import torch
 
+from normtheory.montecarlo.result import rank_mask
 from normtheory.names import PARAMETRIC_NAMES, group_options
 from normtheory.normalizers import family, make, make_activation
 from normtheory.probes import activation_variance, mean_cosine_similarity, stable_rank
 
 
-def _probes(x: torch.Tensor) -> tuple[float, float, float]:
-    return float(activation_variance(x)), float(mean_cosine_similarity(x)), float(stable_rank(x))
+def _probes(x: torch.Tensor, rank: bool) -> tuple[float, float, float]:
+    return (float(activation_variance(x)), float(mean_cosine_similarity(x)),
+            float(stable_rank(x)) if rank else math.nan)
 
 
 def _weight(name: str, d: int, gain: float, gen: torch.Generator) -> torch.Tensor:
@@ -40,6 +42,7 @@ def simulate_torch(s: dict, betas: np.ndarray, backward: bool = True):
     norm = make(s["norm"], d, eps=s["eps"], **opts).double() if family(s["norm"]) == "activation" else torch.nn.Identity()
     if s["norm"] == "frn":
         norm.tau = None  # the TLU is applied as phi below (a ReLU at init) in ReLU nets
+    rank_at = rank_mask(s["rank_layers"], depth)
     phi = make_activation(s["norm"]) if s["nonlinearity"] == "relu" else torch.nn.Identity()
     if s["norm"] == "frn" and s["nonlinearity"] == "relu":
         phi = torch.nn.ReLU()
@@ -50,7 +53,7 @@ def simulate_torch(s: dict, betas: np.ndarray, backward: bool = True):
             shared = torch.randn(1, d, generator=gen, dtype=torch.float64)
             x = math.sqrt(1 - s["input_corr"]) * x + math.sqrt(s["input_corr"]) * shared
         xs = [x.requires_grad_(True)]
-        for k, v in enumerate(_probes(x)):
+        for k, v in enumerate(_probes(x, rank_at[0])):
             out[k][t, 0] = v
         for layer in range(1, depth + 1):
             w = _weight(s["norm"], d, gain, gen)
@@ -64,7 +67,7 @@ def simulate_torch(s: dict, betas: np.ndarray, backward: bool = True):
             if not bool(torch.isfinite(xn).all()):
                 div[t] = layer
                 break
-            for k, v in enumerate(_probes(xn.detach())):
+            for k, v in enumerate(_probes(xn.detach(), rank_at[layer])):
                 out[k][t, layer] = v
         if backward and div[t] < 0:
             g = torch.randn(b, d, generator=gen, dtype=torch.float64)

@@ -12,6 +12,16 @@ PROBES = ("variance", "cosine", "stable_rank", "srank_excess", "grad_sq")
 FORWARD_PROBES = PROBES[:-1]
 
 
+def rank_mask(rank_layers, depth: int) -> np.ndarray:
+    """Boolean ``(depth + 1,)``: the layers where the stable rank is computed
+    (``rank_layers`` as returned by :func:`check_rank_layers`)."""
+    if rank_layers == "all":
+        return np.ones(depth + 1, dtype=np.bool_)
+    mask = np.zeros(depth + 1, dtype=np.bool_)
+    mask[list(rank_layers)] = True
+    return mask
+
+
 @dataclass
 class Simulation:
     """What every simulation result holds: probe arrays of shape ``(trials, layers)``
@@ -85,7 +95,9 @@ class MLPSimulation(Simulation):
     NaN when the simulation ran without its backward pass (``settings["backward"]`` False).
     ``srank_excess`` is ``stable_rank − 1`` computed without cancellation (see
     :mod:`normtheory.kernels.top_eigenvalue`; accurate far below the ``1e-14`` that the
-    difference resolves); the torch engine computes it as the difference.
+    difference resolves); the torch engine computes it as the difference. Both are NaN at
+    the layers the simulation was not asked for (``settings["rank_layers"]``,
+    :meth:`rank_mask`).
 
     Every trial is accounted for (:meth:`check_trials`, run by ``simulate_mlp``): either all
     its probe values are finite, or it is listed in ``diverged`` as ``(trial, layer)`` with
@@ -113,6 +125,10 @@ class MLPSimulation(Simulation):
     def depth(self) -> int:
         return self.variance.shape[1] - 1
 
+    def rank_mask(self) -> np.ndarray:
+        """Boolean ``(depth + 1,)``: the layers where the stable rank was computed."""
+        return rank_mask(self.settings.get("rank_layers", "all"), self.depth)
+
     def check_trials(self) -> None:
         """Raise ``ValueError`` unless every trial is accounted for as the class docstring says:
         a non-finite probe value of a trial not in ``diverged``, or a divergence layer that is
@@ -129,6 +145,12 @@ class MLPSimulation(Simulation):
             raise ValueError(f"backward_diverged {self.backward_diverged} is not part of diverged {self.diverged}")
         ran_backward = self.settings.get("backward", True)
         forward = np.isfinite(np.stack([getattr(self, p) for p in FORWARD_PROBES]))  # (probes, trials, layers)
+        skipped = ~self.rank_mask()
+        for p in ("stable_rank", "srank_excess"):
+            i = FORWARD_PROBES.index(p)
+            if forward[i][:, skipped].any():
+                raise ValueError(f"{p} has values at layers it was not computed at (rank_layers)")
+            forward[i][:, skipped] = True  # not computed there by design
         grads = np.isfinite(self.grad_sq)
         for t in range(self.trials):
             fwd_ok = forward[:, t].all(axis=0)  # per layer

@@ -44,7 +44,7 @@ from threadpoolctl import threadpool_limits
 from normtheory import __version__
 from normtheory.durable import JsonlLog
 from normtheory.montecarlo import simulate_mlp
-from normtheory.montecarlo.api import load_thread_pools
+from normtheory.montecarlo.threads import load_thread_pools
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 #: worker environment: one thread per library; MALLOC_TRIM_THRESHOLD_ unset (dask's default of

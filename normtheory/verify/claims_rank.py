@@ -80,10 +80,15 @@ BOUND_RULE = BoundHolds(min_fraction=0.5, floor=1.0)
 
 # --- R1, R2: the sqrt(d/g) lower bound ------------------------------------------------------
 
+def _bound_layers(depth: int) -> tuple[int, int]:
+    """The layers where R1 reads the stable rank (and so where it is computed)."""
+    return depth // 2, depth
+
+
 def _bound_points(cases, *, batch, depth, trials):
     out = []
     for norm, width, g in cases:
-        for layer in (depth // 2, depth):
+        for layer in _bound_layers(depth):
             s = {"norm": norm, "branch": "linear", "width": width, "batch": batch, "depth": depth,
                  "layer": layer}
             if g is not None:
@@ -93,7 +98,7 @@ def _bound_points(cases, *, batch, depth, trials):
 
 
 def _measure_rank(s, trials, seed):
-    sim = simulations.mlp_at(s, trials=trials, seed=seed)
+    sim = simulations.mlp_at(s, trials=trials, seed=seed, rank_layers=_bound_layers(s["depth"]))
     return simulations.measurement(sim, stable_rank=sim.stable_rank[:, s["layer"]])
 
 
@@ -130,7 +135,8 @@ def _group_sizes(s) -> list[int]:
 
 def _measure_min_ratio(s, trials, seed):
     groups = _group_sizes(s)
-    sims = [simulations.mlp_at(s, trials=trials, seed=derived_seed(seed, f"group size {g}"), group_size=g)
+    sims = [simulations.mlp_at(s, trials=trials, seed=derived_seed(seed, f"group size {g}"), group_size=g,
+                               rank_layers=(-1,))
             for g in groups]
     ratios = np.stack([sim.stable_rank[:, -1] / np.sqrt(s["width"] / g) for sim, g in zip(sims, groups)],
                       axis=1)
@@ -168,15 +174,15 @@ def _theory_bound_gap(s):
 
 _ORDER_SOURCE = "sign of rank_lower_bound(g_small) - rank_lower_bound(g_large) (paper section 4)"
 
-def _group_size_ordering(cid, title, statement, statistic, probe, *, branch, quick, full):
+def _group_size_ordering(cid, title, statement, statistic, probe, *, branch, quick, full, rank_layers=()):
     """R2b, R4b: the sign of a last-layer probe's difference between two GN group sizes; ``quick``
     and ``full`` are ``(pairs, batch)`` of :func:`simulations.group_pairs` (depth 30 with 8
-    networks, depth 100 with 16)."""
+    networks, depth 100 with 16); ``rank_layers``: where the probe needs the stable rank."""
     return register(simulations.ordering_claim(
         id=cid, family="rank", title=title, statement=statement, statistic=statistic,
         grid={"quick": simulations.group_pairs(quick[0], branch=branch, batch=quick[1], depth=30, trials=8),
               "full": simulations.group_pairs(full[0], branch=branch, batch=full[1], depth=100, trials=16)},
-        theory=_theory_bound_gap, measure=simulations.group_size_gap(probe), data="difference",
+        theory=_theory_bound_gap, measure=simulations.group_size_gap(probe, rank_layers=rank_layers), data="difference",
         source=_ORDER_SOURCE))
 
 
@@ -186,7 +192,7 @@ _group_size_ordering(
     "(the sqrt(d/g) bound orders group sizes the same way).",
     "E[srank(g_small) - srank(g_large)] at the last layer; theory column: the bound's "
     "difference (only its sign is the prediction)",
-    lambda sim: sim.stable_rank[:, -1], branch="linear",
+    lambda sim: sim.stable_rank[:, -1], rank_layers=(-1,), branch="linear",
     quick=([(64, 2, 16)], 32), full=([(64, 2, 8), (64, 8, 32), (256, 4, 64)], 64))
 
 # --- R3: rank collapse rate -----------------------------------------------------------------
@@ -206,8 +212,8 @@ def _collapse_points(norms, widths, *, batch, trials):
 
 
 def _measure_collapse(s, trials, seed):
-    sim = simulations.mlp_at(s, trials=trials, seed=seed)
     layers = np.arange(s["fit_from"], s["depth"] + 1)
+    sim = simulations.mlp_at(s, trials=trials, seed=seed, rank_layers=tuple(range(s["fit_from"], s["depth"] + 1)))
     excess = sim.srank_excess  # srank - 1 without cancellation
     excess = np.log(np.where(excess > 0.0, excess, np.nan))  # NaN: a failed trial, reported as error
     slope = simulations.layer_fit_slope(excess, layers)

@@ -22,9 +22,11 @@ from normtheory.verify.registry import Claim, Measurement, Point
 from normtheory.verify.stats import SideOfBoundary
 
 
-def mlp(*, trials: int, seed: int, **options):
-    """``normtheory.montecarlo.simulate_mlp(trials=, seed=, **options)``, memoized (:mod:`normtheory.runs.memo`)."""
-    return memo.mlp(trials=trials, seed=seed, **options)
+def mlp(*, trials: int, seed: int, rank_layers=(), **options):
+    """``normtheory.montecarlo.simulate_mlp(trials=, seed=, **options)``, memoized (:mod:`normtheory.runs.memo`).
+
+    The stable rank is computed at ``rank_layers`` only (none unless a claim reads it)."""
+    return memo.mlp(trials=trials, seed=seed, rank_layers=rank_layers, **options)
 
 
 def net(arch: str, norm: str, *, trials: int, seed: int, **options):
@@ -33,15 +35,15 @@ def net(arch: str, norm: str, *, trials: int, seed: int, **options):
 
 
 def mlp_at(s: dict, *, trials: int, seed: int, norm: str | None = None, group_size=None,
-           backward: bool = False):
+           backward: bool = False, rank_layers=()):
     """The theory MLP of a claim setting ``s`` (keys ``norm``, ``branch``, ``width``, ``depth``,
     ``batch``, optional ``group_size``, ``input_corr``), with ``norm``/``group_size``
-    overridden where given."""
+    overridden where given; the stable rank at ``rank_layers`` only."""
     norm = norm or s["norm"]
     g = group_size if group_size is not None else s.get("group_size")
     return mlp(trials=trials, seed=seed, norm=norm, width=s["width"], depth=s["depth"],
                batch=s["batch"], nonlinearity=s["branch"], input_corr=s.get("input_corr", 0.0),
-               backward=backward, **group_options(norm, g))
+               backward=backward, rank_layers=rank_layers, **group_options(norm, g))
 
 
 def group_pairs(pairs, *, branch: str, batch: int, depth: int, trials: int) -> list:
@@ -54,13 +56,16 @@ def group_pairs(pairs, *, branch: str, batch: int, depth: int, trials: int) -> l
 T_INTERVAL = "mean over independent random networks ± t·s/sqrt(n), n networks"
 
 
-def group_size_gap(statistic, *, name: str = "difference", backward: bool = False):
+def group_size_gap(statistic, *, name: str = "difference", backward: bool = False, rank_layers=()):
     """``measure(setting, trials, seed)`` of an ordering over GN group sizes: trial ``t`` of the
     net with ``g_small`` (the setting seed) and of the net with ``g_large`` (the partner seed)
-    form a pair, and ``data[name]`` is ``statistic(small) − statistic(large)``."""
+    form a pair, and ``data[name]`` is ``statistic(small) − statistic(large)`` (the
+    simulations compute the stable rank at ``rank_layers``)."""
     def measure(s, trials, seed):
-        small = mlp_at(s, trials=trials, seed=seed, group_size=s["g_small"], backward=backward)
-        large = mlp_at(s, trials=trials, seed=partner_seed(seed), group_size=s["g_large"], backward=backward)
+        small = mlp_at(s, trials=trials, seed=seed, group_size=s["g_small"], backward=backward,
+                       rank_layers=rank_layers)
+        large = mlp_at(s, trials=trials, seed=partner_seed(seed), group_size=s["g_large"], backward=backward,
+                       rank_layers=rank_layers)
         return paired(small, large, **{name: statistic(small) - statistic(large)})
     return measure
 
