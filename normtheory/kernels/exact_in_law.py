@@ -144,7 +144,9 @@ def branch_preactivation(a, mode, gain, state):
     if mode == SWS:
         a = a.copy()
         for i in range(b):
-            a[i, :] -= np.mean(a[i, :])
+            mean = np.mean(a[i, :])
+            for j in range(a.shape[1]):  # by element: no slice assignment (see explicit.store_rows)
+                a[i, j] -= mean
     k = a @ a.T
     if mode == GAUSSIAN:
         k *= gain * gain / d
@@ -189,7 +191,7 @@ def pair_probe(x, batch):
 @njit(cache=True, nogil=True)
 def batch_probe(x):
     """The activation-variance probe: per-column biased variance over the rows, averaged."""
-    return np.mean(column_moments(x, True)[1])
+    return np.mean(column_moments(x, np.bool_(True))[1])
 
 
 @njit(cache=True, nogil=True)
@@ -223,7 +225,7 @@ def chain_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha
     Input rows ``sqrt(1 − input_corr)·z_i + sqrt(input_corr)·s`` (``s`` shared, drawn only for
     ``input_corr > 0``); residual blocks ``X + alpha·N(H)`` with ``A = phi(X/beta)``, else
     ``phi(N(H))`` with ``A = X``."""
-    state = seeded_state(replicate_seed(seed, rep))
+    state = seeded_state(np.int64(replicate_seed(seed, rep)))  # the same bits, seeded_state's one signature
     z = np.empty(samples * d)
     fill_from_state(z, state)
     x = z.reshape((samples, d))
@@ -232,7 +234,8 @@ def chain_replicate(code, phi, g, eps, samples, batch, d, depth, residual, alpha
         fill_from_state(shared, state)
         x = math.sqrt(1.0 - input_corr) * x
         for i in range(samples):
-            x[i, :] += math.sqrt(input_corr) * shared
+            for j in range(d):
+                x[i, j] += math.sqrt(input_corr) * shared[j]
     pair = samples != batch  # a pair standing for a batch of `batch`; else the whole batch
     out[row, 0] = replicate_probe(x, probe, pair, batch)
     for layer in range(1, depth + 1):

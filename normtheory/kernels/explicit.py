@@ -53,7 +53,9 @@ def draw_weight(mode, d, gain, seed):
         for j in range(d):
             w[i, j] -= mu
             nrm += w[i, j] * w[i, j]
-        w[i, :] /= np.sqrt(nrm)
+        s = np.sqrt(nrm)
+        for j in range(d):  # element loops, not slice assignments: see store_rows
+            w[i, j] /= s
     return w
 
 
@@ -63,7 +65,7 @@ def gram_probes(x, k, rank):
     (docs/settings.md) given its Gram matrix ``k = x xᵀ``; the stable rank (an
     eigendecomposition of ``k``, the costly probe) only if ``rank``, else NaN. NaN (never
     an exception) where they are undefined: an overflowed Gram, a zero row (no direction)."""
-    var = np.mean(column_moments(x, True)[1])
+    var = np.mean(column_moments(x, np.bool_(True))[1])
     if not np.all(np.isfinite(k)):
         return np.nan, np.nan, np.nan, np.nan  # the Gram matrix overflowed: the caller reports divergence
     srank, excess = np.nan, np.nan
@@ -84,10 +86,22 @@ FAIL_LAYER = 1
 
 
 @njit(cache=True, nogil=True)
+def store_rows(stack, k, x):
+    """``stack[k] = x`` for a ``(B, d)`` array ``x``, by element. A slice assignment would
+    compile numba's shape-mismatch error path (its message formatting: several seconds of
+    compilation on a cold cache) into every kernel that has one."""
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            stack[k, i, j] = x[i, j]
+
+
+@njit(cache=True, nogil=True)
 def fail_here(fail_trial, trial, layer, x):
     """Test-only hook: set ``x`` to NaN when ``(trial, layer) == (fail_trial, FAIL_LAYER)``."""
     if trial == fail_trial and layer == FAIL_LAYER:
-        x[:] = np.nan
+        for i in range(x.shape[0]):
+            for j in range(x.shape[1]):
+                x[i, j] = np.nan
 
 
 @njit(cache=True, nogil=True)
@@ -103,13 +117,14 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
     """
     x = standard_normal(b, d, mix_seed(seed, trial, depth + 1))
     if input_corr > 0.0:
-        shared = standard_normal(1, d, mix_seed(seed, trial, depth + 3))[0]
+        shared = standard_normal(np.int64(1), d, mix_seed(seed, trial, depth + 3))[0]  # np.int64: see _statistics
         x = np.sqrt(1.0 - input_corr) * x
         for i in range(b):
-            x[i, :] += np.sqrt(input_corr) * shared
+            for j in range(d):
+                x[i, j] += np.sqrt(input_corr) * shared[j]
     xs = np.empty((depth + 1, b, d))
     hs = np.empty((depth, b, d))
-    xs[0] = x
+    store_rows(xs, np.int64(0), x)
     v, c, s, e = gram_probes(x, x @ x.T, rank_at[0])
     out_var[trial, 0], out_cos[trial, 0], out_srank[trial, 0], out_excess[trial, 0] = v, c, s, e
     for layer in range(1, depth + 1):
@@ -126,8 +141,8 @@ def simulate_trial(code, phi, g, eps, b, d, depth, residual, alpha, betas, mode,
         else:
             xn = phi_forward(phi, y)
         fail_here(fail_trial, trial, layer, xn)
-        hs[layer - 1] = h
-        xs[layer] = xn
+        store_rows(hs, layer - 1, h)
+        store_rows(xs, layer, xn)
         if not np.all(np.isfinite(xn)):
             return layer, -1
         probes = gram_probes(xn, xn @ xn.T, rank_at[layer])

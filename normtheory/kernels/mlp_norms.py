@@ -176,7 +176,7 @@ def _columns_bwd(gy, y, r, center, keep_mean, gx):
 
 
 @njit(cache=True)
-def _standardize(x, g, center, eps, batch, keep_mean=False):
+def _standardize(x, g, center, eps, batch, keep_mean):
     """``(y, r)``: the standardized ``x`` and ``1 / s`` per statistic, shape ``(1, d)`` for batch
     statistics, ``(B, d // g)`` for per-sample ones; ``keep_mean`` (batch statistics only):
     divide without subtracting the mean."""
@@ -192,7 +192,7 @@ def _standardize(x, g, center, eps, batch, keep_mean=False):
 
 
 @njit(cache=True)
-def _standardize_bwd(gy, y, r, g, center, batch, keep_mean=False):
+def _standardize_bwd(gy, y, r, g, center, batch, keep_mean):
     gx = np.empty_like(gy)
     if batch:
         _columns_bwd(gy, y, r, center, keep_mean, gx)
@@ -207,26 +207,42 @@ def _sigmoid(z):
 
 
 @njit(cache=True)
+def _statistics(code, b, d, g):
+    """``(n, center, batch, keep_mean)`` of normalizer ``code`` on a ``(b, d)`` input: the entries
+    per statistic (the row group for per-sample statistics; ``b`` for batch ones), whether it
+    is centred, whether over the batch, and whether the output keeps the mean
+    (variancenorm); ``n = -1`` for the codes without statistics.
+
+    Computed at run time on purpose: called with constant flags, numba would compile
+    :func:`_standardize` and its loops once per combination of constants (about ten
+    compilations on a cold cache instead of one each)."""
+    if code == BATCHNORM or code == EVONORM_B0:
+        return b, True, True, False
+    if code == VARIANCENORM:
+        return b, True, True, True
+    if code == VARIANCENORM_UNCENTRED:
+        return b, False, True, False
+    if code == LAYERNORM:
+        return d, True, False, False
+    if code == INSTANCENORM:
+        return 1, True, False, False
+    if code == GROUPNORM or code == EVONORM_S0:
+        return g, True, False, False
+    if code == FRN:
+        return 1, False, False, False
+    return -1, False, False, False
+
+
+@njit(cache=True)
 def norm_forward(code, x, g, eps):
     """``(y, r, m)`` for normalizer ``code`` on ``x`` (B, d); ``g`` the group size where used."""
     b, d = x.shape
     m = np.zeros((0, 0))  # EvoNorm-B0's branch mask; empty for the others
-    if code == BATCHNORM:
-        y, r = _standardize(x, b, True, eps, True)
-    elif code == VARIANCENORM:
-        y, r = _standardize(x, b, True, eps, True, True)
-    elif code == VARIANCENORM_UNCENTRED:
-        y, r = _standardize(x, b, False, eps, True)
-    elif code == LAYERNORM:
-        y, r = _standardize(x, d, True, eps, False)
-    elif code == INSTANCENORM:
-        y, r = _standardize(x, 1, True, eps, False)
-    elif code == GROUPNORM:
-        y, r = _standardize(x, g, True, eps, False)
-    elif code == FRN:
-        y, r = _standardize(x, 1, False, eps, False)
-    elif code == EVONORM_B0:
-        z, r = _standardize(x, b, True, eps, True)  # r[0, j] = 1 / s_b of column j
+    n, center, batch, keep_mean = _statistics(code, b, d, g)
+    if n < 0:
+        return x.copy(), np.zeros((0, 0)), m
+    y, r = _standardize(x, n, center, eps, batch, keep_mean)
+    if code == EVONORM_B0:  # r[0, j] = 1 / s_b of column j
         y = np.empty_like(x)
         m = np.zeros_like(x)
         se = np.sqrt(eps)
@@ -239,15 +255,11 @@ def norm_forward(code, x, g, eps):
                     m[i, j] = 1.0
                 else:
                     y[i, j] = x[i, j] / alt
-    elif code == EVONORM_S0:
-        z, r = _standardize(x, g, True, eps, False)  # r[i, k] = 1 / s_g of row i's group k
+    elif code == EVONORM_S0:  # r[i, k] = 1 / s_g of row i's group k
         y = np.empty_like(x)
         for i in range(b):
             for j in range(d):
                 y[i, j] = x[i, j] * _sigmoid(x[i, j]) * r[i, j // g]
-    else:
-        y = x.copy()
-        r = np.zeros((0, 0))
     return y, r, m
 
 
@@ -255,20 +267,9 @@ def norm_forward(code, x, g, eps):
 def norm_backward(code, gy, x, y, r, m, g, eps):
     """Gradient with respect to the input ``x`` of :func:`norm_forward`, given ``gy``."""
     b, d = x.shape
-    if code == BATCHNORM:
-        return _standardize_bwd(gy, y, r, b, True, True)
-    if code == VARIANCENORM:
-        return _standardize_bwd(gy, y, r, b, True, True, True)
-    if code == VARIANCENORM_UNCENTRED:
-        return _standardize_bwd(gy, y, r, b, False, True)
-    if code == LAYERNORM:
-        return _standardize_bwd(gy, y, r, d, True, False)
-    if code == INSTANCENORM:
-        return _standardize_bwd(gy, y, r, 1, True, False)
-    if code == GROUPNORM:
-        return _standardize_bwd(gy, y, r, g, True, False)
-    if code == FRN:
-        return _standardize_bwd(gy, y, r, 1, False, False)
+    n, center, batch, keep_mean = _statistics(code, b, d, g)
+    if n >= 0 and code != EVONORM_B0 and code != EVONORM_S0:
+        return _standardize_bwd(gy, y, r, n, center, batch, keep_mean)
     gx = np.empty_like(x)
     if code == EVONORM_B0:
         # y = x / s_b where m = 1 (s_b couples the column), else y = x / (x + sqrt(eps))
