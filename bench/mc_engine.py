@@ -1,12 +1,20 @@
 """Speed of the theory-MLP Monte Carlo engines against their arithmetic floor and plain torch.
 
 For GroupNorm (32 groups) and BatchNorm, linear and ReLU, widths 64 to 4096, depth 100,
-batch 64, float64, forward + backward (``simulate_mlp(..., backward=True)``), this times in
-one process, each over the same trials:
+batch 64, float64, forward + backward (``simulate_mlp(..., backward=True)``), with the probe
+set a claim reads (variance, cosine and the squared gradient at every layer, the stable
+rank at the last layer: ``rank_layers=(-1,)``), this times in one process, each over the
+same number of trials:
 
 - ``auto``: ``simulate_mlp(engine="auto")``, what users and ``normtheory verify`` get;
 - ``explicit`` and ``gram``: the two numba engines by name;
 - ``torch``: ``engine="torch"``, the straightforward autograd implementation;
+- ``jax``: the compiled peer of ``bench/peers/jax_mc.py`` (``jax.jit`` + ``vmap`` over
+  trials, ``lax.scan`` over layers, float64, the same probes; checked there against the
+  explicit engine on shared weights and in distribution), best of its two modes (weights
+  stored, or redrawn in the backward pass), compile time excluded and printed apart; up to
+  ``--jax-max-width`` (its time grows as width² · depth per trial), skipped with a note
+  when jax is not installed (``pip install 'normtheory[bench]'``);
 - the floors, numpy alone: the same matrix products and random draws an engine does, and
   nothing else (no normalizer, no nonlinearity, no probe beyond the Gram it needs),
   trials in the same threads, BLAS on one thread each, numpy's SFC64 generator, outputs
@@ -16,11 +24,13 @@ one process, each over the same trials:
   - gram floor: draw ``Z``, ``Z'`` (B × d each); ``U Uᵀ``, ``L Z``, ``G Gᵀ``, ``S Z'``,
     ``G Hᵀ``, ``M Uᵀ``, ``C U`` (B × B times B × d), see :mod:`normtheory.montecarlo.gram`.
 
-It prints seconds and the ratios ``engine / its floor`` (target: at most 1.3),
-``torch / auto`` (target: at least 3 up to width 128) and ``gram / explicit floor`` (below 1:
-the Gram engine beats the arithmetic of any explicit-weight engine), then the headline
-check: a GroupNorm MLP of width 4096, depth 100, batch 64, 10 trials on the Gram engine
-(target: under 10 s on 2 cores), next to one trial of the explicit engine.
+It prints seconds and the ratios ``engine / its floor`` (targets: explicit at most 1.3 at
+widths 64-1024, Gram at most 1.5 at widths 256-2048), ``torch / auto`` and ``jax / auto``
+(target: at least 3 at every width) and ``gram / explicit floor`` (below 1: the Gram engine
+beats the arithmetic of any explicit-weight engine), then the headline check: a GroupNorm
+MLP of width 4096, depth 100, batch 64, 10 trials on the Gram engine (target: under 10 s on
+2 cores), next to one trial of the explicit engine and, with jax, one trial of the peer
+against one of the Gram engine.
 
 Timings are wall-clock seconds, the best of up to ``--repeat`` runs (runs stop repeating
 once one takes over a second). The machine may be shared: compare ratios within a run.
@@ -29,7 +39,7 @@ every engine and floor alike.
 
 Usage: python bench/mc_engine.py [--widths 64,128,...] [--norms groupnorm,batchnorm]
 [--nonlinearities linear,relu] [--depth 100] [--batch 64] [--trials 2] [--repeat 3]
-[--explicit-max-width 1024] [--no-headline] [--quick]
+[--explicit-max-width 1024] [--jax-max-width 2048] [--no-jax] [--no-headline] [--quick]
 """
 
 from __future__ import annotations
@@ -37,6 +47,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -106,11 +117,24 @@ def floor_run(kind: str, b: int, d: int, depth: int, trials: int, threads: int) 
         list(pool.map(one, range(trials)))
 
 
+#: the layers whose stable rank the timed runs compute (a claim reads it at one or two layers)
+RANK_LAYERS = (-1,)
+
+
 def engine_run(engine: str, norm: str, nonlinearity: str, b: int, d: int, depth: int, trials: int):
     from normtheory.montecarlo import simulate_mlp
 
+    groups = {"num_groups": 32} if norm == "groupnorm" else {}
     return simulate_mlp(norm, width=d, depth=depth, batch=b, trials=trials, nonlinearity=nonlinearity,
-                        engine=engine, seed=0)
+                        engine=engine, seed=0, rank_layers=RANK_LAYERS, **groups)
+
+
+def jax_peer():
+    """The peer module, or None when jax is missing."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+    import jax_mc
+
+    return jax_mc if jax_mc.available() else None
 
 
 def warm_up(norms, nonlinearities, b: int) -> None:
@@ -129,11 +153,14 @@ def ratio(a, b):
     return None if a is None or b is None else a / b
 
 
-def bench_row(norm, nl, b, d, args, threads):
+def bench_row(norm, nl, b, d, args, threads, peer):
     from normtheory.montecarlo.gram import prefer_gram
 
     depth, trials, rep = args.depth, args.trials, args.repeat
     auto = "gram" if prefer_gram(dict(norm=norm, width=d, batch=b)) else "explicit"
+    jax = None
+    if peer is not None and d <= args.jax_max_width:
+        jax = peer.time_run(norm, nl, b, d, depth, trials, repeat=rep)
     t = {"gram": best_time(lambda: engine_run("gram", norm, nl, b, d, depth, trials), rep),
          "gram floor": best_time(lambda: floor_run("gram", b, d, depth, trials, threads), rep),
          "explicit floor": best_time(lambda: floor_run("explicit", b, d, depth, trials, threads), rep),
@@ -145,16 +172,19 @@ def bench_row(norm, nl, b, d, args, threads):
             fmt(t["torch"]), fmt(ratio(t["torch"], auto_time)),
             fmt(t["explicit"]), fmt(t["explicit floor"]), fmt(ratio(t["explicit"], t["explicit floor"])),
             fmt(t["gram"]), fmt(t["gram floor"]), fmt(ratio(t["gram"], t["gram floor"])),
-            fmt(ratio(t["gram"], t["explicit floor"]))]
+            fmt(ratio(t["gram"], t["explicit floor"])),
+            fmt(jax and jax["best_s"]), fmt(ratio(jax and jax["best_s"], auto_time)),
+            (f"{jax['best_mode']}, {jax['compile_s']:.1f}" if jax else "—")]
 
 
 HEADERS = ["norm", "phi", "width", "auto", "auto s", "its floor s", "auto/floor", "torch s", "torch/auto",
            "explicit s", "expl. floor s", "expl./floor", "gram s", "gram floor s", "gram/floor",
-           "gram/expl. floor"]
+           "gram/expl. floor", "jax s", "jax/auto", "jax mode, compile s"]
 
 
-def headline(args) -> list[list]:
-    """GroupNorm, width 4096, depth 100, batch 64: 10 trials on gram, 1 on explicit."""
+def headline(args, peer) -> list[list]:
+    """GroupNorm, width 4096, depth 100, batch 64: 10 trials on gram, 1 on explicit; with the
+    JAX peer, 1 trial of it beside 1 on gram."""
     rows = []
     for nl in args.nonlinearities:
         start = time.perf_counter()
@@ -165,6 +195,14 @@ def headline(args) -> list[list]:
     start = time.perf_counter()
     engine_run("explicit", "groupnorm", args.nonlinearities[0], 64, 4096, 100, 1)
     rows.append(["explicit", args.nonlinearities[0], 1, fmt(time.perf_counter() - start), "—", 0])
+    if peer is not None:
+        nl = args.nonlinearities[-1]
+        start = time.perf_counter()
+        engine_run("gram", "groupnorm", nl, 64, 4096, 100, 1)
+        rows.append(["gram", nl, 1, fmt(time.perf_counter() - start), "—", 0])
+        jax = peer.time_run("groupnorm", nl, 64, 4096, 100, 1, repeat=1, modes=("remat",))
+        rows.append([f"jax ({jax['best_mode']}; compile {jax['compile_s']:.1f} s)", nl, 1, fmt(jax["best_s"]),
+                     "—", "—"])
     return rows
 
 
@@ -185,6 +223,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--explicit-max-width", type=int, default=1024,
                         help="time the explicit engine up to this width (it needs minutes beyond)")
+    parser.add_argument("--jax-max-width", type=int, default=2048,
+                        help="time the JAX peer up to this width (one trial at 4096 in the headline)")
+    parser.add_argument("--no-jax", action="store_true", help="do not time the JAX peer")
     parser.add_argument("--no-headline", action="store_true", help="skip the width-4096, 10-trial check")
     parser.add_argument("--quick", action="store_true", help="widths 64,128,512, depth 20, no headline")
     args = parser.parse_args()
@@ -196,6 +237,9 @@ def main() -> None:
     threads = numba.get_num_threads()
     keep_freed_memory()
     warm_up(args.norms, args.nonlinearities, args.batch)
+    peer = None if args.no_jax else jax_peer()
+    if peer is None and not args.no_jax:
+        print("note: the JAX column is skipped: jax is not installed (pip install 'normtheory[bench]')")
     print(f"theory-MLP forward+backward, depth {args.depth}, batch {args.batch}, {args.trials} trials, "
           f"float64; numba threads {threads}, torch threads {torch.get_num_threads()}, "
           f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
@@ -203,14 +247,14 @@ def main() -> None:
     for norm in args.norms:
         for nl in args.nonlinearities:
             for d in widths:
-                rows.append(bench_row(norm, nl, args.batch, d, args, threads))
+                rows.append(bench_row(norm, nl, args.batch, d, args, threads, peer))
                 print(tabulate([rows[-1]], headers=HEADERS, tablefmt="plain"), flush=True)
     print()
     print(tabulate(rows, headers=HEADERS, tablefmt="github"))
     if not args.no_headline:
         print()
         print("GroupNorm (32 groups), width 4096, depth 100, batch 64, forward + backward:")
-        print(tabulate(headline(args), headers=["engine", "phi", "trials", "seconds", "under 10 s", "diverged"],
+        print(tabulate(headline(args, peer), headers=["engine", "phi", "trials", "seconds", "under 10 s", "diverged"],
                        tablefmt="github"))
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 

@@ -40,18 +40,25 @@ def mix_seed(seed, trial, layer):
 
 @njit(cache=True, nogil=True)
 def draw_weight(mode, d, gain, seed):
+    """Layer weight ``(d, d)`` from ``seed``: i.i.d. ``N(0, gain²/d)`` (GAUSSIAN), or rows of
+    unit norm (WEIGHTNORM), centred first (SWS); scaled and normalized in place."""
     w = standard_normal(d, d, seed)
     if mode == GAUSSIAN:
-        return w * (gain / np.sqrt(d))
+        scale = gain / np.sqrt(d)
+        for i in range(d):
+            for j in range(d):
+                w[i, j] *= scale
+        return w
     for i in range(d):
-        mu = 0.0
+        nrm = 0.0
         if mode == SWS:
+            mu = 0.0
             for j in range(d):
                 mu += w[i, j]
             mu /= d
-        nrm = 0.0
+            for j in range(d):
+                w[i, j] -= mu
         for j in range(d):
-            w[i, j] -= mu
             nrm += w[i, j] * w[i, j]
         s = np.sqrt(nrm)
         for j in range(d):  # element loops, not slice assignments: see store_rows

@@ -55,3 +55,14 @@ def drop_stale_cache(package: Path = PACKAGE) -> bool:
     except OSError:
         return False
     return True
+
+
+def is_cached(dispatcher) -> bool:
+    """Whether numba's on-disk cache holds a compiled version of ``dispatcher`` (a
+    ``cache=True`` kernel) for its current source: its cache index exists and is not stale.
+    Reads numba's cache index the way numba does (``FunctionCache._cache_file._load_index``,
+    which returns nothing for a stale or foreign index); False if that API is missing."""
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except (AttributeError, OSError, EOFError, ValueError):
+        return False

@@ -13,6 +13,7 @@ from normtheory.kernels.mlp_norms import norm_code, phi_code
 from normtheory.montecarlo.explicit import simulate_explicit
 from normtheory.montecarlo.gram import prefer_gram, simulate_gram
 from normtheory.montecarlo.memory import check_memory, memory_limit, mlp_peak_bytes
+from normtheory.montecarlo import warm
 from normtheory.montecarlo.result import MLPSimulation, rank_mask
 from normtheory.names import GROUPED_NAMES, check_name, takes_group
 
@@ -141,6 +142,8 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
     check_memory(mlp_peak_bytes(settings), limit,
                  f"simulate_mlp(width={width}, depth={depth}, batch={batch}, trials={trials}, engine={engine!r})")
     betas = np.asarray(betas, dtype=np.float64)
+    if engine != "torch":
+        warm.wait()  # kernels being compiled in parallel processes (cold cache): load them, not compile again
     if engine == "torch":
         from normtheory.montecarlo.reference import simulate_torch  # lazy: imports torch
 

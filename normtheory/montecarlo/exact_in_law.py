@@ -91,6 +91,7 @@ from normtheory.bounds import expected_std
 from normtheory.kernels.exact_in_law import COSINE, GAUSSIAN, SWS, VARIANCE, WEIGHTNORM, run_replicates
 from normtheory.kernels.mlp_norms import norm_code, phi_code
 from normtheory.montecarlo.api import check_settings
+from normtheory.montecarlo import warm
 from normtheory.montecarlo.threads import run_in_threads
 from normtheory.names import BATCH_NAMES, VARIANT_BATCH_NAMES
 
@@ -163,6 +164,7 @@ def probe_chain(norm, *, width, depth, batch, replicates, nonlinearity="linear",
     mode = {"weightnorm": WEIGHTNORM, "sws": SWS}.get(norm, GAUSSIAN)
     gain = 1.0 if nonlinearity == "linear" else math.sqrt(2.0)
     samples = chain_samples(norm, batch)
+    warm.wait()  # kernels being compiled in parallel processes (cold cache): load them, not compile again
     values = np.full((replicates, depth + 1), np.nan)
     div = np.full(replicates, -1, dtype=np.int64)
     args = (norm_code(norm), phi_code(norm, nonlinearity), int(g), float(eps), int(samples), int(batch), int(width),

@@ -15,6 +15,7 @@ from typing import Sequence
 
 from normtheory.cliflags import add_progress_flag, add_seed_flag, add_size_flags
 from normtheory.durable import atomic_write_text
+from normtheory.montecarlo import warm
 from normtheory.runs import executors
 from normtheory.verify import registry, report
 from normtheory.verify.cache import DEFAULT_CACHE_DIR
@@ -114,6 +115,8 @@ def run(args: argparse.Namespace, *, family: str | None = None) -> int:
         print(f"normtheory verify: error: {exc}", file=sys.stderr)
         return report.EXIT_CODES["usage"]
     serial = isinstance(executor, executors.SerialExecutor)
+    if serial and any(c.backend == "numba" for c in claims):
+        warm.start()  # compile the engines' kernels in parallel processes if numba's cache is cold
     with executor:
         try:
             results = run_claims(claims, mode=args.mode, seed=args.seed,
