@@ -61,3 +61,21 @@ def unpivot_factor(c, piv, rank):
         for j in range(min(i + 1, rank)):
             s[piv[i] - 1, j] = c[i, j]
     return s
+
+
+@njit(cache=True, nogil=True)
+def one_norm(a):
+    """``‖a‖₁``, the largest column sum of ``|a|`` (LAPACK ``dpocon``'s ``anorm``): the
+    column sums accumulated row by row, as ``np.abs(a).sum(axis=0).max()`` does."""
+    n, m = a.shape
+    sums = np.zeros(m)
+    for i in range(n):
+        for j in range(m):
+            sums[j] += abs(a[i, j])
+    best = 0.0
+    for j in range(m):
+        if sums[j] > best or sums[j] != sums[j]:
+            best = sums[j]
+            if best != best:
+                return best
+    return best
