@@ -74,8 +74,7 @@ def one_norm(a):
             sums[j] += abs(a[i, j])
     best = 0.0
     for j in range(m):
-        if sums[j] > best or sums[j] != sums[j]:
-            best = sums[j]
-            if best != best:
-                return best
+        if np.isnan(sums[j]):
+            return sums[j]  # as numpy's max: NaN if any
+        best = max(best, sums[j])
     return best
