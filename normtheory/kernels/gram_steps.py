@@ -61,3 +61,20 @@ def unpivot_factor(c, piv, rank):
         for j in range(min(i + 1, rank)):
             s[piv[i] - 1, j] = c[i, j]
     return s
+
+
+@njit(cache=True, nogil=True)
+def one_norm(a):
+    """``‖a‖₁``, the largest column sum of ``|a|`` (LAPACK ``dpocon``'s ``anorm``): the
+    column sums accumulated row by row, as ``np.abs(a).sum(axis=0).max()`` does."""
+    n, m = a.shape
+    sums = np.zeros(m)
+    for i in range(n):
+        for j in range(m):
+            sums[j] += abs(a[i, j])
+    best = 0.0
+    for j in range(m):
+        if np.isnan(sums[j]):
+            return sums[j]  # as numpy's max: NaN if any
+        best = max(best, sums[j])
+    return best

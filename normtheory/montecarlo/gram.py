@@ -71,6 +71,7 @@ from normtheory.kernels.explicit import fail_here, gram_probes, mix_seed, probes
 from normtheory.kernels.gram_memory import keep_freed_memory
 from normtheory.kernels.gram_steps import (
     layer_output,
+    one_norm,
     output_backward,
     residual_input,
     residual_input_backward,
@@ -106,7 +107,7 @@ def _cholesky(gram: np.ndarray) -> np.ndarray | None:
     chol, info = lapack.dpotrf(gram, lower=1, clean=1)
     if info != 0:
         return None
-    rcond, info = lapack.dpocon(chol, np.abs(gram).sum(axis=0).max(), uplo="L")
+    rcond, info = lapack.dpocon(chol, one_norm(gram), uplo="L")
     return chol if info == 0 and rcond >= RCOND_MIN else None
 
 
@@ -120,6 +121,32 @@ def psd_factor(a: np.ndarray) -> np.ndarray:
     if info < 0:
         raise ValueError(f"psd_factor: invalid argument {-info} to dpstrf")
     return unpivot_factor(c, piv, rank)
+
+
+@lru_cache(maxsize=64)
+def _qr_lwork(m: int, n: int) -> tuple[int, int]:
+    """LAPACK's optimal workspace sizes of ``dgeqrf`` and ``dorgqr`` for an ``m × n`` (``m ≥ n``)
+    input (workspace queries; they depend on the shape only)."""
+    probe = np.zeros((m, n), order="F")
+    geqrf = int(lapack.dgeqrf(probe, lwork=-1)[2][0])
+    orgqr = int(lapack.dorgqr(probe, np.zeros(n), lwork=-1)[1][0])
+    return geqrf, orgqr
+
+
+def householder_qr(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q, R)`` of the economic Householder QR of ``a`` (``m × n``, ``m ≥ n``): LAPACK
+    ``dgeqrf`` then ``dorgqr`` with their optimal workspaces, as ``scipy.linalg.qr(a,
+    mode="economic")`` calls them (the same numbers), without its per-call workspace queries."""
+    m, n = a.shape
+    lwork_qr, lwork_q = _qr_lwork(m, n)
+    qr_, tau, _, info = lapack.dgeqrf(a, lwork=lwork_qr)
+    if info < 0:
+        raise ValueError(f"householder_qr: invalid argument {-info} to dgeqrf")
+    r = np.triu(qr_[:n, :])
+    q, _, info = lapack.dorgqr(qr_, tau, lwork=lwork_q, overwrite_a=1)
+    if info < 0:
+        raise ValueError(f"householder_qr: invalid argument {-info} to dorgqr")
+    return q, r
 
 
 @lru_cache(maxsize=16)
@@ -163,7 +190,7 @@ class GaussianWeight:
             factor = self.chol if self.basis is None else self.basis @ self.chol
             self.h = (self.scale * factor) @ normal_from_state(rng, self.chol.shape[0], d)
             return self.h
-        q, r = qr(self.u.T, mode="economic", check_finite=False)
+        q, r = householder_qr(self.u.T) if d >= self.u.shape[0] else qr(self.u.T, mode="economic", check_finite=False)
         self.qt = np.ascontiguousarray(q.T)
         self.z = normal_from_state(rng, q.shape[1], d)
         self.h = (self.scale * r.T) @ self.z
@@ -180,11 +207,12 @@ class GaussianWeight:
             c = g @ self.h.T
             if m is not None:
                 c -= m @ self.u.T
+            # dpotrs solves in place on the (Fortran-ordered) transpose of the temporary c
             if self.basis is None:
-                grad = lapack.dpotrs(self.chol, c.T, lower=1)[0].T @ self.u
+                grad = lapack.dpotrs(self.chol, c.T, lower=1, overwrite_b=1)[0].T @ self.u
             else:
                 cv = c @ self.basis
-                grad = (lapack.dpotrs(self.chol, cv.T, lower=1)[0].T @ self.basis.T) @ self.u
+                grad = (lapack.dpotrs(self.chol, cv.T, lower=1, overwrite_b=1)[0].T @ self.basis.T) @ self.u
         else:
             c = g @ (self.scale * self.z).T
             if m is not None:
@@ -236,10 +264,10 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, rank_at: np.n
             xn = layer_output(code, phi, g, eps, weight.forward(rng), x, residual, alpha)
             if trial == fail_trial:
                 fail_here(fail_trial, trial, layer, xn)
-            if not np.all(np.isfinite(xn)):
-                return out, layer, -1
             k = xn @ xn.T
-            probes = gram_probes(xn, k, rank_at[layer])  # NaN when the Gram overflowed
+            # NaN when the Gram is not finite, which it is not when xn is not: its diagonal
+            # holds the rows' sums of squares (no separate pass over xn)
+            probes = gram_probes(xn, k, rank_at[layer])
         except (ArithmeticError, np.linalg.LinAlgError):
             return out, layer, -1
         if not probes_finite(probes, rank_at[layer]):
