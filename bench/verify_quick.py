@@ -2,10 +2,11 @@
 
 Runs the command in fresh processes on at most 2 threads, without the results cache:
 
-- cold: numba's on-disk cache in an empty temporary directory, so every kernel compiles
-  (as on a fresh clone; ``verify`` compiles them in parallel processes, see
-  :mod:`normtheory.montecarlo.warm`);
-- warm: the same numba cache directory again, so compiled kernels are loaded.
+- cold: numba's on-disk cache and the sympy derivations' cache
+  (:mod:`normtheory.bounds.derived`) in an empty temporary directory, so every kernel
+  compiles and every closed form is derived (as on a fresh clone; ``verify`` compiles the
+  kernels in parallel processes, see :mod:`normtheory.montecarlo.warm`);
+- warm: the same cache directories again, so compiled kernels and derivations are loaded.
 
 Prints the seconds of each run and the ratio to its budget (quick: 60 s cold, 30 s warm;
 full: 900 s; a ratio below 1 meets it) and the exit status. With ``--seeds K`` the warm run
@@ -35,6 +36,7 @@ BUDGET_S = {("quick", "cold"): 60.0, ("quick", "warm"): 30.0, ("full", "cold"): 
 def timed_run(mode: str, numba_cache: str, claims: str | None, seed: int = 0,
               json_path: str | None = None) -> tuple[float, int, str]:
     env = dict(os.environ, NUMBA_CACHE_DIR=numba_cache, NUMBA_NUM_THREADS="2",
+               NORMTHEORY_DERIVATIONS_DIR=os.path.join(numba_cache, "derivations"),
                OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2")
     cmd = [sys.executable, "-m", "normtheory.cli", "verify", f"--{mode}", "--no-cache",
            "--no-progress", "--seed", str(seed)]

@@ -14,6 +14,8 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from normtheory.bounds.derived import derivation
+
 
 @lru_cache(maxsize=None)
 def inverse_chi2_mean_expr():
@@ -72,7 +74,7 @@ def gradient_growth_from_n(n, *, centered: bool = True):
     return float(out) if np.ndim(out) == 0 else out
 
 
-@lru_cache(maxsize=None)
+@derivation
 def gaussian_laplace_exprs():
     """``(a, E[e^{−a z²}], E[z² e^{−a z²}])`` for ``z ~ N(0, 1)``, integrated by sympy."""
     a = sp.symbols("a", positive=True)

@@ -22,10 +22,11 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from normtheory.bounds.derived import derivation
 from normtheory.bounds.validate import depth_array
 
 
-@lru_cache(maxsize=None)
+@derivation
 def relu_correlation_map_expr():
     """``(c, κ(c))`` from the Gaussian integral over the quadrant where both ReLUs are active."""
     c = sp.symbols("c", real=True)
@@ -68,7 +69,7 @@ def relu_correlation_iterate(c0, *, depth):
     return out
 
 
-@lru_cache(maxsize=None)
+@derivation
 def relu_map_series_expr():
     """``(ε, κ(1 − ε))`` expanded to order ``ε²``."""
     c, expr = relu_correlation_map_expr()
@@ -76,7 +77,7 @@ def relu_map_series_expr():
     return eps, sp.series(expr.subs(c, 1 - eps), eps, 0, 2).removeO()
 
 
-@lru_cache(maxsize=None)
+@derivation
 def relu_similarity_asymptotic_expr():
     """``(l, 1 − c_l)`` to leading order: ``4 / (a² l²)`` with ``a`` the ``ε^{3/2}`` coefficient."""
     eps, series = relu_map_series_expr()

@@ -51,13 +51,14 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from normtheory.bounds.derived import derivation
 from normtheory.bounds.validate import depth_array, positive_int
 
 #: the activations of :func:`pair_moment_expr`: the input layer's identity and the ReLU layers
 ACTIVATIONS = ("identity", "relu")
 
 
-@lru_cache(maxsize=None)
+@derivation
 def pair_moment_expr(activation: str, *, m: int, n: int):
     """``(c, E[φ(u)^m φ(v)^n])`` for standard bivariate Gaussians ``(u, v)`` of correlation ``c``.
 
@@ -92,7 +93,7 @@ def _radial_moment(k: int):
     return sp.integrate(r ** (k + 1) * sp.exp(-r ** 2 / 2), (r, 0, sp.oo))
 
 
-@lru_cache(maxsize=None)
+@derivation
 def cosine_layer_expr(activation: str):
     """``(c, f, b, s)``: one layer's cosine map, its 1/d mean correction and its 1/d variance.
 

@@ -107,6 +107,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from normtheory.bounds.derived import derivation
 from normtheory.bounds.validate import (branch_kind, check_name, depth_array, family, positive_int,
                                         refuse_group_size, resolve_group_size, vectorized)
 from normtheory.bounds.chi2 import (  # noqa: F401  (re-exported: the public names of this module)
@@ -167,7 +168,7 @@ def interior_batch_limit_expr(*, centered: bool = True):
     return B, sp.factor(sp.simplify(kept * inv_var / incoming))
 
 
-@lru_cache(maxsize=None)
+@derivation
 def variancenorm_layer_maps_expr():
     """``((B, kappa, nu, a, b), forward, backward)``: one layer of the paper's Variance
     Normalization at infinite width (module docstring). ``forward`` maps the input Gram's

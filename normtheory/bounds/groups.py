@@ -27,8 +27,10 @@ from functools import lru_cache
 
 import sympy as sp
 
+from normtheory.bounds.derived import derivation
 
-@lru_cache(maxsize=None)
+
+@derivation
 def group_cosine_expr():
     """``(k, ρ, E cos(u, v))`` for ``u, v`` in ``R^k`` with i.i.d. coordinate pairs of correlation ``ρ``."""
     k, rho, a, b, t = sp.symbols("k rho a b t", positive=True)

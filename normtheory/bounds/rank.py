@@ -29,6 +29,7 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
+from normtheory.bounds.derived import derivation
 from normtheory.bounds.validate import check_name, positive_int, refuse_group_size, resolve_group_size, vectorized
 
 RANK_CONSTANT = sp.Rational(1, 2)
@@ -66,7 +67,7 @@ def rank_lower_bound(norm: str, *, width: int, group_size=None, batch=None) -> f
     return bound
 
 
-@lru_cache(maxsize=None)
+@derivation
 def lyapunov_gap_expr():
     """``(d, λ_1 − λ_2)`` for products of ``d × d`` Gaussian matrices."""
     d = sp.symbols("d", positive=True)
