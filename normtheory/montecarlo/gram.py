@@ -2,9 +2,15 @@
 
 Setting: the theory MLPs of docs/settings.md whose weights have i.i.d. Gaussian entries,
 ``W ∈ R^{d×d}``, ``W_ij ~ N(0, s²)``, ``s = gain / sqrt(d)``: every activation-based
-normalizer and ``plain`` (:data:`EXACT_NORMS`). It does not apply to ``weightnorm`` and
-``sws``, whose rows are normalised (not i.i.d. Gaussian); ``engine="auto"`` runs those on
-the explicit-weight engine.
+normalizer and ``plain`` (:data:`EXACT_NORMS`). For ``weightnorm`` and ``sws``, whose rows are
+normalised (not i.i.d. Gaussian), it runs the forward pass only (``backward=False``), each
+layer's ``H = U Wᵀ`` drawn from its exact law given ``U`` by the weight-free chain's kernel
+(:func:`normtheory.kernels.exact_in_law.branch_preactivation`: column ``k`` of ``H`` is
+``L ζ_k / sqrt(|ζ_k|² + c_k)``, ``L Lᵀ = U Uᵀ`` (row-centred for SWS), ``c_k`` a χ² draw for
+the directions outside ``U``'s rows; derived in :mod:`normtheory.montecarlo.exact_in_law`):
+O(width · batch²) per layer instead of the width² normals of an explicit weight. Their
+backward pass needs the weights the forward pass did not draw: ``engine="auto"`` runs it
+on the explicit-weight engine.
 
 Derivation (derived here). Let ``U ∈ R^{B×d}`` be the weight's input (rows = samples) and
 ``Q ∈ R^{d×k}`` an orthonormal basis of a subspace containing the row space of ``U``,
@@ -67,6 +73,7 @@ import numpy as np
 from scipy.linalg import lapack, qr
 from threadpoolctl import threadpool_limits
 
+from normtheory.kernels.exact_in_law import SWS, WEIGHTNORM, branch_preactivation
 from normtheory.kernels.explicit import fail_here, gram_probes, mix_seed, probes_finite
 from normtheory.kernels.gram_memory import keep_freed_memory
 from normtheory.kernels.gram_steps import (
@@ -96,9 +103,19 @@ CENTRED_TOL = 1e-24
 AUTO_MIN_WIDTH = 256
 
 
+#: the row-normalised weights the Gram engine runs forward only, and their chain kernel's mode
+FORWARD_ONLY = {"weightnorm": WEIGHTNORM, "sws": SWS}
+
+
+def applies(norm: str, backward: bool) -> bool:
+    """Whether the Gram engine is exact for ``norm`` (with a backward pass if ``backward``)."""
+    return norm in EXACT_NORMS or (norm in FORWARD_ONLY and not backward)
+
+
 def prefer_gram(s: dict) -> bool:
-    """Whether ``engine="auto"`` should run the settings ``s`` on the Gram engine: exact and faster."""
-    return s["norm"] in EXACT_NORMS and s["width"] >= max(AUTO_MIN_WIDTH, 2 * s["batch"])
+    """Whether ``engine="auto"`` should run the settings ``s`` on the Gram engine: exact and
+    faster (``s["backward"]`` missing counts as a backward pass)."""
+    return applies(s["norm"], s.get("backward", True)) and s["width"] >= max(AUTO_MIN_WIDTH, 2 * s["batch"])
 
 
 def _cholesky(gram: np.ndarray) -> np.ndarray | None:
@@ -248,6 +265,7 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, rank_at: np.n
     code, phi, g, eps = norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"], s["eps"]
     scale = (1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)) / math.sqrt(d)
     rng = seeded_state(mix_seed(s["seed"], trial, 0))
+    mode = FORWARD_ONLY.get(s["norm"])
     out = np.full((5, depth + 1), np.nan)
     x = _input(rng, b, d, s["input_corr"])
     k = x @ x.T
@@ -260,8 +278,12 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, rank_at: np.n
                 k = u @ u.T
             else:
                 u = x  # its Gram k comes with the previous layer's probes
-            weight = GaussianWeight(u, k, scale)
-            xn = layer_output(code, phi, g, eps, weight.forward(rng), x, residual, alpha)
+            if mode is None:
+                weight = GaussianWeight(u, k, scale)
+                h = weight.forward(rng)
+            else:  # row-normalised weights, forward only
+                weight, h = None, branch_preactivation(u, mode, 1.0, rng)
+            xn = layer_output(code, phi, g, eps, h, x, residual, alpha)
             if trial == fail_trial:
                 fail_here(fail_trial, trial, layer, xn)
             k = xn @ xn.T
@@ -302,10 +324,10 @@ def simulate_gram(s: dict, betas: np.ndarray, backward: bool = True, fail_trial:
     ``(trials,)`` (``-1``: none). ``fail_trial`` is the test-only hook of
     :func:`normtheory.kernels.explicit.simulate_explicit`.
     """
-    if s["norm"] not in EXACT_NORMS:
+    if not applies(s["norm"], backward):
         raise ValueError(
-            f"engine='gram' needs i.i.d. Gaussian weights; {s['norm']} normalizes each weight row "
-            "(use engine='explicit' or 'auto')")
+            f"engine='gram' runs {s['norm']} (each weight row normalized) forward only: its backward pass "
+            "needs explicit weights (use backward=False, or engine='explicit' or 'auto')")
     trials = s["trials"]
     betas = np.asarray(betas, dtype=np.float64)
     keep_freed_memory()
