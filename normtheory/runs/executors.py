@@ -38,7 +38,6 @@ from importlib import metadata
 from typing import Iterator
 
 import numba
-import torch
 from threadpoolctl import threadpool_limits
 
 from normtheory import __version__
@@ -141,6 +140,8 @@ def warm(engine: str) -> None:
         for e in ("explicit", "gram"):
             simulate_mlp("batchnorm", width=8, depth=2, batch=4, trials=2, seed=0, engine=e)
     elif engine == "torch":
+        import torch  # lazy: a worker imports it when it runs a torch claim
+
         torch.set_num_threads(1)
         simulate_mlp("batchnorm", width=8, depth=2, batch=4, trials=2, seed=0, engine="torch")
     _WARMED.add(engine)

@@ -44,7 +44,6 @@ with the branch ``f = N(phi(X) Wᵀ)`` (linear or ReLU ``phi``), simulated by
 
 from __future__ import annotations
 
-import torch
 
 from normtheory import bounds
 from normtheory.stats import lognormal_mean_interval, ratio_interval
@@ -250,6 +249,8 @@ def _resnet_points(arch, norms, *, image_size, batch, trials):
 
 
 def _measure_increments(s, trials, seed):
+    import torch  # lazy: the torch claims import it in their own thread (verify.execution)
+
     sim = simulations.net(s["arch"], s["norm"], trials=trials, seed=seed, batch=s["batch"],
                           image_size=s["image_size"], widths=(32,), blocks_per_stage=9,
                           dtype=torch.float32, **group_options(s["norm"], s.get("group_size")))

@@ -92,9 +92,10 @@ def run_serial(states: Sequence[SettingRun], cache: MeasurementCache, seed: int,
     The settings of the torch claims (``backend="torch"``) run in turn in a second thread,
     beside the others, with torch on one thread: the numba engines release the GIL, and
     the small torch networks of the claims are mostly Python overhead, so each lane fills
-    the other's idle core (quick grid on 2 cores: 38.5 s in one thread; with the lanes, 32.5
-    s; with torch's default two threads in its lane, 52 s: their spin-waiting starved the
-    numba threads). The results do not depend on it: each look's numbers depend only on
+    the other's idle core (quick grid on 2 cores, warm: 38.5 s in one thread, about 30 s in
+    two; with torch's default two threads in its lane, 52 s: their spin-waiting starved the
+    numba threads; handing the numba claims to whichever lane is free was no faster, the
+    Gram engine's Python holding the GIL in both). The results do not depend on it: each look's numbers depend only on
     its seed, the torch claims (which draw from torch's global generator) all run in the one
     thread, and their networks give the same numbers on one thread as on two. An error in
     either lane stops both after the setting in progress."""
@@ -116,24 +117,27 @@ def run_serial(states: Sequence[SettingRun], cache: MeasurementCache, seed: int,
             stop.set()
             raise
 
+    def run_torch_lane(lane: Sequence[SettingRun]) -> None:
+        import torch  # lazy: imported in this lane's thread, beside the other lane's work
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            run_lane(lane)
+        finally:
+            torch.set_num_threads(threads)
+
     if len(lanes) == 1:
         run_lane(lanes[0])
         return
-    import torch  # lazy: only a run with torch claims beside the others needs it here
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(1) as pool:
-            second = pool.submit(run_lane, lanes[1])
-            try:
-                run_lane(lanes[0])
-            finally:
-                error = second.exception()  # waits: after its setting in progress if this lane failed
-            if error is not None:
-                raise error
-    finally:
-        torch.set_num_threads(threads)
+    with ThreadPoolExecutor(1) as pool:
+        second = pool.submit(run_torch_lane, lanes[1])
+        try:
+            run_lane(lanes[0])
+        finally:
+            error = second.exception()  # waits: after its setting in progress if this lane failed
+    if error is not None:
+        raise error
 
 
 def check_rebuildable(claims: Sequence[Claim]) -> None:
