@@ -147,13 +147,14 @@ def log_normal_mean(name):
     return estimate
 
 
-def _variance_claim(cid, title, statement, quick, full, *, delta, estimate, interval, notes="", rivals=()):
+def _variance_claim(cid, title, statement, quick, full, *, delta, estimate, interval, notes="", rivals=(),
+                    version="1"):
     return register(Claim(
         id=cid, family="forward", title=title, statement=statement,
         statistic=_VARIANCE_STAT, interval=interval, rule=Equivalence(Precision(delta)),
         form="infinite-width limit", grid={"quick": quick, "full": full}, theory=_theory_variance,
         measure=measure_variance, estimate=estimate, source=_MLP_SOURCE, probe_keys=("layer",),
-        notes=notes, rivals=rivals))
+        notes=notes, rivals=rivals, version=version))
 
 
 _variance_claim(
@@ -213,7 +214,8 @@ _variance_claim(
                 depth=50, alphas=(0.5, 1.0), remedy="none", trials=256),
     delta=0.03, estimate=log_normal_mean("variance"),
     interval="Cox's log-normal interval for the mean over independent random networks (the "
-             "variance is a product of per-layer factors)")
+             "variance is a product of per-layer factors)",
+    version="2")  # 2: WN/SWS forward passes on the Gram engine where auto picks it (width >= 256)
 
 _variance_claim(
     "F3", "remedies: SkipInit and NF-style scaling",
@@ -230,7 +232,8 @@ _variance_claim(
                 batch=32, depth=50, alphas=(0.0,), remedy="skipinit", trials=64)
     + mlp_points(PARAMETRIC_AND_PLAIN + ("batchnorm",), ("linear", "relu"), widths=(64, 256),
                   batch=32, depth=50, alphas=(0.2, 0.5, 1.0), remedy="nf", trials=256),
-    delta=0.02, estimate=simulations.trial_mean("variance"), interval=_T_OVER_NETWORKS)
+    delta=0.02, estimate=simulations.trial_mean("variance"), interval=_T_OVER_NETWORKS,
+    version="2")  # 2: WN/SWS forward passes on the Gram engine where auto picks it (width >= 256)
 
 
 # --- ResNet-56 regime claims (F4, F5) ----------------------------------------------------
