@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from normtheory.kernels.numba_cache import JITTED, drop_stale_cache, sources_digest
 
 
@@ -52,3 +54,51 @@ def test_every_module_with_kernels_is_listed():
 
     jitted = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py") if "@njit" in p.read_text()}
     assert jitted == set(JITTED)
+
+
+def test_is_cached_reads_numba_index():
+    """A kernel that ran is in numba's cache; a dispatcher without a cache never is."""
+    from numba import njit
+
+    from normtheory.kernels.explicit import run_trials
+    from normtheory.kernels.numba_cache import is_cached
+    from normtheory.montecarlo import simulate_mlp
+
+    simulate_mlp("batchnorm", width=8, depth=2, batch=4, trials=2, engine="explicit")
+    assert is_cached(run_trials)
+    assert not is_cached(njit(lambda x: x))
+
+
+def test_warm_up_starts_nothing_on_a_warm_cache_and_refuses_unknown_groups():
+    from normtheory.montecarlo import warm
+
+    for group in warm.GROUPS:
+        warm.compile_group(group)  # compiled (or loaded) here: the cache is warm
+    assert not warm.cold()
+    assert warm.start() is False
+    warm.wait()  # nothing started: returns at once
+    with pytest.raises(ValueError, match="kernel group"):
+        warm.compile_group("lanczos")
+
+
+def test_each_kernel_has_one_signature():
+    """Every engine run compiles one signature per kernel (no int/uint, literal or layout
+    duplicates: each would be a compilation of its own on a cold cache). Checked in a
+    fresh process, on the warm-up workloads that cover every code path of the engines."""
+    import subprocess
+    import sys
+
+    script = (
+        "import importlib, numba\n"
+        "from normtheory.montecarlo import warm\n"
+        "for group in warm.GROUPS: warm.compile_group(group)\n"
+        "from normtheory.kernels.numba_cache import JITTED\n"
+        "for rel in JITTED:\n"
+        "    module = importlib.import_module('normtheory.' + rel[:-3].replace('/', '.'))\n"
+        "    for name, obj in vars(module).items():\n"
+        "        if isinstance(obj, numba.core.registry.CPUDispatcher) and obj.__module__ == module.__name__:\n"
+        "            print(name, len(obj.signatures))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    counts = dict(line.split() for line in out.splitlines())
+    assert counts and "run_trials" in counts
+    assert {name: n for name, n in counts.items() if int(n) > 1} == {}

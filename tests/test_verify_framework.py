@@ -439,3 +439,25 @@ def test_claim_order_does_not_depend_on_which_family_was_imported_first(monkeypa
     monkeypatch.setattr(registry, "_CLAIMS", shuffled)
     assert [c.id for c in registry.registered()] == canonical
     assert canonical.index("F1") < canonical.index("R1") < canonical.index("B1")
+
+
+# --- two lanes: the torch claims in a second thread ----------------------------------------
+
+def test_torch_claims_run_beside_the_others_with_the_same_numbers():
+    """A run with a torch claim (its own thread) gives each claim the numbers it gets alone."""
+    numba_claim = _toy_claim(claim_id="TOYN")
+    torch_claim = dataclasses.replace(_toy_claim(claim_id="TOYT"), backend="torch")
+    together = _run([numba_claim, torch_claim])
+    alone = [_run([numba_claim])[0], _run([torch_claim])[0]]
+    for both, single in zip(together, alone):
+        assert [r.estimate for r in both.rows] == [r.estimate for r in single.rows]
+        assert both.verdict == AGREE
+
+
+def test_an_error_in_the_torch_lane_is_raised():
+    def broken(setting, trials, seed):
+        raise RuntimeError("torch lane failed")
+
+    torch_claim = dataclasses.replace(_toy_claim(claim_id="TOYT", measure=broken), backend="torch")
+    with pytest.raises(RuntimeError, match="torch lane failed"):
+        _run([_toy_claim(claim_id="TOYN"), torch_claim])
