@@ -41,7 +41,9 @@ chain needs 262144 replicates to reach δ/4 there (about 3 s in the quick grid; 
 depth 6, alpha 1, 4.6δ away, took 6.5 s).
 
 Engines: the network side is :func:`normtheory.montecarlo.simulate_mlp`'s automatic choice,
-explicit weights below width 256 and for WN and SWS, the Gram engine at width 256 and above;
+explicit weights below width 256, the Gram engine at width 256 and above; WN and SWS always
+on explicit weights (:func:`measure_independent`: the Gram engine draws their forward layers
+with the chain's own kernel);
 the settings with ``engine="explicit"`` (one per normalizer at width 256) run on explicit
 weights, so that the chain is checked against a simulation that does not share its
 fresh-weight derivation (the Gram engine rests on the same argument). They share the chain
@@ -60,6 +62,7 @@ from __future__ import annotations
 import numpy as np
 
 from normtheory.montecarlo.exact_in_law import BATCH_STATISTICS, probe_chain
+from normtheory.montecarlo.gram import FORWARD_ONLY
 from normtheory.runs.seeds import derived_seed, setting_key
 from normtheory.stats import lognormal_mean_interval, mean_interval
 from normtheory.verify.claims_forward import (
@@ -141,13 +144,21 @@ ENGINE_TEXT = ("The network side runs on explicit weights (every width below 256
 CHAIN_SOURCE = "normtheory.montecarlo.exact_in_law (derived there; an exact computation, not a closed form)"
 
 
+def measure_independent(s, trials, seed):
+    """F1-F3's :func:`measure_variance` with WN and SWS on explicit weights unless the setting
+    names an engine: the Gram engine would draw their layers with the chain's own kernel."""
+    if s["norm"] in FORWARD_ONLY and "engine" not in s:
+        s = {**s, "engine": "explicit"}
+    return measure_variance(s, trials, seed)
+
+
 def _finite_width_claim(cid, title, statement, quick, full, *, delta, estimator, interval, rival):
     precision = Precision(delta)
     return register(Claim(
         id=cid, family="forward", title=title, statement=statement, statistic=_STAT, interval=interval,
         rule=Equivalence(precision), form="finite-width (exact in law, computed)",
         grid={"quick": quick, "full": full}, theory=computed_theory(estimator, precision),
-        measure=measure_variance,
+        measure=measure_independent,
         estimate=trial_mean("variance") if estimator is mean_interval else log_normal_mean("variance"),
         source=CHAIN_SOURCE, probe_keys=("layer",), theory_looks=THEORY_LOOKS, notes=THEORY_NOTES,
         rivals=(Rival("mean field", f"the infinite-width (Gaussian mean-field) closed form of {rival} at the same "

@@ -97,7 +97,8 @@ def run_serial(states: Sequence[SettingRun], cache: MeasurementCache, seed: int,
     numba threads; handing the numba claims to whichever lane is free was no faster, the
     Gram engine's Python holding the GIL in both). The results do not depend on it: each look's numbers depend only on
     its seed, the torch claims (which draw from torch's global generator) all run in the one
-    thread, and their networks give the same numbers on one thread as on two. An error in
+    thread, and their networks give the same numbers on one thread as on two to rounding
+    (identical in the quick grid; 2e-14 relative for one B1t row of the full grid). An error in
     either lane stops both after the setting in progress."""
     lanes = [lane for lane in ([st for st in states if st.claim.backend != "torch"],
                                [st for st in states if st.claim.backend == "torch"]) if lane]
