@@ -45,8 +45,11 @@ Usage: python bench/mc_engine.py [--widths 64,128,...] [--norms groupnorm,batchn
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import math
 import os
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -129,12 +132,26 @@ def engine_run(engine: str, norm: str, nonlinearity: str, b: int, d: int, depth:
                         engine=engine, seed=0, rank_layers=RANK_LAYERS, **groups)
 
 
-def jax_peer():
-    """The peer module, or None when jax is missing."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
-    import jax_mc
+PEERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers")
+#: run in a fresh process: the peer's ``time_run`` (arguments as JSON), its result as JSON
+_JAX_CHILD = ("import json, sys; sys.path.insert(0, sys.argv[1]); import jax_mc; "
+              "args, modes = json.loads(sys.argv[2]), tuple(json.loads(sys.argv[3])); "
+              "print(json.dumps(jax_mc.time_run(*args, modes=modes)))")
 
-    return jax_mc if jax_mc.available() else None
+
+def jax_available() -> bool:
+    """Whether jax is installed (without importing it here)."""
+    return importlib.util.find_spec("jax") is not None
+
+
+def jax_time(norm, nl, b, d, depth, trials, repeat, modes=("store", "remat")) -> dict:
+    """The peer's ``time_run`` (compile apart, best of ``repeat`` runs per mode) in a fresh
+    process: run in this one, XLA kept gigabytes of buffers (the torch engine's memory check
+    then refused width 4096) and its threads beside the timings of the numba engines."""
+    out = subprocess.run([sys.executable, "-c", _JAX_CHILD, PEERS,
+                          json.dumps([norm, nl, b, d, depth, trials, 0, repeat]), json.dumps(list(modes))],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def warm_up(norms, nonlinearities, b: int) -> None:
@@ -159,8 +176,8 @@ def bench_row(norm, nl, b, d, args, threads, peer):
     depth, trials, rep = args.depth, args.trials, args.repeat
     auto = "gram" if prefer_gram(dict(norm=norm, width=d, batch=b)) else "explicit"
     jax = None
-    if peer is not None and d <= args.jax_max_width:
-        jax = peer.time_run(norm, nl, b, d, depth, trials, repeat=rep)
+    if peer and d <= args.jax_max_width:
+        jax = jax_time(norm, nl, b, d, depth, trials, rep)
     t = {"gram": best_time(lambda: engine_run("gram", norm, nl, b, d, depth, trials), rep),
          "gram floor": best_time(lambda: floor_run("gram", b, d, depth, trials, threads), rep),
          "explicit floor": best_time(lambda: floor_run("explicit", b, d, depth, trials, threads), rep),
@@ -195,12 +212,12 @@ def headline(args, peer) -> list[list]:
     start = time.perf_counter()
     engine_run("explicit", "groupnorm", args.nonlinearities[0], 64, 4096, 100, 1)
     rows.append(["explicit", args.nonlinearities[0], 1, fmt(time.perf_counter() - start), "—", 0])
-    if peer is not None:
+    if peer:
         nl = args.nonlinearities[-1]
         start = time.perf_counter()
         engine_run("gram", "groupnorm", nl, 64, 4096, 100, 1)
         rows.append(["gram", nl, 1, fmt(time.perf_counter() - start), "—", 0])
-        jax = peer.time_run("groupnorm", nl, 64, 4096, 100, 1, repeat=1, modes=("remat",))
+        jax = jax_time("groupnorm", nl, 64, 4096, 100, 1, 1, modes=("remat",))
         rows.append([f"jax ({jax['best_mode']}; compile {jax['compile_s']:.1f} s)", nl, 1, fmt(jax["best_s"]),
                      "—", "—"])
     return rows
@@ -237,8 +254,8 @@ def main() -> None:
     threads = numba.get_num_threads()
     keep_freed_memory()
     warm_up(args.norms, args.nonlinearities, args.batch)
-    peer = None if args.no_jax else jax_peer()
-    if peer is None and not args.no_jax:
+    peer = not args.no_jax and jax_available()
+    if not peer and not args.no_jax:
         print("note: the JAX column is skipped: jax is not installed (pip install 'normtheory[bench]')")
     print(f"theory-MLP forward+backward, depth {args.depth}, batch {args.batch}, {args.trials} trials, "
           f"float64; numba threads {threads}, torch threads {torch.get_num_threads()}, "
