@@ -219,11 +219,26 @@ def test_finite_width_theory_moved_by_two_delta_disagrees(quick, claim_id, steps
 
 
 def test_finite_width_claims_are_listed_with_their_form():
+    from normtheory.verify import claims_finite_width
+
     registry.load_claims(("forward", "rank"))
     for claim in registry.select(",".join(IDS)):
         assert claim.form == "finite-width (exact in law, computed)" and claim.theory_looks > 0
-        base = "R4" if claim.id == "R4c" else "F1"
-        assert claim.measure is registry.select(base)[0].measure
+        expected = registry.select("R4")[0].measure if claim.id == "R4c" else claims_finite_width.measure_independent
+        assert claim.measure is expected
+
+
+def test_f6_simulates_wn_and_sws_on_explicit_weights(monkeypatch):
+    """F6/F6b measure with F1's measure, WN and SWS pinned to explicit weights (the Gram
+    engine would draw their layers with the chain's own kernel); other norms and a setting
+    that names its engine pass unchanged."""
+    from normtheory.verify import claims_finite_width
+
+    seen = []
+    monkeypatch.setattr(claims_finite_width, "measure_variance", lambda s, trials, seed: seen.append(s))
+    for s in ({"norm": "weightnorm"}, {"norm": "sws"}, {"norm": "plain"}, {"norm": "sws", "engine": "gram"}):
+        claims_finite_width.measure_independent(s, 2, 0)
+    assert [s.get("engine") for s in seen] == ["explicit", "explicit", None, "gram"]
     assert [c.id for c in registry.select(family="rank") if c.id.startswith("R4")] == ["R4", "R4b", "R4c", "R4d"]
 
 
