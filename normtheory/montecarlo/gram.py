@@ -65,13 +65,10 @@ same numbers whatever the thread count. BLAS is limited to one thread meanwhile.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
-import numba
 import numpy as np
 from scipy.linalg import lapack, qr
-from threadpoolctl import threadpool_limits
 
 from normtheory.kernels.exact_in_law import SWS, WEIGHTNORM, branch_preactivation
 from normtheory.kernels.explicit import fail_here, gram_probes, mix_seed, probes_finite
@@ -87,6 +84,7 @@ from normtheory.kernels.gram_steps import (
 from normtheory.kernels.mlp_norms import norm_code, phi_code
 from normtheory.kernels.rng import normal_from_state, seeded_state
 from normtheory.montecarlo.result import rank_mask
+from normtheory.montecarlo.threads import run_in_threads
 from normtheory.names import NAMES, PARAMETRIC_NAMES, VARIANT_NAMES
 
 #: normalizers whose theory MLPs have i.i.d. Gaussian weights (the Gram engine is exact)
@@ -331,9 +329,14 @@ def simulate_gram(s: dict, betas: np.ndarray, backward: bool = True, fail_trial:
     trials = s["trials"]
     betas = np.asarray(betas, dtype=np.float64)
     keep_freed_memory()
-    with threadpool_limits(1), ThreadPoolExecutor(max(1, min(numba.get_num_threads(), trials))) as pool:
-        rank_at = rank_mask(s.get("rank_layers", "all"), s["depth"])
-        results = list(pool.map(lambda t: _trial(s, betas, t, backward, rank_at, fail_trial), range(trials)))
+    rank_at = rank_mask(s.get("rank_layers", "all"), s["depth"])
+    results = [None] * trials
+
+    def chunk(start, stop):
+        for t in range(start, stop):
+            results[t] = _trial(s, betas, t, backward, rank_at, fail_trial)
+
+    run_in_threads(chunk, trials)
     probes = np.stack([r[0] for r in results], axis=1)  # (5, trials, depth + 1)
     div = np.array([r[1] for r in results], dtype=np.int64)
     bdiv = np.array([r[2] for r in results], dtype=np.int64)
