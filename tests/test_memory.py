@@ -78,34 +78,41 @@ def peak(run):
     run()
     return resident("VmHWM:") - before
 
-out = {}
-for kw in json.loads(sys.argv[1]):
+kw = json.loads(sys.argv[1])
+if kw.pop("simulate") == "mlp":
     simulate_mlp(**dict(kw, depth=3))  # compiles, loads the thread pools
     sim = simulate_mlp(**dict(kw, depth=3))
-    out[kw["engine"]] = (peak(lambda: simulate_mlp(**kw)), mlp_peak_bytes(dict(sim.settings, depth=kw["depth"])))
-net = dict(arch="uniform", norm="groupnorm", depth=8, width=64, group_size=8, batch=8, image_size=32)
-args = dict(trials=1, device="cpu", in_channels=3, **net)
-simulate_net(**dict(args, batch=2, image_size=8))
-build_net = lambda: build("uniform", "groupnorm", in_channels=3, depth=8, width=64, group_size=8)
-out["net"] = (peak(lambda: simulate_net(**args)), net_peak_bytes(build_net, 8, 3, 32, torch.float64))
+    out = (peak(lambda: simulate_mlp(**kw)), mlp_peak_bytes(dict(sim.settings, depth=kw["depth"])))
+else:
+    simulate_net(**dict(kw, batch=2, image_size=8))
+    build_net = lambda: build(kw["arch"], kw["norm"], in_channels=kw["in_channels"], depth=kw["depth"],
+                              width=kw["width"], group_size=kw["group_size"])
+    out = (peak(lambda: simulate_net(**kw)),
+           net_peak_bytes(build_net, kw["batch"], kw["in_channels"], kw["image_size"], torch.float64))
 print(json.dumps(out))
 """
-CASES = [
-    dict(norm="groupnorm", group_size=8, nonlinearity="relu", width=512, depth=200, batch=16, trials=1, engine=e)
-    for e in ("explicit", "gram")
-] + [dict(norm="groupnorm", group_size=8, nonlinearity="relu", width=256, depth=100, batch=16, trials=1,
-          engine="torch")]
+CASES = {
+    engine: dict(simulate="mlp", norm="groupnorm", group_size=8, nonlinearity="relu", width=512, depth=200, batch=16,
+                 trials=1, engine=engine)
+    for engine in ("explicit", "gram")
+}
+CASES["torch"] = dict(CASES["gram"], width=256, depth=100, engine="torch")
+CASES["net"] = dict(simulate="net", arch="uniform", norm="groupnorm", depth=8, width=64, group_size=8, batch=8,
+                    image_size=32, trials=1, device="cpu", in_channels=3)
 
 
 @pytest.mark.skipif(not os.access("/proc/self/clear_refs", os.W_OK), reason="needs Linux's resettable peak RSS")
-def test_estimates_are_within_a_factor_2_of_the_measured_peak():
-    """Peak resident memory of one run in a fresh process (after a warm-up run), against the
-    estimate. Measured here (2 cores): explicit 28.8 MiB of 31.6 estimated, Gram 25.0 of
-    25.9, torch 96.6 of 100.0, the uniform CNN (simulate_net) 304 of 294."""
-    done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, json.dumps(CASES)], capture_output=True, text=True,
-                          timeout=300, check=True)
-    for engine, (measured, estimate) in json.loads(done.stdout).items():
-        assert 0.5 <= measured / estimate <= 2, (engine, measured, estimate)
+@pytest.mark.parametrize("case", CASES)
+def test_estimates_are_within_a_factor_2_of_the_measured_peak(case):
+    """Peak resident memory of one run, after a warm-up run, against the estimate. Each case runs
+    in a process of its own: memory that glibc kept from another engine's run was reused without
+    raising the resident size (torch measured at 42% of its estimate after the explicit and Gram
+    runs in one process). Measured here (2 cores): explicit 24.8 MiB of 31.6 estimated, Gram 25.1
+    of 25.9, torch 100.2 of 100.0, the uniform CNN (simulate_net) 340 of 294."""
+    done = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, json.dumps(CASES[case])], capture_output=True,
+                          text=True, timeout=300, check=True)
+    measured, estimate = json.loads(done.stdout)
+    assert 0.5 <= measured / estimate <= 2, (case, measured, estimate)
 
 
 @pytest.mark.parametrize("norm", NAMES)
