@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module, which exposes ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int`` (the exit status). This file only
-dispatches, so that ``normtheory --help`` stays fast: a subcommand's module is imported
-when the parser is built, but heavy imports (torch, numba) happen inside ``run``.
+dispatches. ``normtheory COMMAND ...`` imports that command's module alone (the others
+import torch or matplotlib, which ``verify`` does not need before its first simulation);
+``normtheory --help`` and an unknown command build the parser of every command.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the command ``only`` alone."""
     parser = argparse.ArgumentParser(
         prog="normtheory",
         description=(
@@ -34,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"normtheory {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.HELP,
                            epilog=getattr(module, "EPILOG", None))
@@ -43,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -3,8 +3,8 @@
 Everything a theory-MLP layer does besides multiplying by its weight, forward and backward,
 on the MLP form ``(B, d)`` (docs/settings.md), built from the closed-form normalizer and
 nonlinearity kernels of :mod:`normtheory.kernels.mlp_norms`, and the small factor
-bookkeeping of its weights. All functions release the GIL (``nogil=True``), so that the
-engine's trials run in parallel threads.
+bookkeeping of its weights (LAPACK through :mod:`normtheory.kernels.lapack`). All functions
+release the GIL (``nogil=True``), so that the engine's trials run in parallel threads.
 
 Non-residual layer: ``H = X_{l-1} Wᵀ`` (the weight, done by the engine), then
 ``X_l = phi(N(H))``. Residual layer: ``U = phi(X_{l-1} / beta)``, ``H = U Wᵀ``,
@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from normtheory.kernels.lapack import cholesky_lower, cholesky_rcond, pivoted_cholesky
 from normtheory.kernels.mlp_norms import norm_backward, norm_forward, phi_backward, phi_forward
 
 
@@ -78,3 +79,52 @@ def one_norm(a):
             return sums[j]  # as numpy's max: NaN if any
         best = max(best, sums[j])
     return best
+
+
+@njit(cache=True, nogil=True)
+def conditioned_cholesky(gram, rcond_min):
+    """``(L, ok)``: the lower Cholesky factor of ``gram`` (Fortran-ordered, LAPACK
+    ``dpotrf``), ``ok`` when ``gram`` is positive definite with reciprocal condition number
+    (``dpocon``, 1-norm) at least ``rcond_min``."""
+    chol, info = cholesky_lower(gram)
+    if info != 0:
+        return chol, False
+    rcond, info = cholesky_rcond(chol, one_norm(gram))
+    return chol, info == 0 and rcond >= rcond_min
+
+
+@njit(cache=True, nogil=True)
+def psd_factor(a):
+    """``S`` of shape ``(n, rank)`` with ``S Sᵀ = a`` for a symmetric positive semidefinite ``a``.
+
+    LAPACK ``dpstrf`` (Cholesky with complete pivoting, stopping at the numerical rank with
+    its default tolerance ``n · ε · max(diag(a))``).
+    """
+    c, piv, rank, info = pivoted_cholesky(a)
+    if info < 0:
+        raise ValueError("psd_factor: invalid argument to dpstrf")
+    return unpivot_factor(c, piv, rank)
+
+
+@njit(cache=True, nogil=True)
+def rows_sum_to_zero(u, gram, tol):
+    """Whether ``‖1ᵀ u‖² ≤ tol · B · tr(gram)`` (``gram = u uᵀ``)."""
+    b, d = u.shape
+    total = np.zeros(d)
+    for i in range(b):
+        for j in range(d):
+            total[j] += u[i, j]
+    trace = 0.0
+    for i in range(b):
+        trace += gram[i, i]
+    return np.dot(total, total) <= tol * b * trace
+
+
+@njit(cache=True, nogil=True)
+def upper_triangle(a, n):
+    """The upper triangle of ``a``'s first ``n`` rows (``n × n``, Fortran-ordered, zeros below)."""
+    r = np.zeros((n, n)).T
+    for j in range(n):
+        for i in range(j + 1):
+            r[i, j] = a[i, j]
+    return r

@@ -18,8 +18,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent
 #: the modules with numba kernels (paths relative to the package)
-JITTED = ("kernels/mlp_norms.py", "kernels/rng.py", "kernels/top_eigenvalue.py", "kernels/gram_steps.py",
-          "kernels/exact_in_law.py", "kernels/explicit.py")
+JITTED = ("kernels/mlp_norms.py", "kernels/rng.py", "kernels/top_eigenvalue.py", "kernels/lapack.py",
+          "kernels/gram_steps.py", "kernels/exact_in_law.py", "kernels/explicit.py")
 
 
 def stamp_path(package: Path = PACKAGE) -> Path:

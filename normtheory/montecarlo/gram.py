@@ -74,13 +74,16 @@ from normtheory.kernels.exact_in_law import SWS, WEIGHTNORM, branch_preactivatio
 from normtheory.kernels.explicit import fail_here, gram_probes, mix_seed, probes_finite
 from normtheory.kernels.gram_memory import keep_freed_memory
 from normtheory.kernels.gram_steps import (
+    conditioned_cholesky,
     layer_output,
-    one_norm,
     output_backward,
+    psd_factor,
     residual_input,
     residual_input_backward,
-    unpivot_factor,
+    rows_sum_to_zero,
+    upper_triangle,
 )
+from normtheory.kernels.lapack import solve_rows
 from normtheory.kernels.mlp_norms import norm_code, phi_code
 from normtheory.kernels.rng import normal_from_state, seeded_state
 from normtheory.montecarlo.result import rank_mask
@@ -119,23 +122,8 @@ def prefer_gram(s: dict) -> bool:
 def _cholesky(gram: np.ndarray) -> np.ndarray | None:
     """Lower Cholesky factor of ``gram`` (LAPACK ``dpotrf``), or ``None`` if ``gram`` is not
     positive definite or its reciprocal condition number (``dpocon``) is below RCOND_MIN."""
-    chol, info = lapack.dpotrf(gram, lower=1, clean=1)
-    if info != 0:
-        return None
-    rcond, info = lapack.dpocon(chol, one_norm(gram), uplo="L")
-    return chol if info == 0 and rcond >= RCOND_MIN else None
-
-
-def psd_factor(a: np.ndarray) -> np.ndarray:
-    """``S`` of shape ``(n, rank)`` with ``S Sᵀ = a`` for a symmetric positive semidefinite ``a``.
-
-    LAPACK ``dpstrf`` (Cholesky with complete pivoting, stopping at the numerical rank with
-    its default tolerance ``n · ε · max(diag(a))``).
-    """
-    c, piv, rank, info = lapack.dpstrf(a, lower=1)
-    if info < 0:
-        raise ValueError(f"psd_factor: invalid argument {-info} to dpstrf")
-    return unpivot_factor(c, piv, rank)
+    chol, ok = conditioned_cholesky(gram, RCOND_MIN)
+    return chol if ok else None
 
 
 @lru_cache(maxsize=64)
@@ -157,7 +145,7 @@ def householder_qr(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     qr_, tau, _, info = lapack.dgeqrf(a, lwork=lwork_qr)
     if info < 0:
         raise ValueError(f"householder_qr: invalid argument {-info} to dgeqrf")
-    r = np.triu(qr_[:n, :])
+    r = upper_triangle(qr_, n)
     q, _, info = lapack.dorgqr(qr_, tau, lwork=lwork_q, overwrite_a=1)
     if info < 0:
         raise ValueError(f"householder_qr: invalid argument {-info} to dorgqr")
@@ -173,12 +161,6 @@ def centred_basis(b: int) -> np.ndarray:
     return v
 
 
-def _is_centred(u: np.ndarray, gram: np.ndarray) -> bool:
-    """Whether the rows of ``u`` sum to zero: ``‖1ᵀ u‖² ≤ CENTRED_TOL · B · tr(gram)``."""
-    total = u.sum(axis=0)
-    return float(total @ total) <= CENTRED_TOL * u.shape[0] * np.trace(gram)
-
-
 class GaussianWeight:
     """One layer's weight ``W`` (``d × d``, i.i.d. ``N(0, scale²)``), drawn through its input.
 
@@ -191,7 +173,7 @@ class GaussianWeight:
         self.u, self.scale = u, scale
         self.basis = None
         self.chol = _cholesky(gram)
-        if self.chol is None and _is_centred(u, gram):
+        if self.chol is None and rows_sum_to_zero(u, gram, CENTRED_TOL):
             basis = centred_basis(gram.shape[0])
             self.chol = _cholesky(basis.T @ gram @ basis)
             if self.chol is not None:
@@ -222,12 +204,14 @@ class GaussianWeight:
             c = g @ self.h.T
             if m is not None:
                 c -= m @ self.u.T
-            # dpotrs solves in place on the (Fortran-ordered) transpose of the temporary c
+            # c K⁻¹ in place (dpotrs on the temporary c, without the GIL)
             if self.basis is None:
-                grad = lapack.dpotrs(self.chol, c.T, lower=1, overwrite_b=1)[0].T @ self.u
+                solve_rows(self.chol, c)
+                grad = c @ self.u
             else:
                 cv = c @ self.basis
-                grad = (lapack.dpotrs(self.chol, cv.T, lower=1, overwrite_b=1)[0].T @ self.basis.T) @ self.u
+                solve_rows(self.chol, cv)
+                grad = (cv @ self.basis.T) @ self.u
         else:
             c = g @ (self.scale * self.z).T
             if m is not None:

@@ -19,29 +19,34 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 #: chunks per thread: small enough to balance trials of unequal length (a diverged trial stops early)
 CHUNKS_PER_THREAD = 4
 
 
-def load_thread_pools() -> None:
+def load_thread_pools() -> ThreadpoolController:
     """Load scipy's BLAS/LAPACK (the numba kernels call into them) and numba's threading
-    layer now, once per process. ``threadpool_limits`` only covers libraries already
-    loaded when it is entered: loaded inside it, they start with their default thread
-    count, and the first call in a fresh process took 14-53 s at width 256."""
-    global _THREAD_POOLS_LOADED
-    if _THREAD_POOLS_LOADED:
-        return
-    # lazy: loading these (not at import, once an engine runs) is this function's job
-    import scipy.linalg.cython_blas  # noqa: F401
-    import scipy.linalg.cython_lapack  # noqa: F401
+    layer now, once per process, and return the controller of the thread pools then loaded
+    (numpy's and scipy's BLAS among them).
 
-    numba.get_num_threads()  # launches numba's threading layer
-    _THREAD_POOLS_LOADED = True
+    A limit covers only the libraries loaded when its controller was made: loaded later,
+    they start with their default thread count (the first call in a fresh process took
+    14-53 s at width 256 that way). The controller is made once: making one scans the
+    process's shared libraries, 4-5 ms, which ``threadpool_limits`` did on every call.
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        # lazy: loading these (not at import, once an engine runs) is this function's job
+        import scipy.linalg.cython_blas  # noqa: F401
+        import scipy.linalg.cython_lapack  # noqa: F401
+
+        numba.get_num_threads()  # launches numba's threading layer
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER
 
 
-_THREAD_POOLS_LOADED = False
+_CONTROLLER: ThreadpoolController | None = None
 
 
 def chunks(n: int, threads: int) -> list[tuple[int, int]]:
@@ -54,10 +59,10 @@ def chunks(n: int, threads: int) -> list[tuple[int, int]]:
 def run_in_threads(kernel, n: int) -> None:
     """``kernel(start, stop)`` over the chunks of ``range(n)``, in numba's thread count
     threads, BLAS on one thread each; an exception in any chunk is raised here."""
-    load_thread_pools()  # before the limit, so that it covers them
+    controller = load_thread_pools()
     threads = max(1, min(numba.get_num_threads(), n))
     parts = chunks(n, threads)
-    with threadpool_limits(1):
+    with controller.limit(limits=1):
         if threads == 1:
             for start, stop in parts:
                 kernel(start, stop)

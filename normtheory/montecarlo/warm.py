@@ -43,6 +43,9 @@ def compile_group(name: str) -> None:
             for residual in (False, True):
                 simulate_mlp("groupnorm", group_size=4, engine=name, nonlinearity=nonlinearity, residual=residual,
                              rank_layers=(-1,), **small)
+        if name == "gram":  # its other two routes: centred rows (batchnorm), nearly equal rows (QR)
+            simulate_mlp("batchnorm", engine=name, rank_layers=(-1,), **small)
+            simulate_mlp("plain", engine=name, input_corr=1 - 1e-12, rank_layers=(-1,), **small)
     elif name == "chain":
         for norm in ("groupnorm", "batchnorm", "weightnorm"):
             for probe in ("variance", "cosine"):
