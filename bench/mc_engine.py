@@ -38,7 +38,7 @@ glibc's malloc thresholds are raised first (:mod:`normtheory.kernels.gram_memory
 every engine and floor alike.
 
 Usage: python bench/mc_engine.py [--widths 64,128,...] [--norms groupnorm,batchnorm]
-[--nonlinearities linear,relu] [--depth 100] [--batch 64] [--trials 2] [--repeat 3]
+[--nonlinearities linear,relu] [--depth 100] [--batch 64] [--trials 2] [--repeat 5]
 [--explicit-max-width 1024] [--jax-max-width 2048] [--no-jax] [--no-headline] [--quick]
 """
 
@@ -245,7 +245,8 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=100)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--trials", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="best of this many runs after an untimed first one (a run over 1 s: timed once)")
     parser.add_argument("--explicit-max-width", type=int, default=1024,
                         help="time the explicit engine up to this width (it needs minutes beyond)")
     parser.add_argument("--jax-max-width", type=int, default=2048,

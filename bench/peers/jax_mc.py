@@ -478,7 +478,7 @@ def _best_time(fn, repeat: int) -> float:
     return best
 
 
-def time_run(norm, nonlinearity, batch, width, depth, trials, seed=0, repeat=3, modes=MODES) -> dict:
+def time_run(norm, nonlinearity, batch, width, depth, trials, seed=0, repeat=5, modes=MODES) -> dict:
     """Compile, then time the peer on its own draws (forward + backward, default probes).
 
     Returns ``{"compile_s", "store_compile_s", "remat_compile_s", "store_s", "remat_s",
@@ -551,7 +551,7 @@ def main(argv=None) -> int:
     parser.add_argument("--dist-trials", type=int, default=64, help="check: trials of each in distribution")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--widths", default="64,128,512", help="time: widths")
-    parser.add_argument("--repeat", type=int, default=3, help="time: best of this many runs")
+    parser.add_argument("--repeat", type=int, default=5, help="time: best of this many runs after an untimed first")
     args = parser.parse_args(argv)
     if not available():
         print(JAX_MISSING)
