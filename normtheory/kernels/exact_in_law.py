@@ -35,11 +35,10 @@ import math
 import numpy as np
 from numba import njit
 
-from normtheory.kernels.mlp_norms import column_moments, norm_forward, phi_forward
+from normtheory.kernels.mlp_norms import GAUSSIAN, SWS, column_moments, norm_forward, phi_forward
 from normtheory.kernels.rng import fill_from_state, seeded_state, uniform_from_state
 from normtheory.kernels.top_eigenvalue import mean_pairwise_cosine
 
-GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
 #: the statistic a replicate reports: the activation-variance probe or the mean pairwise cosine similarity
 VARIANCE, COSINE = 0, 1
 #: a Cholesky pivot at most this fraction of the largest diagonal entry is a dependent row

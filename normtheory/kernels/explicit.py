@@ -21,12 +21,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from normtheory.kernels.mlp_norms import (column_moments, norm_backward, norm_forward, phi_backward,
-                                          phi_forward)
+from normtheory.kernels.mlp_norms import (GAUSSIAN, SWS, column_moments, norm_backward, norm_forward,
+                                          phi_backward, phi_forward)
 from normtheory.kernels.rng import standard_normal
 from normtheory.kernels.top_eigenvalue import mean_pairwise_cosine, stable_rank_excess
 
-GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)

@@ -67,6 +67,16 @@ def norm_code(name: str) -> int:
     return KERNEL_CODES[check_name(name)]
 
 
+#: how a theory MLP's weights are drawn: i.i.d. Gaussian, rows of unit norm (weightnorm), rows
+#: centred then of unit norm (sws)
+GAUSSIAN, WEIGHTNORM, SWS = 0, 1, 2
+
+
+def weight_code(name: str) -> int:
+    """Code of the weights drawn with normalizer ``name`` (docs/settings.md)."""
+    return {"weightnorm": WEIGHTNORM, "sws": SWS}.get(check_name(name), GAUSSIAN)
+
+
 def phi_code(name: str, nonlinearity: str) -> int:
     """Code of the nonlinearity paired with ``name`` (docs/settings.md) in a linear or ReLU net."""
     name = check_name(name)

@@ -8,8 +8,7 @@ import numpy as np
 
 from normtheory._args import check_eps, positive_int, resolve_group_size
 from normtheory.bounds import expected_std
-from normtheory.kernels.explicit import GAUSSIAN, SWS, WEIGHTNORM
-from normtheory.kernels.mlp_norms import norm_code, phi_code
+from normtheory.kernels.mlp_norms import norm_code, phi_code, weight_code
 from normtheory.montecarlo.explicit import simulate_explicit
 from normtheory.montecarlo.gram import prefer_gram, simulate_gram
 from normtheory.montecarlo.memory import check_memory, memory_limit, mlp_peak_bytes
@@ -165,9 +164,8 @@ def simulate_mlp(norm, *, width, depth, batch, trials, nonlinearity="linear", re
 
 
 def _run_explicit(s, betas, backward, fail_trial):
-    mode = {"weightnorm": WEIGHTNORM, "sws": SWS}.get(s["norm"], GAUSSIAN)
     gain = 1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)
     return simulate_explicit(norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"],
                              s["eps"], s["batch"], s["width"], s["depth"], s["trials"], s["residual"],
-                             s["alpha"], betas, mode, gain, s["input_corr"], s["seed"], backward,
+                             s["alpha"], betas, weight_code(s["norm"]), gain, s["input_corr"], s["seed"], backward,
                              fail_trial, rank_mask(s["rank_layers"], s["depth"]))

@@ -88,8 +88,8 @@ import numpy as np
 
 from normtheory._args import positive_int
 from normtheory.bounds import expected_std
-from normtheory.kernels.exact_in_law import COSINE, GAUSSIAN, SWS, VARIANCE, WEIGHTNORM, run_replicates
-from normtheory.kernels.mlp_norms import norm_code, phi_code
+from normtheory.kernels.exact_in_law import COSINE, VARIANCE, run_replicates
+from normtheory.kernels.mlp_norms import norm_code, phi_code, weight_code
 from normtheory.montecarlo.api import check_settings
 from normtheory.montecarlo import warm
 from normtheory.montecarlo.threads import run_in_threads
@@ -161,7 +161,7 @@ def probe_chain(norm, *, width, depth, batch, replicates, nonlinearity="linear",
                            dtype=np.float64)
     else:
         betas = np.ones(depth)
-    mode = {"weightnorm": WEIGHTNORM, "sws": SWS}.get(norm, GAUSSIAN)
+    mode = weight_code(norm)
     gain = 1.0 if nonlinearity == "linear" else math.sqrt(2.0)
     samples = chain_samples(norm, batch)
     warm.wait()  # kernels being compiled in parallel processes (cold cache): load them, not compile again

@@ -70,7 +70,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.linalg import lapack, qr
 
-from normtheory.kernels.exact_in_law import SWS, WEIGHTNORM, branch_preactivation
+from normtheory.kernels.exact_in_law import branch_preactivation
 from normtheory.kernels.explicit import fail_here, gram_probes, mix_seed, probes_finite
 from normtheory.kernels.gram_memory import keep_freed_memory
 from normtheory.kernels.gram_steps import (
@@ -84,7 +84,7 @@ from normtheory.kernels.gram_steps import (
     upper_triangle,
 )
 from normtheory.kernels.lapack import solve_rows
-from normtheory.kernels.mlp_norms import norm_code, phi_code
+from normtheory.kernels.mlp_norms import GAUSSIAN, norm_code, phi_code, weight_code
 from normtheory.kernels.rng import normal_from_state, seeded_state
 from normtheory.montecarlo.result import rank_mask
 from normtheory.montecarlo.threads import run_in_threads
@@ -104,13 +104,9 @@ CENTRED_TOL = 1e-24
 AUTO_MIN_WIDTH = 256
 
 
-#: the row-normalised weights the Gram engine runs forward only, and their chain kernel's mode
-FORWARD_ONLY = {"weightnorm": WEIGHTNORM, "sws": SWS}
-
-
 def applies(norm: str, backward: bool) -> bool:
     """Whether the Gram engine is exact for ``norm`` (with a backward pass if ``backward``)."""
-    return norm in EXACT_NORMS or (norm in FORWARD_ONLY and not backward)
+    return norm in EXACT_NORMS or (weight_code(norm) != GAUSSIAN and not backward)
 
 
 def prefer_gram(s: dict) -> bool:
@@ -247,7 +243,7 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, rank_at: np.n
     code, phi, g, eps = norm_code(s["norm"]), phi_code(s["norm"], s["nonlinearity"]), s["group_size"], s["eps"]
     scale = (1.0 if s["nonlinearity"] == "linear" else math.sqrt(2.0)) / math.sqrt(d)
     rng = seeded_state(mix_seed(s["seed"], trial, 0))
-    mode = FORWARD_ONLY.get(s["norm"])
+    mode = weight_code(s["norm"])
     out = np.full((5, depth + 1), np.nan)
     x = _input(rng, b, d, s["input_corr"])
     k = x @ x.T
@@ -260,7 +256,7 @@ def _trial(s: dict, betas: np.ndarray, trial: int, backward: bool, rank_at: np.n
                 k = u @ u.T
             else:
                 u = x  # its Gram k comes with the previous layer's probes
-            if mode is None:
+            if mode == GAUSSIAN:
                 weight = GaussianWeight(u, k, scale)
                 h = weight.forward(rng)
             else:  # row-normalised weights, forward only

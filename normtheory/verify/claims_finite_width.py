@@ -61,8 +61,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from normtheory.kernels.mlp_norms import GAUSSIAN, weight_code
 from normtheory.montecarlo.exact_in_law import BATCH_STATISTICS, probe_chain
-from normtheory.montecarlo.gram import FORWARD_ONLY
 from normtheory.runs.seeds import derived_seed, setting_key
 from normtheory.stats import lognormal_mean_interval, mean_interval
 from normtheory.verify.claims_forward import (
@@ -147,7 +147,7 @@ CHAIN_SOURCE = "normtheory.montecarlo.exact_in_law (derived there; an exact comp
 def measure_independent(s, trials, seed):
     """F1-F3's :func:`measure_variance` with WN and SWS on explicit weights unless the setting
     names an engine: the Gram engine would draw their layers with the chain's own kernel."""
-    if s["norm"] in FORWARD_ONLY and "engine" not in s:
+    if weight_code(s["norm"]) != GAUSSIAN and "engine" not in s:
         s = {**s, "engine": "explicit"}
     return measure_variance(s, trials, seed)
 
